@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Assemble the loadable SidePy extension in ``dist/``.
+
+    python build.py            build dist/ (fetches what is missing, verifies every hash)
+    python build.py --relock   fetch, then rewrite build.lock.json with the hashes seen
+    python build.py wheels GROUP [DIR]   fetch + verify one wheel group (used by the test runner)
+
+What goes in and where it comes from:
+
+* npm parts (Pyodide, PyScript, MicroPython) are pinned in package.json and
+  package-lock.json (npm checks their sha512 integrity on install); every file we
+  ship from them is checked again against the sha256 in build.lock.json.
+* Python wheels for the browser (pydantic and friends, built for Pyodide's
+  ``pyemscripten_2026_0_wasm32`` platform) are fetched with ``pip download`` into
+  ``.cache/wheels`` and checked against build.lock.json. A cached file with the
+  right hash is never fetched again.
+* Our own packages (``py/modelclient``, ``py/background``) and the wheels' contents
+  are merged into one zip, ``dist/python/site.zip``, that the service worker
+  unpacks into site-packages in one call (one fetch, no per-package install).
+* The panel's MicroPython sources (``py/panel``) are copied as files for PyScript.
+
+The build is incremental: outputs whose inputs did not change are left alone, so
+a rebuild with nothing changed takes well under two seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+CACHE = ROOT / ".cache"
+LOCK_FILE = ROOT / "build.lock.json"
+NODE_MODULES = ROOT / "node_modules"
+
+PYODIDE_PLATFORM = "pyemscripten_2026_0_wasm32"
+PYODIDE_PYTHON = "3.14"
+SITE_PACKAGES_IN_PYODIDE = "/lib/python3.14/site-packages"
+
+# Our Python packages that run in the service worker (the panel's are separate).
+WORKER_PACKAGES = ("modelclient", "background")
+
+# Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
+# PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
+# the core and the chunks it imports when the page has no such plugins.
+PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
+PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
+NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "pyodide",
+        ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip",
+         "pyodide-lock.json"),
+        "vendor/pyodide",
+    ),
+    ("@pyscript/core/dist", PYSCRIPT_KEEP, "vendor/pyscript"),
+    (
+        "@micropython/micropython-webassembly-pyscript",
+        ("micropython.mjs", "micropython.wasm"),
+        "vendor/micropython",
+    ),
+)
+
+
+class BuildError(Exception):
+    """A build step failed in a way the user can fix; the message says how."""
+
+
+# --------------------------------------------------------------------------- utils
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_lock() -> dict[str, dict[str, object]]:
+    try:
+        return json.loads(LOCK_FILE.read_text())  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        raise BuildError(f"{LOCK_FILE.name} is missing: restore it from git") from None
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def copy_if_changed(src: Path, dst: Path) -> bool:
+    """Copy ``src`` to ``dst`` unless ``dst`` already has the same size and mtime."""
+    try:
+        s, d = src.stat(), dst.stat()
+        if s.st_size == d.st_size and int(s.st_mtime) == int(d.st_mtime):
+            return False
+    except FileNotFoundError:
+        pass
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+    return True
+
+
+# ----------------------------------------------------------------------- npm parts
+
+
+def ensure_node_modules() -> None:
+    """Run ``npm ci`` when node_modules does not match package-lock.json."""
+    lock = ROOT / "package-lock.json"
+    stamp = NODE_MODULES / ".sidepy-lock-sha256"
+    want = sha256_file(lock)
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BuildError("npm was not found: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")
+    print("npm ci (package-lock.json changed or node_modules missing) ...", flush=True)
+    proc = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise BuildError(
+            "npm ci failed (no network to the npm registry?): fix the connection and run again. "
+            + " | ".join(tail)
+        )
+    stamp.write_text(want)
+
+
+def npm_sources() -> Iterator[tuple[Path, str]]:
+    """Yield (source path, path relative to dist) for every shipped npm file."""
+    for package, patterns, dest in NPM_FILES:
+        base = NODE_MODULES / package
+        for pattern in patterns:
+            matches = sorted(base.glob(pattern))
+            if not matches:
+                raise BuildError(f"node_modules/{package}/{pattern} is missing: delete node_modules and run again")
+            for src in matches:
+                yield src, f"{dest}/{src.name}"
+
+
+# --------------------------------------------------------------------------- wheels
+
+
+def fetch_wheels(group: str, lock: dict[str, dict[str, object]], *, relock: bool = False) -> list[Path]:
+    """Return the cached wheels of ``group``, downloading any that are missing.
+
+    With ``relock`` the hashes seen are written into ``lock`` instead of checked.
+    """
+    groups = lock["wheels"]
+    if group not in groups:
+        raise BuildError(f"no wheel group {group!r} in {LOCK_FILE.name}")
+    entries: dict[str, dict[str, str]] = groups[group]  # type: ignore[assignment]
+    cache = CACHE / "wheels"
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for filename, meta in entries.items():
+        path = cache / filename
+        if not path.exists() or (not relock and sha256_file(path) != meta["sha256"]):
+            path.unlink(missing_ok=True)
+            pip_download(meta["requirement"], cache)
+        if not path.exists():
+            raise BuildError(
+                f"pip did not produce {filename} for {meta['requirement']}: "
+                f"update {LOCK_FILE.name} (python build.py --relock)"
+            )
+        actual = sha256_file(path)
+        if relock:
+            meta["sha256"] = actual
+        elif actual != meta["sha256"]:
+            path.unlink()
+            raise BuildError(
+                f"sha256 mismatch for {filename}: expected {meta['sha256']}, got {actual}. "
+                "The download was replaced or corrupted; do not ship it. If the pin was "
+                "changed on purpose, run python build.py --relock"
+            )
+        paths.append(path)
+    return paths
+
+
+def pip_download(requirement: str, dest: Path) -> None:
+    # Ask for Pyodide's own platform: pip then picks the wasm build where one
+    # exists and the pure-Python wheel otherwise, never the host's binary.
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+        "--only-binary=:all:", "--python-version", PYODIDE_PYTHON,
+        "--platform", PYODIDE_PLATFORM, "--implementation", "cp", "--abi", "cp314",
+        "--dest", str(dest),
+    ]
+    print(f"pip download {requirement} ...", flush=True)
+    proc = subprocess.run([*cmd, requirement], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise BuildError(
+            f"could not download {requirement} with pip (no network to the package index?): "
+            f"connect and run again. pip said: {last[0]}"
+        )
+
+
+# ------------------------------------------------------------------ python bundle
+
+
+def python_sources(package_dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+    out = []
+    for pkg in package_dirs:
+        for path in sorted(pkg.rglob("*.py")):
+            out.append((path, path.relative_to(pkg.parent).as_posix()))
+    return out
+
+
+def build_site_zip(wheels: list[Path], dest: Path) -> str:
+    """Write site.zip (wheel contents + our worker packages); return its content hash.
+
+    The zip is deterministic (fixed timestamps, sorted names), so its hash keys the
+    service worker's memory snapshot: new Python code means a new snapshot.
+    """
+    ours = python_sources(ROOT / "py" / name for name in WORKER_PACKAGES)
+    inputs = hashlib.sha256()
+    for w in wheels:
+        inputs.update(w.name.encode() + b"\0" + sha256_file(w).encode())
+    for path, arc in ours:
+        inputs.update(arc.encode() + b"\0" + path.read_bytes())
+    inputs.update(Path(__file__).read_bytes())
+    key = inputs.hexdigest()
+    stamp = dest.with_suffix(".inputs")
+    if dest.exists() and stamp.exists() and stamp.read_text() == key:
+        return key
+    entries: dict[str, bytes] = {}
+    for w in wheels:
+        with zipfile.ZipFile(w) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                # Metadata other than the version marker is dead weight in the browser.
+                if ".dist-info/" in name and not name.endswith(("METADATA", "top_level.txt")):
+                    continue
+                if name.endswith("/") or "/tests/" in name:
+                    continue
+                entries[name] = zf.read(info)
+    for path, arc in ours:
+        entries[arc] = path.read_bytes()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, entries[name])
+    tmp.replace(dest)
+    stamp.write_text(key)
+    return key
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def build(*, relock: bool = False) -> None:
+    started = time.perf_counter()
+    lock = load_lock()
+    ensure_node_modules()
+
+    npm_lock: dict[str, str] = lock["npm"]  # type: ignore[assignment]
+    shipped: set[str] = set()
+    seen: dict[str, str] = {}
+    for src, rel in npm_sources():
+        shipped.add(rel)
+        dst = DIST / rel
+        if copy_if_changed(src, dst) or relock or rel not in npm_lock:
+            seen[rel] = sha256_file(dst)
+            if not relock and npm_lock.get(rel) != seen[rel]:
+                dst.unlink()
+                raise BuildError(
+                    f"sha256 mismatch for {rel} (from node_modules): expected "
+                    f"{npm_lock.get(rel, '(not in lock)')}, got {seen[rel]}. Delete node_modules and "
+                    "run again; if the npm pin changed on purpose, run python build.py --relock"
+                )
+    if relock:
+        lock["npm"] = dict(sorted(seen.items()))
+
+    wheels = fetch_wheels("worker", lock, relock=relock)
+    if relock:
+        for group in lock["wheels"]:
+            fetch_wheels(group, lock, relock=True)
+    python_key = build_site_zip(wheels, DIST / "python" / "site.zip")
+    shipped |= {"python/site.zip"}
+
+    # Extension glue, pages and the manifest.
+    ext = ROOT / "extension"
+    for src in sorted(p for p in ext.rglob("*") if p.is_file()):
+        rel = src.relative_to(ext).as_posix()
+        copy_if_changed(src, DIST / rel)
+        shipped.add(rel)
+    copy_if_changed(ROOT / "manifest.json", DIST / "manifest.json")
+    shipped.add("manifest.json")
+    panel = python_sources([ROOT / "py" / "panel"])
+    for src, arc in panel:
+        copy_if_changed(src, DIST / arc)
+        shipped.add(arc)
+    # PyScript config for ui.html: MicroPython from our bundle, panel modules in its FS.
+    pyscript = {
+        "interpreter": "./vendor/micropython/micropython.mjs",
+        # Plugins we do not ship (PyScript would import them all at start-up).
+        "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
+        "files": {f"./{arc}": f"./{arc}" for _, arc in panel if arc != "panel/main.py"},
+    }
+    write_if_changed(DIST / "pyscript.json", json.dumps(pyscript, indent=2) + "\n")
+    shipped.add("pyscript.json")
+
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    info = {
+        "version": manifest["version"],
+        "pyodide": npm_version("pyodide"),
+        "python_key": python_key,
+        "site_packages": SITE_PACKAGES_IN_PYODIDE,
+    }
+    write_if_changed(DIST / "build-info.json", json.dumps(info, indent=2) + "\n")
+    shipped.add("build-info.json")
+
+    remove_stale(shipped)
+    if relock:
+        LOCK_FILE.write_text(json.dumps(lock, indent=2) + "\n")
+        print(f"wrote {LOCK_FILE.name}")
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and p.suffix != ".inputs")
+    elapsed = time.perf_counter() - started
+    print(f"dist/ ready: {len(shipped)} files, {human_size(size)} ({elapsed:.2f} s)")
+
+
+def npm_version(package: str) -> str:
+    return str(json.loads((NODE_MODULES / package / "package.json").read_text())["version"])
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def remove_stale(shipped: set[str]) -> None:
+    """Delete files in dist/ that the build no longer produces (renamed chunks etc.)."""
+    for path in sorted(DIST.rglob("*"), reverse=True):
+        rel = path.relative_to(DIST).as_posix()
+        if path.is_file() and rel not in shipped and not rel.endswith(".inputs"):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--relock", action="store_true", help="rewrite build.lock.json hashes")
+    sub = parser.add_subparsers(dest="command")
+    wheels = sub.add_parser("wheels", help="fetch and verify one wheel group")
+    wheels.add_argument("group")
+    wheels.add_argument("dest", nargs="?", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "wheels":
+            paths = fetch_wheels(args.group, load_lock())
+            if args.dest:
+                args.dest.mkdir(parents=True, exist_ok=True)
+                for p in paths:
+                    copy_if_changed(p, args.dest / p.name)
+            for p in paths:
+                print(p)
+        else:
+            build(relock=args.relock)
+    except BuildError as exc:
+        print(f"build.py: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,56 @@
+"""Entry point called by the service worker once Python is up (see extension/boot.js).
+
+This is the only module that touches Pyodide's ``js`` bridge; it adapts the
+worker's JavaScript ``host`` object to :class:`background.host.Host`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .app import App
+
+__all__ = ["main"]
+
+
+class BrowserHost:
+    """:class:`~background.host.Host` backed by the worker's JS glue and ``chrome.*``."""
+
+    def __init__(self, js_host: Any) -> None:
+        self._js = js_host
+
+    def post(self, port_id: int, text: str) -> bool:
+        return bool(self._js.post(port_id, text))
+
+    async def touch(self) -> None:
+        from js import chrome  # type: ignore[import-not-found]
+
+        await chrome.runtime.getPlatformInfo()
+
+    def boot_info(self) -> dict[str, object]:
+        boot = self._js.boot
+        return {
+            "state": str(boot.state),
+            "phases": [[str(name), float(ms)] for name, ms in boot.phases.to_py()],
+            "python": str(boot.python),
+        }
+
+
+async def open_stream(url: str) -> AsyncIterator[bytes]:
+    """Stream a URL's body through the browser's ``fetch``, chunk by chunk."""
+    from js import fetch  # type: ignore[import-not-found]
+
+    response = await fetch(url)
+    if not response.ok:
+        raise RuntimeError(f"GET {url}: HTTP {response.status}")
+    reader = response.body.getReader()
+    while True:
+        result = await reader.read()
+        if result.done:
+            return
+        yield result.value.to_bytes()
+
+
+def main(js_host: Any, version: str) -> App:
+    return App(BrowserHost(js_host), version=version, open_stream=open_stream)

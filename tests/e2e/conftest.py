@@ -1,0 +1,110 @@
+"""End-to-end fixtures: Debian's Chromium, driven by Playwright, with dist/ loaded.
+
+A missing browser or a missing build is a failure, never a skip: CI must not go
+green without having run these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, Worker, sync_playwright
+
+from tests.support.paths import REPO
+
+DIST = REPO / "dist"
+CHROMIUM = os.environ.get("SIDEPY_CHROMIUM", "/usr/bin/chromium")
+
+
+def chromium_args(dist: Path) -> list[str]:
+    return [
+        f"--disable-extensions-except={dist}",
+        f"--load-extension={dist}",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run the README's test command, "
+                    "which installs Debian's chromium")
+    if not (DIST / "manifest.json").exists():
+        pytest.fail("dist/ is not built: run python build.py first")
+    with sync_playwright() as pw:
+        yield pw
+
+
+class Extension:
+    """A running browser with SidePy loaded: its context, worker and id."""
+
+    def __init__(self, pw: Playwright, profile: Path) -> None:
+        self.profile = profile
+        self.context: BrowserContext = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=chromium_args(DIST)
+        )
+        self.console: list[str] = []
+        self.context.on("console", lambda m: self.console.append(m.text))
+        workers = self.context.service_workers
+        self.worker: Worker = workers[0] if workers else self.context.wait_for_event("serviceworker")
+        self.id = self.worker.url.split("/")[2]
+
+    def url(self, path: str) -> str:
+        return f"chrome-extension://{self.id}/{path}"
+
+    def wait_ready(self, timeout_s: float = 30) -> dict[str, object]:
+        """Wait until Python in the worker has booted; return the boot record."""
+        deadline = timeout_s * 1000
+        state = self.worker.evaluate(
+            """async (deadline) => {
+                const t0 = Date.now();
+                while (Date.now() - t0 < deadline) {
+                    const b = globalThis.sidepyBoot;
+                    if (b && (b.state === "ready" || b.state === "failed")) return JSON.stringify(b);
+                    await new Promise(r => setTimeout(r, 50));
+                }
+                return JSON.stringify(globalThis.sidepyBoot ?? null);
+            }""",
+            deadline,
+        )
+        return json.loads(state)  # type: ignore[no-any-return]
+
+    def send(self, message: dict[str, object]) -> dict[str, object]:
+        """Send a one-shot runtime message from an extension page; return the reply."""
+        page = self.page("build-info.json")
+        try:
+            reply = page.evaluate("(m) => chrome.runtime.sendMessage(JSON.stringify(m))", message)
+        finally:
+            page.close()
+        return json.loads(reply)  # type: ignore[no-any-return]
+
+    def page(self, path: str) -> Page:
+        page = self.context.new_page()
+        page.on("console", lambda m: self.console.append(m.text))
+        page.goto(self.url(path))
+        return page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def extension(playwright: Playwright) -> Iterator[Extension]:
+    profile = Path(tempfile.mkdtemp(prefix="sidepy-e2e-"))
+    ext = Extension(playwright, profile)
+    try:
+        yield ext
+    finally:
+        ext.close()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""The built extension boots Python in its worker and the panel talks to it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Extension
+
+pytestmark = pytest.mark.e2e
+
+
+def test_worker_boots_python_and_records_phases(extension: Extension) -> None:
+    boot = extension.wait_ready()
+    assert boot["state"] == "ready", boot
+    assert boot["python"].startswith("3.14."), boot
+    names = [name for name, _ in boot["phases"]]
+    assert names == ["start", "runtime", "packages", "import", "ready"]
+    times = [ms for _, ms in boot["phases"]]
+    assert times == sorted(times)
+
+
+def test_runtime_message_ping_reaches_python(extension: Extension) -> None:
+    reply = extension.send({"type": "ping", "id": 7})
+    assert reply["type"] == "pong" and reply["id"] == 7
+    assert reply["python"].startswith("3.14.")
+    assert reply["platform"] == "emscripten"
+
+
+def test_malformed_message_gets_an_error_reply(extension: Extension) -> None:
+    reply = extension.send({"type": "no.such.thing", "id": 3})
+    assert reply == {"type": "error", "id": 3, "code": "unknown_type",
+                     "message": "unknown message type 'no.such.thing'"}
+
+
+def test_side_panel_shows_ready_and_ping_round_trips(extension: Extension) -> None:
+    page = extension.page("sidepanel.html")
+    ui = page.frame_locator("#ui")
+    status = ui.get_by_test_id("status")
+    expect(status).to_have_text("Ready", timeout=30_000)
+    ui.get_by_test_id("ping").click()
+    expect(ui.get_by_test_id("ping-result")).to_have_text(
+        re.compile(r"^pong from Python 3\.14\.\d+ in \d+ ms$"), timeout=10_000
+    )
