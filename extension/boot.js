@@ -12,6 +12,7 @@ export const BOOT_TIMEOUT_MS = 30000;
 
 // Shared with tests (worker.evaluate("sidepyBoot")) and with Python (host.boot).
 export const bootState = {
+  started_at: Math.round(performance.timeOrigin), // epoch ms: identifies this worker instance
   state: "idle", // idle | starting | ready | failed
   phases: [], // [name, ms since worker start]
   error: null,

@@ -10,6 +10,7 @@ holds the keep-alive while it runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -26,7 +27,8 @@ PROTOCOL_VERSION = 1
 Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[Message | None]]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
-OpenStream = Callable[[str], AsyncIterator[bytes]]
+# open_stream(url, method, body) -> the response body, chunk by chunk.
+OpenStream = Callable[[str, str, str | None], AsyncIterator[bytes]]
 
 
 class ProtocolError(Exception):
@@ -53,9 +55,11 @@ class App:
         self._open_stream = open_stream
         self._spawn = spawn
         self.ports: dict[int, str] = {}
+        self._jobs: dict[int, Message] = {}
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "diag.stream": self._diag_stream,
+            "diag.result": self._diag_result,
         }
 
     # ------------------------------------------------------------- host entry points
@@ -121,24 +125,60 @@ class App:
         }
 
     async def _diag_stream(self, msg: Message) -> Message:
-        """Read a URL to the end while holding the keep-alive (worker-lifetime test)."""
-        url = msg.get("url")
-        if not isinstance(url, str) or self._open_stream is None:
+        """Read a URL to the end, holding the keep-alive unless told not to.
+
+        Diagnostics for the worker-lifetime tests: with ``"background": true`` the
+        read runs as a job and the reply comes at once; ``diag.result`` fetches the
+        outcome later. A job id the app does not know means the worker restarted.
+        """
+        url, method, body = msg.get("url"), msg.get("method", "GET"), msg.get("body")
+        if not isinstance(url, str) or not isinstance(method, str) or self._open_stream is None:
             raise ProtocolError("bad_request", "diag.stream needs a 'url' string")
+        if body is not None and not isinstance(body, str):
+            raise ProtocolError("bad_request", "diag.stream 'body' must be a string")
+        job = len(self._jobs) + 1
+        self._jobs[job] = {"type": "diag.stream.running", "id": msg.get("id"), "job": job}
+        hold = bool(msg.get("keepalive", True))
+
+        async def run() -> None:
+            try:
+                self._jobs[job] = await self._read_all(msg.get("id"), job, url, method, body, hold)
+            except Exception as exc:
+                self._jobs[job] = {"type": "error", "id": msg.get("id"), "job": job,
+                                   "code": "internal", "message": str(exc)}
+                print(f"background: job {job} failed: {exc!r}", file=sys.stderr)
+
+        if msg.get("background"):
+            self._spawn(run())
+            return dict(self._jobs[job])
+        await run()
+        return self._jobs[job]
+
+    async def _read_all(
+        self, msg_id: object, job: int, url: str, method: str, body: str | None, hold: bool
+    ) -> Message:
+        assert self._open_stream is not None
         started = time.monotonic()
         total = chunks = 0
-        async with self.keepalive.hold():
-            async for chunk in self._open_stream(url):
+        async with self.keepalive.hold() if hold else contextlib.nullcontext():
+            async for chunk in self._open_stream(url, method, body):
                 total += len(chunk)
                 chunks += 1
         return {
             "type": "diag.stream.done",
-            "id": msg.get("id"),
+            "id": msg_id,
+            "job": job,
             "bytes": total,
             "chunks": chunks,
             "seconds": round(time.monotonic() - started, 3),
             "keepalive_touches": self.keepalive.touches,
         }
+
+    async def _diag_result(self, msg: Message) -> Message:
+        job = self._jobs.get(msg.get("job"))  # type: ignore[arg-type]
+        if job is None:
+            raise ProtocolError("unknown_job", "no such job: the worker was restarted since")
+        return {**job, "id": msg.get("id")}
 
 
 def parse_message(text: str) -> Message:

@@ -31,19 +31,24 @@ class BrowserHost:
     def boot_info(self) -> dict[str, object]:
         boot = self._js.boot
         return {
+            "started_at": int(boot.started_at),
             "state": str(boot.state),
             "phases": [[str(name), float(ms)] for name, ms in boot.phases.to_py()],
             "python": str(boot.python),
         }
 
 
-async def open_stream(url: str) -> AsyncIterator[bytes]:
+async def open_stream(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
     """Stream a URL's body through the browser's ``fetch``, chunk by chunk."""
-    from js import fetch  # type: ignore[import-not-found]
+    from js import Object, fetch  # type: ignore[import-not-found]
+    from pyodide.ffi import to_js  # type: ignore[import-not-found]
 
-    response = await fetch(url)
+    options: dict[str, object] = {"method": method}
+    if body is not None:
+        options |= {"body": body, "headers": {"Content-Type": "application/json"}}
+    response = await fetch(url, to_js(options, dict_converter=Object.fromEntries))
     if not response.ok:
-        raise RuntimeError(f"GET {url}: HTTP {response.status}")
+        raise RuntimeError(f"{method} {url}: HTTP {response.status}")
     reader = response.body.getReader()
     while True:
         result = await reader.read()

@@ -76,13 +76,24 @@ def test_error_reply_echoes_the_id_when_there_is_one() -> None:
 
 
 def test_handler_crash_becomes_an_internal_error_reply() -> None:
-    async def broken(url: str) -> AsyncIterator[bytes]:
+    app, _ = make_app()
+
+    async def boom(msg: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("boom")
+
+    app._handlers["boom"] = boom
+    reply = ask(app, {"type": "boom", "id": 1})
+    assert reply == {"type": "error", "id": 1, "code": "internal", "message": "boom"}
+
+
+def test_failed_stream_reports_the_error() -> None:
+    async def broken(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
+        raise RuntimeError("refused")
         yield b""  # pragma: no cover
 
     app, _ = make_app(open_stream=broken)
-    reply = ask(app, {"type": "diag.stream", "id": 1, "url": "http://x"})
-    assert reply == {"type": "error", "id": 1, "code": "internal", "message": "boom"}
+    reply = ask(app, {"type": "diag.stream", "id": 1, "url": "http://x", "keepalive": False})
+    assert (reply["type"], reply["code"], reply["message"]) == ("error", "internal", "refused")
 
 
 def test_heartbeat_gets_no_reply() -> None:
@@ -122,8 +133,8 @@ def test_disconnect_forgets_the_port() -> None:
 def test_diag_stream_counts_bytes_and_holds_the_keepalive() -> None:
     seen_active: list[bool] = []
 
-    async def chunks(url: str) -> AsyncIterator[bytes]:
-        assert url == "http://127.0.0.1:1/drip"
+    async def chunks(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
+        assert (url, method, body) == ("http://127.0.0.1:1/drip", "GET", None)
         for part in (b"ab", b"", b"cde"):
             seen_active.append(app.keepalive.active)
             yield part
@@ -138,8 +149,41 @@ def test_diag_stream_counts_bytes_and_holds_the_keepalive() -> None:
 
 
 def test_diag_stream_needs_a_url() -> None:
-    async def never(url: str) -> AsyncIterator[bytes]:  # pragma: no cover
+    async def never(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:  # pragma: no cover
         yield b""
 
     app, _ = make_app(open_stream=never)
     assert ask(app, {"type": "diag.stream", "id": 1})["code"] == "bad_request"
+
+
+def test_background_job_reports_later_and_unknown_jobs_mean_a_restart() -> None:
+    spawned: list[Coroutine[Any, Any, None]] = []
+
+    async def chunks(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
+        assert (method, body) == ("POST", "{}")
+        yield b"xyz"
+
+    host = FakeHost()
+    app = App(host, version="1", open_stream=chunks, spawn=spawned.append)  # type: ignore[arg-type]
+    started = ask(app, {"type": "diag.stream", "id": 1, "url": "u", "method": "POST", "body": "{}",
+                        "background": True, "keepalive": False})
+    assert started["type"] == "diag.stream.running" and started["job"] == 1
+    assert ask(app, {"type": "diag.result", "id": 2, "job": 1})["type"] == "diag.stream.running"
+    run_sync(spawned.pop())
+    done = ask(app, {"type": "diag.result", "id": 3, "job": 1})
+    assert (done["type"], done["bytes"], done["id"]) == ("diag.stream.done", 3, 3)
+    assert ask(app, {"type": "diag.result", "id": 4, "job": 99})["code"] == "unknown_job"
+
+
+def test_failed_background_job_records_the_error() -> None:
+    spawned: list[Coroutine[Any, Any, None]] = []
+
+    async def broken(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
+        raise OSError("connection reset")
+        yield b""  # pragma: no cover
+
+    app = App(FakeHost(), version="1", open_stream=broken, spawn=spawned.append)  # type: ignore[arg-type]
+    ask(app, {"type": "diag.stream", "id": 1, "url": "u", "background": True, "keepalive": False})
+    run_sync(spawned.pop())
+    failed = ask(app, {"type": "diag.result", "id": 2, "job": 1})
+    assert failed["type"] == "error" and failed["message"] == "connection reset"
