@@ -125,7 +125,9 @@ def ensure_node_modules() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise BuildError("npm was not found: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")
+        raise BuildError(
+            "npm was not found: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)"
+        )
     print("npm ci (package-lock.json changed or node_modules missing) ...", flush=True)
     proc = subprocess.run(
         [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
@@ -147,7 +149,9 @@ def npm_sources() -> Iterator[tuple[Path, str]]:
         for pattern in patterns:
             matches = sorted(base.glob(pattern))
             if not matches:
-                raise BuildError(f"node_modules/{package}/{pattern} is missing: delete node_modules and run again")
+                raise BuildError(
+                    f"node_modules/{package}/{pattern} is missing: delete node_modules and run again"
+                )
             for src in matches:
                 yield src, f"{dest}/{src.name}"
 

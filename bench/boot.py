@@ -61,7 +61,8 @@ def launch(pw: object, ext: Path) -> tuple[BrowserContext, str, float]:
     context = pw.chromium.launch_persistent_context(  # type: ignore[attr-defined]
         profile, executable_path=CHROMIUM, headless=True, args=chromium_args(ext)
     )
-    worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+    workers = context.service_workers
+    worker = workers[0] if workers else context.wait_for_event("serviceworker")
     return context, worker.url.split("/")[2], t0
 
 

@@ -24,7 +24,7 @@ class BrowserHost:
         return bool(self._js.post(port_id, text))
 
     async def touch(self) -> None:
-        from js import chrome  # type: ignore[import-not-found]
+        from js import chrome
 
         await chrome.runtime.getPlatformInfo()
 
@@ -40,8 +40,8 @@ class BrowserHost:
 
 async def open_stream(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
     """Stream a URL's body through the browser's ``fetch``, chunk by chunk."""
-    from js import Object, fetch  # type: ignore[import-not-found]
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
+    from js import Object, fetch
+    from pyodide.ffi import to_js
 
     options: dict[str, object] = {"method": method}
     if body is not None:
