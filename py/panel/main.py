@@ -3,9 +3,10 @@
 
 import json
 
-from panel.state import PanelState
 from pyscript import document, window
 from pyscript.ffi import create_proxy
+
+from panel.state import PanelState
 
 
 def now():
