@@ -1,0 +1,369 @@
+"""Sans-IO ``process_sse``: ``ServerSentEvent`` in, ``ResponseEvent`` out.
+
+This is Codex's ``process_sse`` (spec §3) without the channel, the timer and the
+socket. The caller owns the I/O and the idle timeout::
+
+    decoder, parser = SSEDecoder(), ResponseStreamParser()
+    async for chunk in body:
+        for sse in decoder.feed(chunk):
+            for event in parser.feed(sse):
+                yield event
+        if parser.completed:
+            break            # Rust C: stop reading once Completed is out
+    decoder.close()
+    parser.close()           # raises unless Completed was produced
+
+Contract:
+
+* Dispatch is on the JSON ``type`` inside ``data``, never on the SSE ``event:``
+  name. Data that is not a JSON object with a string ``type`` (and, where
+  present, a string ``delta``) is skipped and counted in ``malformed_count``;
+  it is never fatal. ``data: [DONE]`` is an end sentinel, not malformed.
+  Unknown types, and the ones spec §3.3 lists as ignored, produce nothing.
+* ``Completed`` is returned as soon as ``response.completed`` arrives (Rust C,
+  fixing A/B's "only at EOF"); afterwards ``feed`` returns nothing.
+* ``response.failed`` and ``response.incomplete`` only *record* an error (a
+  later one replaces an earlier one); ``close()`` raises it when the stream
+  ends without ``Completed``, else ``StreamError("stream closed before
+  response.completed")``. ``Completed`` wins over a recorded error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+from ._errors import (
+    ContextWindowExceededError,
+    ModelClientError,
+    QuotaExceededError,
+    StreamError,
+)
+from ._events import (
+    Completed,
+    Created,
+    JsonObject,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    ReasoningContentDelta,
+    ReasoningSummaryDelta,
+    ReasoningSummaryPartAdded,
+    ResponseEvent,
+    WebSearchCallBegin,
+)
+from ._retry import try_parse_retry_after
+from ._sse import ServerSentEvent
+from ._usage import TokenUsage, json_kind
+
+__all__ = ["DONE_SENTINEL", "ResponseStreamParser"]
+
+#: The data of the end sentinel some servers send after the last event.
+DONE_SENTINEL = "[DONE]"
+
+_TEXT_DELTA = "response.output_text.delta"  # by far the most frequent type
+
+
+def _reject_constant(name: str) -> Any:
+    # serde_json refuses NaN / Infinity; Python's json would accept them.
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+_decode_json: Callable[[str], Any] = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+# serde_json refuses JSON nested 128 deep (`remaining_depth` starts at 128 and
+# fails on reaching 0), so such an event is malformed for Codex. We must refuse
+# it *before* decoding: in Pyodide, a deeply nested array overflows the
+# WebAssembly stack inside the C decoder and kills the interpreter.
+_MAX_DEPTH = 127
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _too_deep(data: str) -> bool:
+    if data.count("[") + data.count("{") <= _MAX_DEPTH:
+        return False  # the common case: two C-level scans, no decoding
+    depth = 0
+    for bracket in _BRACKET.findall(_JSON_STRING.sub("", data)):
+        if bracket in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _index(obj: JsonObject, key: str) -> int | None:
+    # Version A does not read the B+ indices at all, so a missing or odd value
+    # never drops the event here; it is just reported as unknown.
+    value = obj.get(key)
+    return value if type(value) is int else None
+
+
+def _item(obj: JsonObject) -> JsonObject | None:
+    # Rust parses `item` as a `ResponseItem` (internally tagged by `type`,
+    # unknown types parse as `Other`) and skips the event if that fails.
+    item = obj.get("item")
+    if type(item) is dict and type(item.get("type")) is str:
+        return item
+    return None
+
+
+def _response_id(response: object) -> str | None:
+    if type(response) is dict:
+        rid = response.get("id")
+        if type(rid) is str:
+            return rid
+    return None
+
+
+# Rust's `struct Error` of `response.failed`: every field optional; a present
+# field of the wrong type makes the whole object fail to parse.
+_ERROR_STR_FIELDS = ("type", "code", "message", "plan_type")
+_ERROR_INT_FIELDS = ("resets_in_seconds", "resets_at")  # A: u64, B/C: i64
+
+
+def _error_struct_problem(error: object) -> str | None:
+    """Why ``error`` would not deserialize as Rust's ``Error``, or ``None`` if it would."""
+    if type(error) is not dict:
+        return f"invalid type: {json_kind(error)}, expected struct Error"
+    for key in _ERROR_STR_FIELDS:
+        value = error.get(key)
+        if value is not None and type(value) is not str:
+            return f"invalid type: {json_kind(value)}, expected a string"
+    for key in _ERROR_INT_FIELDS:
+        value = error.get(key)
+        if value is not None and type(value) is not int:
+            return f"invalid type: {json_kind(value)}, expected i64"
+    resets_in = error.get("resets_in_seconds")
+    if type(resets_in) is int and resets_in < 0:
+        return f"invalid value: integer `{resets_in}`, expected u64"
+    return None
+
+
+def _classify_failed(response: object) -> ModelClientError:
+    """The error a ``response.failed`` records (spec §3.5, A plus B's quota rule)."""
+    if type(response) is not dict or "error" not in response:
+        return StreamError("response.failed event received")
+    error = response["error"]
+    problem = _error_struct_problem(error)
+    if problem is not None:
+        return StreamError(f"failed to parse ErrorResponse: {problem}")
+    code = error.get("code")
+    if code == "context_length_exceeded":  # fatal since 90ef94d3 (2025-10-04)
+        return ContextWindowExceededError()
+    if code == "insufficient_quota":  # fatal since 0c647bc5 (B, 2025-11-06)
+        return QuotaExceededError()
+    # Anything else is retryable; the delay comes only from a rate-limit
+    # message ("Please try again in 11.054s"), via the B/C regex.
+    return StreamError(error.get("message") or "", try_parse_retry_after(error))
+
+
+class ResponseStreamParser:
+    """Turns dispatched SSEs of one Responses API stream into ``ResponseEvent`` values.
+
+    One parser per HTTP response. ``feed`` never raises on any input; ``close``
+    raises the stream's error, if it ended without ``Completed``.
+    """
+
+    __slots__ = ("_completed", "_error", "_malformed", "_response_id", "_saw_done")
+
+    def __init__(self) -> None:
+        self._completed = False
+        self._error: ModelClientError | None = None
+        self._malformed = 0
+        self._response_id: str | None = None
+        self._saw_done = False
+
+    @property
+    def completed(self) -> bool:
+        """Whether ``Completed`` has been produced (the caller may stop reading)."""
+        return self._completed
+
+    @property
+    def error(self) -> ModelClientError | None:
+        """The error recorded so far (``response.failed`` / ``.incomplete`` / a bad
+        ``response.completed``); raised by :meth:`close` unless ``Completed`` came."""
+        return self._error
+
+    @property
+    def malformed_count(self) -> int:
+        """How many events were skipped because their data was not a usable JSON event."""
+        return self._malformed
+
+    @property
+    def saw_done(self) -> bool:
+        """Whether a ``data: [DONE]`` sentinel was seen."""
+        return self._saw_done
+
+    @property
+    def response_id(self) -> str | None:
+        """The latest ``response.id`` seen in a created/completed/failed/incomplete event.
+
+        Not part of Rust's events (``Created`` carries nothing); kept so a
+        failed or cut-off stream can still be matched to its response.
+        """
+        return self._response_id
+
+    def feed(self, sse: ServerSentEvent) -> list[ResponseEvent]:
+        """Process one dispatched SSE; return the events it produces (often none)."""
+        data = sse.data
+        if self._completed:
+            # Rust C returns from process_sse right after Completed; we only
+            # still note a trailing sentinel.
+            self._saw_done = self._saw_done or data == DONE_SENTINEL
+            return []
+        try:
+            if _too_deep(data):
+                raise ValueError("recursion limit exceeded")
+            obj = _decode_json(data)
+        except (ValueError, RecursionError):  # bad JSON, NaN/Infinity, too deep
+            if data == DONE_SENTINEL:
+                self._saw_done = True
+            else:
+                self._malformed += 1
+            return []
+        if type(obj) is not dict:
+            self._malformed += 1
+            return []
+        kind = obj.get("type")
+        delta = obj.get("delta")
+        # Rust's `SseEvent { type: String, delta: Option<String>, .. }` fails to
+        # parse (and the event is skipped) when either has the wrong type.
+        if type(kind) is not str or (delta is not None and type(delta) is not str):
+            self._malformed += 1
+            return []
+        if kind == _TEXT_DELTA:
+            return [] if delta is None else [OutputTextDelta(delta)]
+        handler = _HANDLERS.get(kind)
+        return [] if handler is None else handler(self, obj)
+
+    def close(self) -> None:
+        """Mark the end of the byte stream.
+
+        Raises:
+            ModelClientError: the recorded error, or
+                ``StreamError("stream closed before response.completed")``, when
+                no ``Completed`` was produced.
+        """
+        if self._completed:
+            return
+        raise self._error or StreamError("stream closed before response.completed")
+
+    # -- handlers, one per SSE `type` that produces something (spec §3.3) --
+
+    def _on_created(self, obj: JsonObject) -> list[ResponseEvent]:
+        response = obj.get("response")
+        if response is None:  # Rust: `Created` only if `response` is present
+            return []
+        self._response_id = _response_id(response) or self._response_id
+        return [Created()]
+
+    def _on_output_item_done(self, obj: JsonObject) -> list[ResponseEvent]:
+        item = _item(obj)
+        return [] if item is None else [OutputItemDone(item)]
+
+    def _on_output_item_added(self, obj: JsonObject) -> list[ResponseEvent]:
+        events: list[ResponseEvent] = []
+        item = _item(obj)
+        if item is not None:
+            events.append(OutputItemAdded(item))  # B+
+            if item["type"] == "web_search_call":  # A
+                call_id = item.get("id")
+                events.append(WebSearchCallBegin(call_id if type(call_id) is str else ""))
+        return events
+
+    def _on_reasoning_summary_delta(self, obj: JsonObject) -> list[ResponseEvent]:
+        delta = obj.get("delta")
+        if delta is None:
+            return []
+        return [ReasoningSummaryDelta(delta, _index(obj, "summary_index"))]
+
+    def _on_reasoning_content_delta(self, obj: JsonObject) -> list[ResponseEvent]:
+        delta = obj.get("delta")
+        if delta is None:
+            return []
+        return [ReasoningContentDelta(delta, _index(obj, "content_index"))]
+
+    def _on_reasoning_summary_part_added(self, obj: JsonObject) -> list[ResponseEvent]:
+        return [ReasoningSummaryPartAdded(_index(obj, "summary_index"))]
+
+    def _on_completed(self, obj: JsonObject) -> list[ResponseEvent]:
+        response = obj.get("response")
+        if response is None:
+            return []
+        # `output` is deliberately ignored: items already came from output_item.done.
+        try:
+            response_id, usage = _parse_completed(response)
+        except ValueError as exc:
+            self._error = StreamError(f"failed to parse ResponseCompleted: {exc}")
+            return []
+        self._response_id = response_id
+        self._completed = True
+        return [Completed(response_id, usage)]
+
+    def _on_failed(self, obj: JsonObject) -> list[ResponseEvent]:
+        response = obj.get("response")
+        if response is None:  # Rust: nothing recorded without `response`
+            return []
+        self._response_id = _response_id(response) or self._response_id
+        self._error = _classify_failed(response)
+        return []
+
+    def _on_incomplete(self, obj: JsonObject) -> list[ResponseEvent]:
+        # Rust C (fd7f2aed, 2026-02-12); A/B ignored it and ended up reporting
+        # "stream closed before response.completed".
+        response = obj.get("response")
+        self._response_id = _response_id(response) or self._response_id
+        reason: object = None
+        if type(response) is dict:
+            details = response.get("incomplete_details")
+            if type(details) is dict:
+                reason = details.get("reason")
+        if type(reason) is not str:
+            reason = "unknown"
+        self._error = StreamError(f"Incomplete response returned, reason: {reason}")
+        return []
+
+
+def _parse_completed(response: object) -> tuple[str, TokenUsage | None]:
+    """Rust ``ResponseCompleted { id: String, usage: Option<ResponseCompletedUsage> }``.
+
+    Raises:
+        ValueError: with a serde-like reason, if ``response`` does not fit.
+    """
+    if type(response) is not dict:
+        raise ValueError(f"invalid type: {json_kind(response)}, expected struct ResponseCompleted")
+    if "id" not in response:
+        raise ValueError("missing field `id`")
+    response_id = response["id"]
+    if type(response_id) is not str:
+        raise ValueError(f"invalid type: {json_kind(response_id)}, expected a string")
+    usage = response.get("usage")
+    if usage is None:
+        return response_id, None
+    return response_id, TokenUsage.from_api(usage, strict=True)
+
+
+_Handler: TypeAlias = Callable[[ResponseStreamParser, JsonObject], list[ResponseEvent]]
+
+# Types not listed here produce nothing. Among them, deliberately (spec §3.3):
+# response.in_progress, .queued, .content_part.added/.done, .output_text.done,
+# .output_text.annotation.added, .function_call_arguments.delta/.done,
+# .custom_tool_call_input.delta/.done, .reasoning_summary_text.done,
+# .reasoning_summary_part.done, .reasoning_text.done, .web_search_call.*, and
+# the top-level `error` event.
+_HANDLERS: dict[str, _Handler] = {
+    "response.created": ResponseStreamParser._on_created,
+    "response.output_item.done": ResponseStreamParser._on_output_item_done,
+    "response.output_item.added": ResponseStreamParser._on_output_item_added,
+    "response.reasoning_summary_text.delta": ResponseStreamParser._on_reasoning_summary_delta,
+    "response.reasoning_text.delta": ResponseStreamParser._on_reasoning_content_delta,
+    "response.reasoning_summary_part.added": ResponseStreamParser._on_reasoning_summary_part_added,
+    "response.completed": ResponseStreamParser._on_completed,
+    "response.failed": ResponseStreamParser._on_failed,
+    "response.incomplete": ResponseStreamParser._on_incomplete,
+}
