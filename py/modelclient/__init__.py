@@ -1,11 +1,237 @@
 """modelclient — a Python port of the Rust ``ModelClient`` of OpenAI Codex.
 
 Streams from the OpenAI Responses API (``POST {base_url}/responses``) and runs
-unchanged on CPython and on Pyodide. The core (SSE decoding, stream parsing,
-retry policy, rate limits, token usage, errors, request models) is sans-IO;
-transports are thin shells around a browser ``fetch`` or ``httpx``.
+unchanged on CPython and on Pyodide::
+
+    client = ModelClient(HttpxTransport(), settings=ModelSettings(model="gpt-5"), auth="sk-...")
+    async with client.stream_turn(Prompt(input=[...])) as events:
+        async for event in events:
+            if is_output_text_delta(event):
+                print(event.delta, end="")
+
+The core (SSE decoding, stream parsing, retry policy, rate limits, token usage,
+errors, request models) is sans-IO; transports are thin shells around a browser
+``fetch`` (:class:`FetchTransport`), ``httpx`` (:class:`HttpxTransport`) or a
+function (:class:`MockTransport`). Behaviour follows Codex's Rust client of
+Oct 2025 with later bug fixes; ``docs/rust-parity.md`` lists every choice.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
+from ._classify import classify_http_error
+from ._client import ApiKeyAuth, Auth, ModelClient, Reconnecting, ResponseStream
+from ._errors import (
+    ConnectionFailedError,
+    ContextWindowExceededError,
+    IdleTimeoutError,
+    InternalServerError,
+    InvalidRequestError,
+    ModelClientError,
+    QuotaExceededError,
+    RetryLimitError,
+    ServerOverloadedError,
+    StreamError,
+    UnauthorizedError,
+    UnexpectedStatusError,
+    UsageLimitReachedError,
+    UsageNotIncludedError,
+    error_from_json,
+)
+from ._events import (
+    Completed,
+    Created,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    RateLimits,
+    ReasoningContentDelta,
+    ReasoningSummaryDelta,
+    ReasoningSummaryPartAdded,
+    ResponseEvent,
+    WebSearchCallBegin,
+    is_completed,
+    is_created,
+    is_event,
+    is_output_item_added,
+    is_output_item_done,
+    is_output_text_delta,
+    is_rate_limits,
+    is_reasoning_content_delta,
+    is_reasoning_summary_delta,
+    is_reasoning_summary_part_added,
+    is_web_search_call_begin,
+)
+from ._fetch import FetchTransport
+from ._httpx import HttpxTransport
+from ._items import (
+    CustomToolCallItem,
+    CustomToolCallOutputItem,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputImage,
+    InputText,
+    LocalShellCallItem,
+    MessageItem,
+    OtherItem,
+    OutputText,
+    ReasoningItem,
+    ReasoningText,
+    ResponseItem,
+    SummaryText,
+    WebSearchCallItem,
+    dump_item,
+    dump_items,
+    parse_item,
+    parse_items,
+)
+from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, find_family_for_model
+from ._ratelimits import (
+    CreditsSnapshot,
+    RateLimitSnapshot,
+    RateLimitWindow,
+    parse_all_rate_limits,
+    parse_rate_limits,
+)
+from ._request import (
+    FreeformTool,
+    FreeformToolFormat,
+    FunctionTool,
+    LocalShellTool,
+    Prompt,
+    Reasoning,
+    ResponsesApiRequest,
+    TextControls,
+    TextFormat,
+    ToolSpec,
+    WebSearchTool,
+    build_request,
+    request_headers,
+)
+from ._retry import (
+    AttemptOutcome,
+    Fatal,
+    RetryableHttp,
+    RetryableTransport,
+    RetryPolicy,
+    backoff,
+    parse_retry_after,
+    parse_retry_after_header,
+)
+from ._sse import ServerSentEvent, SSEDecoder
+from ._stream import DONE_SENTINEL, ResponseStreamParser
+from ._transport import HttpRequest, MockTransport, StreamResponse, Transport
+from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTracker, UsageRecord
+
+__all__ = [
+    "BASELINE_TOKENS",
+    "DONE_SENTINEL",
+    "ApiKeyAuth",
+    "ApiRateLimit",
+    "AttemptOutcome",
+    "Auth",
+    "Completed",
+    "ConnectionFailedError",
+    "ContextWindowExceededError",
+    "Created",
+    "CreditsSnapshot",
+    "CustomToolCallItem",
+    "CustomToolCallOutputItem",
+    "Fatal",
+    "FetchTransport",
+    "FreeformTool",
+    "FreeformToolFormat",
+    "FunctionCallItem",
+    "FunctionCallOutputItem",
+    "FunctionTool",
+    "HttpRequest",
+    "HttpxTransport",
+    "IdleTimeoutError",
+    "InputImage",
+    "InputText",
+    "InternalServerError",
+    "InvalidRequestError",
+    "LocalShellCallItem",
+    "LocalShellTool",
+    "MessageItem",
+    "MockTransport",
+    "ModelClient",
+    "ModelClientError",
+    "ModelFamily",
+    "ModelProviderInfo",
+    "ModelSettings",
+    "OtherItem",
+    "OutputItemAdded",
+    "OutputItemDone",
+    "OutputText",
+    "OutputTextDelta",
+    "Prompt",
+    "QuotaExceededError",
+    "RateLimitSnapshot",
+    "RateLimitWindow",
+    "RateLimits",
+    "Reasoning",
+    "ReasoningContentDelta",
+    "ReasoningItem",
+    "ReasoningSummaryDelta",
+    "ReasoningSummaryPartAdded",
+    "ReasoningText",
+    "Reconnecting",
+    "ResponseEvent",
+    "ResponseItem",
+    "ResponseStream",
+    "ResponseStreamParser",
+    "ResponsesApiRequest",
+    "RetryLimitError",
+    "RetryPolicy",
+    "RetryableHttp",
+    "RetryableTransport",
+    "SSEDecoder",
+    "ServerOverloadedError",
+    "ServerSentEvent",
+    "StreamError",
+    "StreamResponse",
+    "SummaryText",
+    "TextControls",
+    "TextFormat",
+    "TokenUsage",
+    "TokenUsageInfo",
+    "TokenUsageTracker",
+    "ToolSpec",
+    "Transport",
+    "UnauthorizedError",
+    "UnexpectedStatusError",
+    "UsageLimitReachedError",
+    "UsageNotIncludedError",
+    "UsageRecord",
+    "WebSearchCallBegin",
+    "WebSearchCallItem",
+    "WebSearchTool",
+    "backoff",
+    "build_request",
+    "classify_http_error",
+    "dump_item",
+    "dump_items",
+    "error_from_json",
+    "find_family_for_model",
+    "is_completed",
+    "is_created",
+    "is_event",
+    "is_output_item_added",
+    "is_output_item_done",
+    "is_output_text_delta",
+    "is_rate_limits",
+    "is_reasoning_content_delta",
+    "is_reasoning_summary_delta",
+    "is_reasoning_summary_part_added",
+    "is_web_search_call_begin",
+    "parse_all_rate_limits",
+    "parse_api_rate_limits",
+    "parse_go_duration",
+    "parse_item",
+    "parse_items",
+    "parse_rate_limits",
+    "parse_retry_after",
+    "parse_retry_after_header",
+    "request_headers",
+]

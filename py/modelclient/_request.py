@@ -4,12 +4,12 @@ Strategy: mirror version A's ``stream_responses`` (spec §7, §8, §9) as three 
 steps the client shell calls in order:
 
 1. :func:`build_request` turns a :class:`Prompt` (this turn's input and tools) and
-   :class:`ModelSettings` into a :class:`ResponsesApiRequest`, choosing
+   ``_provider``'s ``ModelSettings`` into a :class:`ResponsesApiRequest`, choosing
    ``reasoning`` / ``include`` / ``text`` / ``store`` per model family and provider;
 2. :meth:`ResponsesApiRequest.to_payload` gives the JSON body exactly as serde
    writes it (``reasoning: null`` kept, ``prompt_cache_key``/``text`` left out
    when unset) and, for Azure (``store: true``), re-inserts item ids;
-3. :func:`request_headers` and :meth:`ModelProviderInfo.responses_url` give the
+3. :func:`request_headers` and ``ModelProviderInfo.responses_url`` give the
    rest of the request.
 
 Not ported, because a browser has no such tools: the ``apply_patch`` instruction
@@ -19,54 +19,37 @@ addendum of ``get_full_instructions`` and the shell-output rewrite of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._items import OtherItem, ResponseItem
+from ._provider import ModelProviderInfo, ModelSettings, ReasoningEffort, ReasoningSummary, Verbosity
 
 __all__ = [
-    "CHATGPT_BASE_URL",
     "DEFAULT_ORIGINATOR",
-    "OPENAI_BASE_URL",
     "OUTPUT_SCHEMA_NAME",
     "FreeformTool",
     "FreeformToolFormat",
     "FunctionTool",
     "LocalShellTool",
-    "ModelFamily",
-    "ModelProviderInfo",
-    "ModelSettings",
     "Prompt",
     "Reasoning",
-    "ReasoningEffort",
-    "ReasoningSummary",
     "ResponsesApiRequest",
     "TextControls",
     "TextFormat",
     "ToolSpec",
-    "Verbosity",
     "WebSearchTool",
     "build_request",
-    "find_family_for_model",
     "request_headers",
 ]
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 OUTPUT_SCHEMA_NAME = "codex_output_schema"  # wire value; the server only echoes it
 DEFAULT_ORIGINATOR = "sidepy"  # Codex: "codex_cli_rs"
-DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
-_RETRIES_CAP = 100
-
-ReasoningEffort: TypeAlias = Literal["minimal", "low", "medium", "high"]
-ReasoningSummary: TypeAlias = Literal["auto", "concise", "detailed", "none"]
-Verbosity: TypeAlias = Literal["low", "medium", "high"]
 
 
 class _Model(BaseModel):
+    # The same configuration as `_provider`'s settings models.
     model_config = ConfigDict(extra="ignore", serialize_by_alias=True, validate_by_name=True)
 
 
@@ -187,7 +170,7 @@ class ResponsesApiRequest(_Model):
 
 
 # ---------------------------------------------------------------------------
-# Prompt, model family and settings (spec §7.1, §4.3)
+# Prompt (spec §7.1)
 # ---------------------------------------------------------------------------
 
 
@@ -214,146 +197,6 @@ class Prompt(_Model):
         if self.base_instructions_override is not None:
             return self.base_instructions_override
         return base_instructions
-
-
-@dataclass(frozen=True, slots=True)
-class ModelFamily:
-    """What the request builder needs to know about a model (A's ``ModelFamily``).
-
-    Fields:
-        slug: the model name as configured.
-        family: the family name (``"gpt-5"`` for ``gpt-5-mini``; ``slug`` for codex).
-        supports_reasoning_summaries: send ``reasoning`` (else ``null``).
-    """
-
-    slug: str
-    family: str
-    supports_reasoning_summaries: bool = False
-
-    @property
-    def supports_verbosity(self) -> bool:
-        """A sends ``text.verbosity`` only to the ``gpt-5`` family."""
-        return self.family == "gpt-5"
-
-
-# A's `find_family_for_model`: first matching prefix wins; `None` = family is slug.
-_FAMILIES: tuple[tuple[tuple[str, ...], str | None, bool], ...] = (
-    (("o3",), "o3", True),
-    (("o4-mini",), "o4-mini", True),
-    (("codex-mini-latest",), "codex-mini-latest", True),
-    (("gpt-4.1",), "gpt-4.1", False),
-    (("gpt-oss", "openai/gpt-oss"), "gpt-oss", False),
-    (("gpt-4o",), "gpt-4o", False),
-    (("gpt-3.5",), "gpt-3.5", False),
-    (("codex-", "gpt-5-codex"), None, True),
-    (("gpt-5",), "gpt-5", True),
-)
-
-
-def find_family_for_model(slug: str) -> ModelFamily | None:
-    """The known family of ``slug``, or ``None`` for an unknown model."""
-    for prefixes, family, reasoning in _FAMILIES:
-        if slug.startswith(prefixes):
-            return ModelFamily(slug, family or slug, reasoning)
-    return None
-
-
-class ModelSettings(_Model):
-    """Model choices of a conversation (A's config fields the request reads).
-
-    Fields:
-        model: the model slug, e.g. ``gpt-5``.
-        reasoning_effort: ``model_reasoning_effort``; left out when unset.
-        reasoning_summary: ``model_reasoning_summary`` (default ``auto``; ``none``
-            leaves the key out, as Codex does since 2025-12-11).
-        verbosity: ``model_verbosity``; sent only where the family allows it.
-        supports_reasoning_summaries: overrides the family table (for models the
-            table does not know, e.g. behind a compatible server).
-    """
-
-    model: str
-    reasoning_effort: ReasoningEffort | None = None
-    reasoning_summary: ReasoningSummary = "auto"
-    verbosity: Verbosity | None = None
-    supports_reasoning_summaries: bool | None = None
-
-    def family(self) -> ModelFamily:
-        """The model family, with the override applied; unknown models reason not."""
-        found = find_family_for_model(self.model) or ModelFamily(self.model, self.model)
-        if self.supports_reasoning_summaries is None:
-            return found
-        return ModelFamily(found.slug, found.family, self.supports_reasoning_summaries)
-
-
-# ---------------------------------------------------------------------------
-# Provider (spec §9, §8.1)
-# ---------------------------------------------------------------------------
-
-_AZURE_MARKERS = (
-    "openai.azure.",
-    "cognitiveservices.azure.",
-    "aoai.azure.",
-    "azure-api.",
-    "azurefd.",
-)
-
-
-class ModelProviderInfo(_Model):
-    """Where and how to reach a Responses API server (A's ``ModelProviderInfo``).
-
-    Fields:
-        name: display name; ``"azure"`` (any case) marks an Azure endpoint.
-        base_url: overrides the default base URL.
-        query_params: appended as ``?k=v&…`` (not URL-encoded, as Rust).
-        http_headers: extra headers sent as is.
-        organization, project: sent as ``OpenAI-Organization`` / ``OpenAI-Project``
-            when non-blank (Codex reads them from environment variables).
-        request_max_retries, stream_max_retries: budgets (defaults 4 / 5, cap 100).
-        stream_idle_timeout_ms: idle timeout between SSE events (default 300 000).
-        requires_openai_auth: the provider takes OpenAI (API key or ChatGPT) auth.
-    """
-
-    name: str = "OpenAI"
-    base_url: str | None = None
-    query_params: dict[str, str] | None = None
-    http_headers: dict[str, str] | None = None
-    organization: str | None = None
-    project: str | None = None
-    request_max_retries: int | None = None
-    stream_max_retries: int | None = None
-    stream_idle_timeout_ms: int | None = None
-    requires_openai_auth: bool = False
-
-    def is_azure_responses_endpoint(self) -> bool:
-        """Name ``azure``, or a base URL on one of Azure's OpenAI hosts."""
-        if self.name.lower() == "azure":
-            return True
-        base = (self.base_url or "").lower()
-        return any(marker in base for marker in _AZURE_MARKERS)
-
-    def responses_url(self, *, chatgpt_auth: bool = False) -> str:
-        """``{base_url}/responses{?query}``; the default base depends on the auth."""
-        default = CHATGPT_BASE_URL if chatgpt_auth else OPENAI_BASE_URL
-        base = self.base_url if self.base_url is not None else default
-        query = ""
-        if self.query_params is not None:
-            query = "?" + "&".join(f"{k}={v}" for k, v in self.query_params.items())
-        return f"{base}/responses{query}"
-
-    def effective_request_max_retries(self) -> int:
-        """Configured value or 4, capped at 100."""
-        value = 4 if self.request_max_retries is None else self.request_max_retries
-        return min(value, _RETRIES_CAP)
-
-    def effective_stream_max_retries(self) -> int:
-        """Configured value or 5, capped at 100."""
-        value = 5 if self.stream_max_retries is None else self.stream_max_retries
-        return min(value, _RETRIES_CAP)
-
-    def stream_idle_timeout(self) -> timedelta:
-        """Configured idle timeout or 300 s."""
-        ms = self.stream_idle_timeout_ms
-        return timedelta(milliseconds=DEFAULT_STREAM_IDLE_TIMEOUT_MS if ms is None else ms)
 
 
 # ---------------------------------------------------------------------------

@@ -39,15 +39,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeAlias
 
-from ._errors import (
-    ConnectionFailedError,
-    ModelClientError,
-    RetryLimitError,
-    StreamError,
-    _request_id,
-    classify_http_error,
-)
-from ._ratelimits import HeadersLike, header_str, normalize_headers
+from ._classify import classify_http_error
+from ._errors import ConnectionFailedError, ModelClientError, RetryLimitError, StreamError
+from ._headers import HeadersLike, header_request_id, header_str, normalize_headers
 
 __all__ = [
     "BACKOFF_FACTOR",
@@ -297,7 +291,7 @@ class RetryPolicy:
         """
         error = classify_http_error(status, headers, body, plan_type=plan_type, now=self.clock)
         h = normalize_headers(headers)
-        request_id = _request_id(h)
+        request_id = header_request_id(h)
         if status == 401:
             if not can_refresh_auth:
                 return Fatal(error)

@@ -22,12 +22,8 @@ from openai.types.responses.response_create_params import (  # noqa: E402
 from pydantic import TypeAdapter, ValidationError  # noqa: E402
 
 from modelclient._items import dump_item, parse_item, parse_items  # noqa: E402
-from modelclient._request import (  # noqa: E402
-    ModelProviderInfo,
-    ModelSettings,
-    Prompt,
-    build_request,
-)
+from modelclient._provider import ModelProviderInfo, ModelSettings  # noqa: E402
+from modelclient._request import Prompt, build_request  # noqa: E402
 
 REQUEST = TypeAdapter(ResponseCreateParamsStreaming)
 ITEM = TypeAdapter(ResponseInputItemParam)

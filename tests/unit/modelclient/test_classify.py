@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from modelclient._classify import classify_http_error
 from modelclient._errors import (
     InternalServerError,
     InvalidRequestError,
@@ -25,7 +26,6 @@ from modelclient._errors import (
     UnexpectedStatusError,
     UsageLimitReachedError,
     UsageNotIncludedError,
-    classify_http_error,
 )
 from modelclient._ratelimits import CreditsSnapshot, RateLimitSnapshot, RateLimitWindow
 from modelclient._retry import RetryableHttp, RetryPolicy, try_parse_retry_after

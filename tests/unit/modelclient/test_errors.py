@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from modelclient import _errors
+from modelclient._error_text import format_status
 from modelclient._errors import (
     ConnectionFailedError,
     ContextWindowExceededError,
@@ -25,7 +26,6 @@ from modelclient._errors import (
     UsageLimitReachedError,
     UsageNotIncludedError,
     error_from_json,
-    format_status,
 )
 from modelclient._ratelimits import RateLimitSnapshot, RateLimitWindow
 

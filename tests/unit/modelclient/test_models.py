@@ -26,16 +26,18 @@ from modelclient._items import (
     parse_item,
     parse_items,
 )
-from modelclient._request import (
+from modelclient._provider import (
     CHATGPT_BASE_URL,
-    FunctionTool,
     ModelFamily,
     ModelProviderInfo,
     ModelSettings,
+    find_family_for_model,
+)
+from modelclient._request import (
+    FunctionTool,
     Prompt,
     ResponsesApiRequest,
     build_request,
-    find_family_for_model,
     request_headers,
 )
 

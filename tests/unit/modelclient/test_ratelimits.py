@@ -11,14 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from modelclient._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
 from modelclient._ratelimits import (
-    ApiRateLimit,
     CreditsSnapshot,
     RateLimitSnapshot,
     RateLimitWindow,
     parse_all_rate_limits,
-    parse_api_rate_limits,
-    parse_go_duration,
     parse_rate_limits,
 )
 from tests.support.paths import corpus_dir
