@@ -1,6 +1,8 @@
-"""The panel's state machine (MicroPython code, tested here on CPython too)."""
+"""The panel's state machine (MicroPython code, tested here on CPython too).
 
-from __future__ import annotations
+These tests also run on MicroPython (tests/micropython/run.py): plain functions and
+asserts only; no ``from __future__`` (MicroPython has no such module), no pytest features.
+"""
 
 from panel.state import PanelState
 
