@@ -10,7 +10,6 @@ up is ``_retry.RetryPolicy``'s decision, not this module's.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from ._errors import (
     UsageNotIncludedError,
 )
 from ._headers import HeadersLike, header_request_id, normalize_headers
+from ._json import loads_untrusted
 from ._ratelimits import parse_rate_limits
 
 __all__ = ["classify_http_error"]
@@ -41,9 +41,12 @@ def _body_text(body: str | bytes) -> str:
 
 
 def _error_object(body: str) -> dict[str, Any]:
-    """``body["error"]`` when the body is ``{"error": {...}}``, else ``{}``."""
+    """``body["error"]`` when the body is ``{"error": {...}}``, else ``{}``.
+
+    A body serde_json would refuse (NaN, nested 128 deep) reads as plain text.
+    """
     try:
-        parsed = json.loads(body)
+        parsed = loads_untrusted(body)
     except ValueError:
         return {}
     error = parsed.get("error") if isinstance(parsed, dict) else None

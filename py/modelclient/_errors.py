@@ -293,6 +293,9 @@ class UnauthorizedError(UnexpectedStatusError):
 class InvalidRequestError(ModelClientError):
     """HTTP 400: the server rejected the request itself; re-sending cannot help.
 
+    Also (ours) an in-stream ``error`` event saying ``invalid_request_error`` /
+    ``invalid_prompt``; then ``body`` is the event's data.
+
     Fields:
         message: ``error.message`` from the body, else the whole body.
         body: the response body as text.

@@ -29,7 +29,6 @@ Nothing here sleeps, reads a clock or draws randomness on its own: ``rand`` and
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -42,6 +41,7 @@ from typing import Any, TypeAlias
 from ._classify import classify_http_error
 from ._errors import ConnectionFailedError, ModelClientError, RetryLimitError, StreamError
 from ._headers import HeadersLike, header_request_id, header_str, normalize_headers
+from ._json import loads_untrusted
 
 __all__ = [
     "BACKOFF_FACTOR",
@@ -351,7 +351,7 @@ class RetryPolicy:
 
 def _body_retry_after(body: str) -> timedelta | None:
     try:
-        parsed = json.loads(body)
+        parsed = loads_untrusted(body)
     except ValueError:
         return None
     error = parsed.get("error") if isinstance(parsed, dict) else None

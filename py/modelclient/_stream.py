@@ -22,21 +22,23 @@ Contract:
   Unknown types, and the ones spec §3.3 lists as ignored, produce nothing.
 * ``Completed`` is returned as soon as ``response.completed`` arrives (Rust C,
   fixing A/B's "only at EOF"); afterwards ``feed`` returns nothing.
-* ``response.failed`` and ``response.incomplete`` only *record* an error (a
-  later one replaces an earlier one); ``close()`` raises it when the stream
-  ends without ``Completed``, else ``StreamError("stream closed before
+* ``response.failed``, ``response.incomplete`` and (ours; Rust ignores it) the
+  top-level ``error`` event only *record* an error (a later one replaces an
+  earlier one); ``close()`` raises it when the stream ends without
+  ``Completed``, else ``StreamError("stream closed before
   response.completed")``. ``Completed`` wins over a recorded error.
+* Event data is decoded with :func:`._json.loads_untrusted`, which refuses
+  NaN/Infinity and nesting of 128 or more, as serde_json does.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from ._errors import (
     ContextWindowExceededError,
+    InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
     StreamError,
@@ -54,6 +56,7 @@ from ._events import (
     ResponseEvent,
     WebSearchCallBegin,
 )
+from ._json import loads_untrusted
 from ._retry import try_parse_retry_after
 from ._sse import ServerSentEvent
 from ._usage import TokenUsage, json_kind
@@ -64,36 +67,6 @@ __all__ = ["DONE_SENTINEL", "ResponseStreamParser"]
 DONE_SENTINEL = "[DONE]"
 
 _TEXT_DELTA = "response.output_text.delta"  # by far the most frequent type
-
-
-def _reject_constant(name: str) -> Any:
-    # serde_json refuses NaN / Infinity; Python's json would accept them.
-    raise ValueError(f"invalid JSON constant {name}")
-
-
-_decode_json: Callable[[str], Any] = json.JSONDecoder(parse_constant=_reject_constant).decode
-
-# serde_json refuses JSON nested 128 deep (`remaining_depth` starts at 128 and
-# fails on reaching 0), so such an event is malformed for Codex. We must refuse
-# it *before* decoding: in Pyodide, a deeply nested array overflows the
-# WebAssembly stack inside the C decoder and kills the interpreter.
-_MAX_DEPTH = 127
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def _too_deep(data: str) -> bool:
-    if data.count("[") + data.count("{") <= _MAX_DEPTH:
-        return False  # the common case: two C-level scans, no decoding
-    depth = 0
-    for bracket in _BRACKET.findall(_JSON_STRING.sub("", data)):
-        if bracket in "[{":
-            depth += 1
-            if depth > _MAX_DEPTH:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 def _index(obj: JsonObject, key: str) -> int | None:
@@ -162,6 +135,45 @@ def _classify_failed(response: object) -> ModelClientError:
     return StreamError(error.get("message") or "", try_parse_retry_after(error))
 
 
+#: Codes of an ``error`` event that mean the request itself is wrong (C maps
+#: ``invalid_prompt`` of ``response.failed`` to ``InvalidRequest`` too).
+_INVALID_REQUEST_CODES = ("invalid_prompt", "invalid_request_error")
+
+
+def _classify_error_event(obj: JsonObject, data: str) -> ModelClientError:
+    """The error a top-level ``error`` event records (ours: Rust A/B/C ignore it).
+
+    Two shapes: the live API nests ``{"type": "error", "error": {"type", "code",
+    "message", "param"}}``; the API reference documents it flat, ``{"type":
+    "error", "code", "message", "param"}``. Classified as ``response.failed``
+    (context window and quota fatal, rate limit with its delay), except that a
+    request the server rejects (``code`` ``invalid_prompt`` /
+    ``invalid_request_error``, or ``type`` ``invalid_request_error``) is a fatal
+    :class:`InvalidRequestError`, as C does for ``invalid_prompt``. The
+    ``code`` is more specific than the ``type``, so it is looked at first.
+    """
+    nested = obj.get("error")
+    error: JsonObject = nested if type(nested) is dict else obj
+    problem = _error_struct_problem(error)
+    if problem is not None:
+        return StreamError(f"failed to parse error event: {problem}")
+    code = error.get("code")
+    message = error.get("message")
+    if code == "context_length_exceeded":
+        return ContextWindowExceededError()
+    if code == "insufficient_quota":
+        return QuotaExceededError()
+    if code != "rate_limit_exceeded" and (
+        code in _INVALID_REQUEST_CODES or error.get("type") == "invalid_request_error"
+    ):
+        return InvalidRequestError(message or "Invalid request.", data)
+    # server_error and anything else: retryable. Unlike response.failed, never
+    # an empty message: that would leave the user with nothing to go on.
+    if not message:
+        message = f"error event received ({code})" if code else "error event received"
+    return StreamError(message, try_parse_retry_after(error))
+
+
 class ResponseStreamParser:
     """Turns dispatched SSEs of one Responses API stream into ``ResponseEvent`` values.
 
@@ -185,8 +197,8 @@ class ResponseStreamParser:
 
     @property
     def error(self) -> ModelClientError | None:
-        """The error recorded so far (``response.failed`` / ``.incomplete`` / a bad
-        ``response.completed``); raised by :meth:`close` unless ``Completed`` came."""
+        """The error recorded so far (``response.failed`` / ``.incomplete`` / ``error`` /
+        a bad ``response.completed``); raised by :meth:`close` unless ``Completed`` came."""
         return self._error
 
     @property
@@ -217,10 +229,8 @@ class ResponseStreamParser:
             self._saw_done = self._saw_done or data == DONE_SENTINEL
             return []
         try:
-            if _too_deep(data):
-                raise ValueError("recursion limit exceeded")
-            obj = _decode_json(data)
-        except (ValueError, RecursionError):  # bad JSON, NaN/Infinity, too deep
+            obj = loads_untrusted(data)
+        except ValueError:  # bad JSON, NaN/Infinity, nested 128 deep
             if data == DONE_SENTINEL:
                 self._saw_done = True
             else:
@@ -238,6 +248,9 @@ class ResponseStreamParser:
             return []
         if kind == _TEXT_DELTA:
             return [] if delta is None else [OutputTextDelta(delta)]
+        if kind == "error":  # ours; its handler wants the raw data for the error's body
+            self._error = _classify_error_event(obj, data)
+            return []
         handler = _HANDLERS.get(kind)
         return [] if handler is None else handler(self, obj)
 
@@ -354,8 +367,8 @@ _Handler: TypeAlias = Callable[[ResponseStreamParser, JsonObject], list[Response
 # response.in_progress, .queued, .content_part.added/.done, .output_text.done,
 # .output_text.annotation.added, .function_call_arguments.delta/.done,
 # .custom_tool_call_input.delta/.done, .reasoning_summary_text.done,
-# .reasoning_summary_part.done, .reasoning_text.done, .web_search_call.*, and
-# the top-level `error` event.
+# .reasoning_summary_part.done, .reasoning_text.done and .web_search_call.*.
+# The top-level `error` event (Rust ignores it; we record an error) is handled in `feed`.
 _HANDLERS: dict[str, _Handler] = {
     "response.created": ResponseStreamParser._on_created,
     "response.output_item.done": ResponseStreamParser._on_output_item_done,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from modelclient._errors import ModelClientError, StreamError
+from modelclient._errors import InvalidRequestError, ModelClientError, StreamError
 from modelclient._events import (
     Completed,
     OutputItemDone,
@@ -27,6 +27,7 @@ from modelclient._events import (
     ResponseEvent,
 )
 from modelclient._sse import SSEDecoder
+from modelclient._stream import ResponseStreamParser
 from modelclient._usage import TokenUsage
 from tests.support.paths import corpus_dir
 
@@ -42,10 +43,6 @@ KNOWN_DIFFERENCES: dict[str, dict[str, Any]] = {
     # output_item.done, to avoid duplicates, spec §3.3). This stream's only
     # text is in that output, so there is no text for us to report.
     "aibridge_wrong_format_line": {"final_text": ""},
-    # Codex ignores the top-level `error` event (spec §3.3): the stream simply
-    # ends without response.completed, which is a retryable truncation.
-    "aibridge_conversation_error_event": {"outcome": "truncated"},
-    "aibridge_stream_error_flat": {"outcome": "truncated"},
     # `response.incomplete` carries usage, but it becomes an error (Rust C):
     # no Completed, so no TokenUsage reaches the consumer.
     "vercel_incomplete_handwritten": {"usage": None},
@@ -86,14 +83,31 @@ def _final_text(events: list[ResponseEvent]) -> str:
     )
 
 
-def _outcome(events: list[ResponseEvent], error: ModelClientError | None) -> str:
+def _error_recorded_by(data: bytes) -> str | None:
+    """The ``type`` of the event whose error the parser ends with, if any.
+
+    Replays the stream through a fresh parser and notes which event last
+    replaced ``parser.error`` (``response.failed``, ``.incomplete``, ``error``).
+    """
+    decoder, parser = SSEDecoder(), ResponseStreamParser()
+    recorded_by = None
+    for sse in decoder.feed(data):
+        before = parser.error
+        parser.feed(sse)
+        if parser.error is not before:
+            recorded_by = json.loads(sse.data)["type"]
+    return recorded_by
+
+
+def _outcome(events: list[ResponseEvent], error: ModelClientError | None, recorded_by: str | None) -> str:
     if any(isinstance(e, Completed) for e in events):
         return "completed"
     if isinstance(error, StreamError) and error.message == CLOSED:
         return "truncated"
     if isinstance(error, StreamError) and error.message.startswith("Incomplete response returned"):
         return "incomplete"
-    return "failed"
+    # Ours (Rust ignores it): an `error` event with no terminal event after it.
+    return "error" if recorded_by == "error" else "failed"
 
 
 def _usage(events: list[ResponseEvent]) -> dict[str, int] | None:
@@ -115,6 +129,8 @@ def _error(error: ModelClientError | None) -> tuple[str, str | None, float | Non
     if isinstance(error, StreamError):
         delay = None if error.delay is None else error.delay.total_seconds()
         return ("StreamError", error.message, delay)
+    if isinstance(error, InvalidRequestError):
+        return ("InvalidRequestError", error.message, None)
     return (type(error).__name__, None, None)
 
 
@@ -128,7 +144,8 @@ def _summary_parts(events: list[ResponseEvent]) -> list[str]:
 
 @functools.cache
 def derive(name: str) -> Derived:
-    run = run_stream([(SSE_DIR / f"{name}.sse").read_bytes()])
+    data = (SSE_DIR / f"{name}.sse").read_bytes()
+    run = run_stream([data])
     events = run.events
     reasoning = [e.delta for e in events if isinstance(e, ReasoningContentDelta)]
     calls = [
@@ -143,7 +160,7 @@ def derive(name: str) -> Derived:
         final_text=_final_text(events),
         text_delta_count=len(deltas),
         text_from_deltas="".join(deltas),
-        outcome=_outcome(events, run.error),
+        outcome=_outcome(events, run.error, _error_recorded_by(data)),
         usage=_usage(events),
         error=_error(run.error),
         reasoning_text="".join(reasoning) if reasoning else None,
@@ -175,12 +192,14 @@ def expected_error(
         reason = detail["incomplete_reason"]
         return ("StreamError", f"Incomplete response returned, reason: {reason}", None)
     kind = summary["error_kind"]
+    if kind == "invalid_request":  # an `error` event saying invalid_request_error
+        return ("InvalidRequestError", detail["error"]["message"], None)
     if kind == "context_length_exceeded":
         return ("ContextWindowExceededError", None, None)
     if kind == "insufficient_quota":
         return ("QuotaExceededError", None, None)
-    # rate_limit and any other response.failed: retryable, with its message
-    # and the delay parsed from it (only for rate limits).
+    # rate_limit and any other response.failed or `error` event: retryable,
+    # with its message and the delay parsed from it (only for rate limits).
     return ("StreamError", detail["error"]["message"], summary["retry_after_seconds"])
 
 
@@ -249,3 +268,20 @@ def test_chunking_never_changes_the_result(name: str) -> None:
         assert run.events == reference.events, label
         assert _error(run.error) == _error(reference.error), label
         assert run.sse_count == reference.sse_count, label
+
+
+@pytest.mark.parametrize(
+    ("name", "retryable"),
+    [
+        ("aibridge_conversation_error_event", False),  # the conversation is gone: fatal
+        ("aibridge_stream_error_flat", True),  # an unknown code: worth another try
+        ("vercel_error_insufficient_quota", False),  # error event, then response.failed
+    ],
+)
+def test_error_events_end_the_turn_with_their_own_error(name: str, retryable: bool) -> None:
+    # Rust ignores `error` events, so these streams ended as "stream closed before
+    # response.completed" and were re-sent five times. Ours records the event.
+    run = run_stream([(SSE_DIR / f"{name}.sse").read_bytes()])
+    assert run.error is not None
+    assert run.error.retryable is retryable
+    assert CLOSED not in str(run.error)

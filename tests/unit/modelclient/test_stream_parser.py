@@ -10,6 +10,7 @@ import pytest
 
 from modelclient._errors import (
     ContextWindowExceededError,
+    InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
     StreamError,
@@ -196,7 +197,6 @@ IGNORED_TYPES = [
     "response.output_text.annotation.added",
     "response.queued",
     "response.metadata",
-    "error",
     "response.new_tool_event",
 ]
 
@@ -418,6 +418,176 @@ def test_a_later_error_replaces_an_earlier_one() -> None:
     )
     assert isinstance(error, StreamError)
     assert error.message == "Incomplete response returned, reason: content_filter"
+
+
+# -- the top-level `error` event (ours: Rust ignores it) ---------------------------
+
+CONVERSATION_MESSAGE = "Conversation with id 'conv_695fa1' not found."
+
+
+def nested_error(**fields: Any) -> dict[str, Any]:
+    """The live API's shape: ``{"type": "error", "error": {...}, "sequence_number"}``."""
+    return {"type": "error", "error": {"param": None, **fields}, "sequence_number": 7}
+
+
+def flat_error(**fields: Any) -> dict[str, Any]:
+    """The API reference's shape: ``{"type": "error", "code", "message", "param"}``."""
+    return {"type": "error", "param": None, **fields, "sequence_number": 7}
+
+
+# (row id, event, expected error); messages and delays are compared too.
+ERROR_EVENTS: list[tuple[str, dict[str, Any], ModelClientError]] = [
+    (
+        "nested-invalid-request-type",
+        nested_error(type="invalid_request_error", code=None, message=CONVERSATION_MESSAGE),
+        InvalidRequestError(CONVERSATION_MESSAGE),
+    ),
+    (
+        "flat-invalid-request-code",
+        flat_error(code="invalid_request_error", message="Bad input."),
+        InvalidRequestError("Bad input."),
+    ),
+    (
+        "flat-invalid-prompt",
+        flat_error(code="invalid_prompt", message="Prompt rejected."),
+        InvalidRequestError("Prompt rejected."),
+    ),
+    (
+        "nested-invalid-prompt-no-message",
+        nested_error(code="invalid_prompt"),
+        InvalidRequestError("Invalid request."),
+    ),
+    (
+        "context-window-beats-its-invalid-request-type",
+        nested_error(type="invalid_request_error", code="context_length_exceeded", message="Too long."),
+        ContextWindowExceededError(),
+    ),
+    (
+        "flat-context-window",
+        flat_error(code="context_length_exceeded", message="Too long."),
+        ContextWindowExceededError(),
+    ),
+    (
+        "nested-quota",
+        nested_error(type="insufficient_quota", code="insufficient_quota", message=QUOTA_MESSAGE),
+        QuotaExceededError(),
+    ),
+    ("flat-quota", flat_error(code="insufficient_quota"), QuotaExceededError()),
+    (
+        "flat-rate-limit",
+        flat_error(code="rate_limit_exceeded", message=RATE_LIMIT_MESSAGE),
+        StreamError(RATE_LIMIT_MESSAGE, timedelta(seconds=11.054)),
+    ),
+    (
+        "nested-rate-limit",
+        nested_error(type="tokens", code="rate_limit_exceeded", message="Please try again in 28ms."),
+        StreamError("Please try again in 28ms.", timedelta(milliseconds=28)),
+    ),
+    (
+        "rate-limit-code-beats-the-type",
+        nested_error(type="invalid_request_error", code="rate_limit_exceeded", message="Try again in 2s."),
+        StreamError("Try again in 2s.", timedelta(seconds=2)),
+    ),
+    (
+        "server-error",
+        nested_error(type="server_error", code="server_error", message="The server had an error."),
+        StreamError("The server had an error.", None),
+    ),
+    (
+        "flat-unknown-code",
+        flat_error(code="ERR_SOMETHING", message="Something went wrong"),
+        StreamError("Something went wrong", None),
+    ),
+    (
+        "hint-ignored-for-other-codes",
+        flat_error(code="server_error", message="Please try again in 5s."),
+        StreamError("Please try again in 5s.", None),
+    ),
+    (
+        "no-message-names-the-code",
+        nested_error(code="server_error"),
+        StreamError("error event received (server_error)", None),
+    ),
+    ("bare", {"type": "error"}, StreamError("error event received", None)),
+    ("error-null", flat_error(error=None), StreamError("error event received", None)),
+    ("empty-nested", nested_error(), StreamError("error event received", None)),
+    (
+        "nested-code-not-string",
+        nested_error(code=5, message="m"),
+        StreamError("failed to parse error event: invalid type: integer `5`, expected a string"),
+    ),
+    (
+        "flat-message-not-string",
+        flat_error(code="server_error", message=["m"]),
+        StreamError("failed to parse error event: invalid type: sequence, expected a string"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "payload", "expected"), ERROR_EVENTS, ids=[r[0] for r in ERROR_EVENTS])
+def test_error_event_classification(row: str, payload: dict[str, Any], expected: ModelClientError) -> None:
+    events, error, parser = run({"type": "response.created", "response": {"id": "resp_e"}}, payload)
+    assert events == [Created()]
+    assert parser.malformed_count == 0
+    assert type(error) is type(expected)
+    assert str(error) == str(expected)
+    assert error is not None and error.retryable is expected.retryable
+    if isinstance(expected, StreamError):
+        assert isinstance(error, StreamError)
+        assert (error.message, error.delay) == (expected.message, expected.delay)
+    assert parser.response_id == "resp_e"
+
+
+def test_an_invalid_request_error_event_is_fatal_and_keeps_the_event() -> None:
+    payload = nested_error(type="invalid_request_error", code=None, message=CONVERSATION_MESSAGE)
+    data = json.dumps(payload)
+    parser = ResponseStreamParser()
+    assert parser.feed(ServerSentEvent("error", data)) == []
+    error = parser.error
+    assert isinstance(error, InvalidRequestError)
+    assert not error.retryable
+    assert (error.message, error.body, error.request_id) == (CONVERSATION_MESSAGE, data, None)
+    with pytest.raises(InvalidRequestError):
+        parser.close()
+
+
+def test_completed_wins_over_an_error_event() -> None:
+    events, error, _ = run(
+        flat_error(code="invalid_request_error", message="x"),
+        {"type": "response.completed", "response": {"id": "resp_3"}},
+    )
+    assert events == [Completed("resp_3", None)]
+    assert error is None
+
+
+def test_an_error_event_after_completed_is_not_read() -> None:
+    events, error, _ = run(
+        {"type": "response.completed", "response": {"id": "resp_4"}},
+        flat_error(code="invalid_request_error", message="x"),
+    )
+    assert events == [Completed("resp_4", None)]
+    assert error is None
+
+
+def test_error_events_and_failures_replace_each_other() -> None:
+    failed = {"type": "response.failed", "response": {"error": {"code": "insufficient_quota"}}}
+    server = flat_error(code="server_error", message="later")
+    _, error, _ = run(server, failed)
+    assert isinstance(error, QuotaExceededError)
+    _, error, _ = run(failed, server)
+    assert isinstance(error, StreamError)
+    assert error.message == "later"
+    _, error, _ = run(flat_error(code="invalid_prompt", message="a"), server)
+    assert isinstance(error, StreamError)
+
+
+def test_the_sse_event_name_does_not_make_an_error_event() -> None:
+    parser = ResponseStreamParser()
+    data = '{"type": "response.in_progress", "code": "invalid_request_error", "message": "m"}'
+    assert parser.feed(ServerSentEvent("error", data)) == []
+    assert parser.error is None
+    with pytest.raises(StreamError, match=CLOSED):
+        parser.close()
 
 
 # -- response.incomplete (Rust C) ------------------------------------------------
