@@ -8,6 +8,9 @@ a full ``modelclient`` turn through the worker's transport.
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
+import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,13 +26,15 @@ from modelclient import (
     Prompt,
     RateLimits,
     Reconnecting,
+    ResponseStreamParser,
+    SSEDecoder,
     Transport,
     is_output_text_delta,
 )
 
 from .keepalive import KeepAlive
 
-__all__ = ["Diagnostics", "OpenStream", "ProtocolError"]
+__all__ = ["Diagnostics", "OpenStream", "ProtocolError", "sample_stream", "sse_memory", "time_sse"]
 
 Message = dict[str, Any]
 # open_stream(url, method, body) -> the response body, chunk by chunk.
@@ -52,6 +57,13 @@ def _str(msg: Message, key: str, default: str | None = None) -> str:
     return value
 
 
+def _int(msg: Message, key: str, default: int, low: int, high: int) -> int:
+    value = msg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProtocolError("bad_request", f"{msg.get('type')} '{key}' must be an integer in [{low}, {high}]")
+    return value
+
+
 class Diagnostics:
     def __init__(
         self,
@@ -70,7 +82,12 @@ class Diagnostics:
         self._jobs: dict[int, Message] = {}
 
     def handlers(self) -> dict[str, Callable[[Message], Any]]:
-        return {"diag.stream": self.stream, "diag.result": self.result, "diag.chat": self.chat}
+        return {
+            "diag.stream": self.stream,
+            "diag.result": self.result,
+            "diag.chat": self.chat,
+            "diag.bench_sse": self.bench_sse,
+        }
 
     async def stream(self, msg: Message) -> Message:
         """Read a URL to the end, holding the keep-alive unless told not to.
@@ -170,3 +187,174 @@ class Diagnostics:
             reply["error"] = error.to_json()
         reply.update(text="".join(deltas), events=kinds, seconds=round(time.monotonic() - started, 3))
         return reply
+
+    async def bench_sse(self, msg: Message) -> Message:
+        """Time bytes -> ``ResponseEvent`` in this runtime over :func:`sample_stream` (bench/sse.py).
+
+        Takes ``events`` (stream length), ``chunk`` (bytes per ``feed``), ``repeat``
+        (timed runs of each kind) and ``memory`` (also trace memory over one more
+        run). Every run's seconds are returned; the caller picks best-of-N. It runs
+        synchronously: the worker answers nothing else meanwhile.
+        """
+        events = _int(msg, "events", 100_000, 2, 1_000_000)
+        chunk = _int(msg, "chunk", 16_384, 1, 1 << 24)
+        repeat = _int(msg, "repeat", 5, 1, 50)
+        heap = [("start", _wasm_heap_bytes())]
+        body = sample_stream(events)
+        chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)]
+        heap.append(("body", _wasm_heap_bytes()))
+        decoder_runs = [time_sse(chunks, parse=False) for _ in range(repeat)]
+        parser_runs = [time_sse(chunks, parse=True) for _ in range(repeat)]
+        heap.append(("timed", _wasm_heap_bytes()))
+        reply: Message = {
+            "type": "diag.bench_sse.done",
+            "id": msg.get("id"),
+            "python": sys.version.split()[0],
+            "platform": sys.platform,
+            "pyodide": _pyodide_version(),
+            "events": events,
+            "bytes": len(body),
+            "chunk": chunk,
+            "chunks": len(chunks),
+            "sha256": _sha256(body),
+            "sse_events": decoder_runs[0][1],
+            "response_events": parser_runs[0][1],
+            "decoder_s": [seconds for seconds, _ in decoder_runs],
+            "parser_s": [seconds for seconds, _ in parser_runs],
+        }
+        if msg.get("memory", True):
+            reply["memory"] = sse_memory(chunks, every=max(1, events // 10))
+            heap.append(("traced", _wasm_heap_bytes()))
+        # Pyodide's WebAssembly memory (it only ever grows); None on CPython.
+        reply["wasm_heap"] = [[stage, size] for stage, size in heap if size is not None]
+        return reply
+
+
+# ------------------------------------------------------------------ SSE benchmark
+# Shared by the worker (diag.bench_sse) and by bench/sse.py on CPython, so both
+# runtimes time the same code over the same bytes.
+
+
+def _frame(obj: dict[str, Any]) -> str:
+    return f"event: {obj['type']}\ndata: {json.dumps(obj, separators=(',', ':'))}\n\n"
+
+
+def sample_stream(events: int) -> bytes:
+    """A Responses stream of ``events`` SSE events: created, text deltas, completed (~244 B each)."""
+    created = {"id": "resp_1", "status": "in_progress", "output": []}
+    parts = [_frame({"type": "response.created", "sequence_number": 0, "response": created})]
+    for i in range(1, events - 1):
+        delta = {
+            "type": "response.output_text.delta",
+            "sequence_number": i,
+            "item_id": "msg_0b1c9e4f2a7d5e6f0068f1c2a7e9f081908f",
+            "output_index": 1,
+            "content_index": 0,
+            "delta": " word",
+            "logprobs": [],
+            "obfuscation": "Xy7Qp2",
+        }
+        parts.append(_frame(delta))
+    usage = {"input_tokens": 10, "output_tokens": events, "total_tokens": events + 10}
+    done = {"id": "resp_1", "status": "completed", "usage": usage}
+    parts.append(_frame({"type": "response.completed", "sequence_number": events - 1, "response": done}))
+    return "".join(parts).encode()
+
+
+def time_sse(chunks: list[bytes], *, parse: bool) -> tuple[float, int]:
+    """Feed ``chunks`` through a fresh ``SSEDecoder`` (and ``ResponseStreamParser``).
+
+    Returns (seconds, events out): SSE events, or ``ResponseEvent``s with ``parse``.
+    """
+    gc.collect()
+    count = 0
+    started = time.perf_counter()
+    decoder = SSEDecoder()
+    if parse:
+        parser = ResponseStreamParser()
+        for data in chunks:
+            for sse in decoder.feed(data):
+                count += len(parser.feed(sse))
+        decoder.close()
+        parser.close()
+    else:
+        for data in chunks:
+            count += len(decoder.feed(data))
+        decoder.close()
+    return time.perf_counter() - started, count
+
+
+def sse_memory(chunks: list[bytes], *, every: int) -> dict[str, Any]:
+    """``tracemalloc`` over one decoder+parser run: is memory flat along the stream?
+
+    ``samples`` holds [SSE events so far, traced bytes above the start] every
+    ``every`` events; ``peak_first`` is the peak until the first sample,
+    ``peak_rest`` the peak after it. The input bytes exist before tracing starts,
+    and samples go into a preallocated array, so only the decoder and parser
+    (and the events they return, dropped at once) are traced.
+    """
+    import tracemalloc
+    from array import array
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        slots = array("q", [0]) * (2 * (len(chunks) + 1))
+        taken = 0
+        peak_first = -1
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        decoder, parser = SSEDecoder(), ResponseStreamParser()
+        seen, mark = 0, every
+        for data in chunks:
+            for sse in decoder.feed(data):
+                parser.feed(sse)
+                seen += 1
+            if seen >= mark:
+                current, peak = tracemalloc.get_traced_memory()
+                slots[taken], slots[taken + 1] = seen, current - base
+                taken += 2
+                if peak_first < 0:
+                    peak_first = peak - base
+                    tracemalloc.reset_peak()
+                mark = (seen // every + 1) * every
+        decoder.close()
+        parser.close()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    samples = [[slots[i], slots[i + 1]] for i in range(0, taken, 2)]
+    if not samples or samples[-1][0] != seen:
+        samples.append([seen, current - base])
+    return {
+        "tool": "tracemalloc",
+        "events": seen,
+        "every": every,
+        "samples": samples,
+        "peak_first": peak - base if peak_first < 0 else peak_first,
+        "peak_rest": peak - base,
+        "end": current - base,
+    }
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pyodide_version() -> str | None:
+    try:
+        return str(importlib.import_module("pyodide").__version__)
+    except ImportError:
+        return None
+
+
+def _wasm_heap_bytes() -> int | None:
+    try:
+        return int(importlib.import_module("pyodide_js")._module.HEAP8.length)
+    except ImportError:
+        return None
