@@ -16,6 +16,8 @@ process: ``python -m mockapi --port 8765`` and the control endpoints::
     GET  /_mock/requests  ?endpoint=responses&since=N -> {"count", "requests": [...]}
     POST /_mock/reset     forget scripts and records -> {"ok": true}
     POST /_mock/config    {"api_key": str|null, "default": script|null}
+    POST /_mock/oauth     ChatGPT sign-in: {"sign_in", "expire_access_token", "enqueue",
+                          "backend_check"} -> tokens, refresh count, auth_json (``_oauth.py``)
     GET  /_mock/health    {"ok": true, "base_url", "pending"}
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from ._control import PRESETS, ScriptError, scripts_from_json
 from ._headers import codex_rate_limit_headers, openai_rate_limit_headers
+from ._oauth import CLIENT_ID, REFRESH_OUTCOMES, OAuthMock, make_jwt
 from ._payloads import HTTP_ERROR_KINDS, ResponseContext, error_body, split_deltas, sse_event
 from ._scripts import (
     Script,
@@ -62,10 +65,12 @@ from ._steps import (
 from ._thread import MockServerThread
 
 __all__ = [
+    "CLIENT_ID",
     "HTTP_ERROR_KINDS",
     "KEEPALIVE",
     "MALFORMED_EVENT",
     "PRESETS",
+    "REFRESH_OUTCOMES",
     "Chunking",
     "Cut",
     "Drip",
@@ -74,6 +79,7 @@ __all__ = [
     "Failed",
     "MockResponsesServer",
     "MockServerThread",
+    "OAuthMock",
     "Raw",
     "RecordedRequest",
     "Replay",
@@ -95,6 +101,7 @@ __all__ = [
     "find_fixture",
     "http_error",
     "incomplete_reply",
+    "make_jwt",
     "malformed_reply",
     "openai_rate_limit_headers",
     "replay",

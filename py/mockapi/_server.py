@@ -6,6 +6,9 @@ like the real API's; every route also answers without the prefix):
 - ``POST P/responses``: the next queued script, else the default one (a streamed
   echo when ``"stream": true``, a JSON response object otherwise).
 - ``GET P/models``: a minimal model list (a cheap "test connection" call).
+- ``POST /oauth/token``: the ChatGPT token refresh (``_oauth.py``); after
+  ``srv.oauth.sign_in()`` the two routes above check the ChatGPT access token
+  and ``chatgpt-account-id`` instead of the API key.
 - ``/_mock/*``: control endpoints, see :mod:`mockapi` and ``_control.py``.
 - anything else: 404 with the API's "Invalid URL" body.
 
@@ -101,7 +104,9 @@ class MockResponsesServer(Controls):
         for prefix in sorted({"", self.prefix}):
             app.router.add_post(prefix + "/responses", self._responses)
             app.router.add_get(prefix + "/models", self._models)
+        app.router.add_post("/oauth/token", self._oauth_token)
         app.router.add_post("/_mock/script", self._ctl_script)
+        app.router.add_post("/_mock/oauth", self._ctl_oauth)
         app.router.add_get("/_mock/requests", self._ctl_requests)
         app.router.add_post("/_mock/reset", self._ctl_reset)
         app.router.add_post("/_mock/config", self._ctl_config)
@@ -148,6 +153,11 @@ class MockResponsesServer(Controls):
     def base_url(self) -> str:
         """The API base URL to give a client, e.g. ``http://127.0.0.1:PORT/v1``."""
         return self.root_url + self.prefix
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint, ``http://host:port/oauth/token``."""
+        return self.root_url + "/oauth/token"
 
     async def wait_for_requests(
         self, count: int, *, endpoint: str | None = "responses", timeout: float = 5.0
@@ -209,7 +219,16 @@ class MockResponsesServer(Controls):
         headers["Content-Type"] = "application/json"
         return web.Response(text=json.dumps(body, indent=2), status=status, headers=headers)
 
+    def _json(self, request: web.Request, status: int, body: Any, label: str) -> web.Response:
+        headers = self._base_headers()
+        record: RecordedRequest = request[_RECORD]
+        record.script, record.status, record.request_id = label, status, headers["x-request-id"]
+        return web.json_response(body, status=status, headers=headers)
+
     def _denied(self, request: web.Request) -> web.Response | None:
+        if self._state.oauth.backend_check:  # signed in with ChatGPT: the backend's rules
+            refusal = self._state.oauth.check(request.headers)
+            return None if refusal is None else self._json(request, *refusal, "builtin:chatgpt_auth")
         key = self._state.api_key
         auth = request.headers.get("Authorization", "")
         if key is None or auth == f"Bearer {key}":
@@ -264,6 +283,12 @@ class MockResponsesServer(Controls):
             for m in self.models
         ]
         return web.json_response({"object": "list", "data": data}, headers=self._base_headers())
+
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        record: RecordedRequest = request[_RECORD]
+        record.endpoint = "oauth"
+        status, body, label = self._state.oauth.exchange(record.body)
+        return self._json(request, status, body, label)
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return self._error(request, "not_found", detail=f"{request.method} {request.path}")
@@ -352,6 +377,12 @@ class MockResponsesServer(Controls):
                 return control_error(str(exc))
             self.set_default(scripts[0].with_options(times=None) if obj["default"] else None)
         return web.json_response({"api_key_required": self.api_key is not None})
+
+    async def _ctl_oauth(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self._state.oauth.control(await request.json()))
+        except ValueError as exc:  # bad JSON included
+            return control_error(str(exc))
 
     async def _ctl_health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "base_url": self.base_url, "pending": self.pending})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._oauth import OAuthMock
 from ._scripts import Script
 
 __all__ = ["Controls", "RecordedRequest", "State"]
@@ -31,7 +32,8 @@ class RecordedRequest:
         body: raw bytes; ``json``: the parsed body, or ``None`` if it was not JSON.
         time: ``time.monotonic()`` at arrival (compare two for retry timing);
             ``wall_time``: ``time.time()``.
-        endpoint: ``"responses"``, ``"models"`` or ``None`` (preflight, unknown path).
+        endpoint: ``"responses"``, ``"models"``, ``"oauth"`` (the token endpoint) or
+            ``None`` (preflight, unknown path).
         script: label of the script that answered; ``status``: the status sent;
             ``request_id``: the ``x-request-id`` sent back.
     """
@@ -85,6 +87,7 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue: list[tuple[Script, list[int | None]]] = field(default_factory=list)
     records: list[RecordedRequest] = field(default_factory=list)
+    oauth: OAuthMock = field(default_factory=OAuthMock)  # has its own lock
 
     def __post_init__(self) -> None:
         self._initial = (self.api_key, self.default)
@@ -151,12 +154,18 @@ class Controls:
             self._state.api_key = key
 
     def reset(self) -> None:
-        """Forget queued scripts and records; restore the constructor's key and default."""
+        """Forget scripts and records, sign out of ChatGPT; restore the constructor's key and default."""
         state = self._state
         with state.lock:
             state.queue.clear()
             state.records.clear()
             state.api_key, state.default = state._initial
+        state.oauth.reset()
+
+    @property
+    def oauth(self) -> OAuthMock:
+        """The ChatGPT sign-in: token endpoint outcomes, access-token expiry, backend check."""
+        return self._state.oauth
 
     @property
     def pending(self) -> int:
@@ -171,7 +180,7 @@ class Controls:
             return list(self._state.records)
 
     def requests_to(self, endpoint: str = "responses") -> list[RecordedRequest]:
-        """The requests routed to ``endpoint`` (``"responses"`` or ``"models"``)."""
+        """The requests routed to ``endpoint`` (``"responses"``, ``"models"`` or ``"oauth"``)."""
         return [r for r in self.requests if r.endpoint == endpoint]
 
     @staticmethod

@@ -90,6 +90,11 @@ class MockServerThread(Controls):
         """The API base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
         return self.server.base_url
 
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint, ``http://host:port/oauth/token``."""
+        return self.server.token_url
+
     def wait_for_requests(
         self, count: int, *, endpoint: str | None = "responses", timeout: float = 5.0
     ) -> list[RecordedRequest]:

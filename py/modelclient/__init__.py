@@ -19,6 +19,8 @@ Oct 2025 with later bug fixes; ``docs/rust-parity.md`` lists every choice.
 from __future__ import annotations
 
 from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
+from ._auth import REFRESH_TOKEN_URL, AuthManager
+from ._authfile import AuthDotJson, IdTokenError, IdTokenInfo, TokenData, parse_id_token
 from ._classify import classify_http_error
 from ._client import ApiKeyAuth, Auth, ModelClient, Reconnecting, ResponseStream
 from ._errors import (
@@ -29,6 +31,8 @@ from ._errors import (
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
+    RefreshTokenFailedError,
+    RefreshTokenTransientError,
     RetryLimitError,
     ServerOverloadedError,
     StreamError,
@@ -126,10 +130,13 @@ from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTrack
 __all__ = [
     "BASELINE_TOKENS",
     "DONE_SENTINEL",
+    "REFRESH_TOKEN_URL",
     "ApiKeyAuth",
     "ApiRateLimit",
     "AttemptOutcome",
     "Auth",
+    "AuthDotJson",
+    "AuthManager",
     "Completed",
     "ConnectionFailedError",
     "ContextWindowExceededError",
@@ -146,6 +153,8 @@ __all__ = [
     "FunctionTool",
     "HttpRequest",
     "HttpxTransport",
+    "IdTokenError",
+    "IdTokenInfo",
     "IdleTimeoutError",
     "InputImage",
     "InputText",
@@ -177,6 +186,8 @@ __all__ = [
     "ReasoningSummaryPartAdded",
     "ReasoningText",
     "Reconnecting",
+    "RefreshTokenFailedError",
+    "RefreshTokenTransientError",
     "ResponseEvent",
     "ResponseItem",
     "ResponseStream",
@@ -194,6 +205,7 @@ __all__ = [
     "SummaryText",
     "TextControls",
     "TextFormat",
+    "TokenData",
     "TokenUsage",
     "TokenUsageInfo",
     "TokenUsageTracker",
@@ -228,6 +240,7 @@ __all__ = [
     "parse_all_rate_limits",
     "parse_api_rate_limits",
     "parse_go_duration",
+    "parse_id_token",
     "parse_item",
     "parse_items",
     "parse_rate_limits",

@@ -16,7 +16,10 @@ Our exception hierarchy::
      ├── UsageNotIncludedError                  fatal
      ├── QuotaExceededError                     fatal (API billing)
      ├── ServerOverloadedError                  fatal; 503 `server_is_overloaded`/`slow_down`
-     └── InvalidRequestError(message)           fatal; HTTP 400
+     ├── InvalidRequestError(message)           fatal; HTTP 400
+     ├── RefreshTokenFailedError(reason)        fatal; the token endpoint refused the ChatGPT
+     │                                           refresh token (401): sign in again
+     └── RefreshTokenTransientError(status, message)   retryable; the refresh failed otherwise
 
 "retryable" is the turn-level ("stream") retry of spec §6.3: whether re-sending the
 whole request can help. A's rule retries everything but the usage/context errors; we
@@ -37,7 +40,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
-from ._error_text import retry_limit_text, unexpected_status_text, usage_limit_text
+from ._error_text import format_status, retry_limit_text, unexpected_status_text, usage_limit_text
 from ._ratelimits import RateLimitSnapshot
 
 __all__ = [
@@ -48,6 +51,8 @@ __all__ = [
     "InvalidRequestError",
     "ModelClientError",
     "QuotaExceededError",
+    "RefreshTokenFailedError",
+    "RefreshTokenTransientError",
     "RetryLimitError",
     "ServerOverloadedError",
     "StreamError",
@@ -423,3 +428,75 @@ class UsageLimitReachedError(ModelClientError):
             None if rate_limits is None else RateLimitSnapshot.from_json(rate_limits),
             resets_in_seconds=fields.get("resets_in_seconds"),
         )
+
+
+# ---------------------------------------------------------------------------
+# ChatGPT token refresh (B's `RefreshTokenError`, spec §8.3)
+# ---------------------------------------------------------------------------
+
+REFRESH_TOKEN_FAILED_MESSAGES = {
+    "expired": "Your access token could not be refreshed because your refresh token has expired. "
+    "Please log out and sign in again.",
+    "exhausted": "Your access token could not be refreshed because your refresh token was already "
+    "used. Please log out and sign in again.",
+    "revoked": "Your access token could not be refreshed because your refresh token was revoked. "
+    "Please log out and sign in again.",
+    "other": "Your access token could not be refreshed. Please log out and sign in again.",
+}
+"""Rust's ``RefreshTokenFailedReason`` (lower-cased) → its message (B, ``c4ebe4b0``)."""
+
+
+class RefreshTokenFailedError(ModelClientError):
+    """The token endpoint answered 401: the refresh token is dead; only a new sign-in helps.
+
+    B's ``RefreshTokenError::Permanent`` / ``CodexErr::RefreshTokenFailed``.
+
+    Fields:
+        reason: ``"expired"`` (``refresh_token_expired``), ``"exhausted"``
+            (``refresh_token_reused``), ``"revoked"`` (``refresh_token_invalidated``)
+            or ``"other"``.
+        message: the reason's Rust text unless given.
+    """
+
+    kind = "refresh_token_failed"
+
+    def __init__(self, reason: str = "other", message: str | None = None) -> None:
+        self.reason = reason if reason in REFRESH_TOKEN_FAILED_MESSAGES else "other"
+        self.message = REFRESH_TOKEN_FAILED_MESSAGES[self.reason] if message is None else message
+        super().__init__(self.message)
+
+    def fields(self) -> dict[str, Any]:
+        return {"reason": self.reason, "message": self.message}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        message = fields.get("message")
+        return cls(str(fields.get("reason", "other")), None if message is None else str(message))
+
+
+class RefreshTokenTransientError(ModelClientError):
+    """The token refresh failed in a way a later attempt may not (5xx, network, bad reply).
+
+    B's ``RefreshTokenError::Transient``, surfaced as the retryable ``CodexErr::Io``.
+
+    Fields:
+        status: the token endpoint's HTTP status, or ``None`` (no usable response).
+        message: the body's ``error.message``, else the body, else what went wrong.
+    """
+
+    kind = "refresh_token_transient"
+    retryable = True
+
+    def __init__(self, status: int | None, message: str) -> None:
+        self.status = status
+        self.message = message
+        where = "" if status is None else f"{format_status(status)}: "
+        super().__init__(f"Failed to refresh token: {where}{message}")
+
+    def fields(self) -> dict[str, Any]:
+        return {"status": self.status, "message": self.message}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        status = fields.get("status")
+        return cls(None if status is None else int(status), str(fields["message"]))

@@ -717,3 +717,134 @@ def test_fixture_default_serves_every_request(tmp_path: Path) -> None:
         assert post(srv).content == post(srv).content == fixture.read_bytes()
         # The fixture's folder becomes a replay folder for the control API.
         assert control(srv, "script", {"preset": "replay", "path": "one.sse"}).status_code == 200
+
+
+# -- ChatGPT sign-in: the OAuth token endpoint and the backend's token check ----------------------
+
+
+def claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def refresh(srv: MockServerThread, token: str | None, **overrides: Any) -> httpx.Response:
+    payload = {"client_id": mockapi.CLIENT_ID, "grant_type": "refresh_token", "refresh_token": token,
+               "scope": "openid profile email", **overrides}
+    return HTTP.post(srv.token_url, json=payload)
+
+
+def chatgpt_headers(srv: MockServerThread, token: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token or srv.oauth.access_token}",
+            "chatgpt-account-id": srv.oauth.account_id}
+
+
+def test_oauth_sign_in_gives_a_codex_auth_json(srv: MockServerThread) -> None:
+    auth = srv.oauth.sign_in(last_refresh="2025-10-16T18:04:11.123456Z")
+    assert auth["OPENAI_API_KEY"] is None and auth["last_refresh"] == "2025-10-16T18:04:11.123456Z"
+    tokens = auth["tokens"]
+    assert tokens["access_token"] == srv.oauth.access_token
+    assert tokens["refresh_token"] == srv.oauth.refresh_token
+    assert tokens["account_id"] == srv.oauth.account_id
+    id_claims = claims(tokens["id_token"])
+    assert id_claims["email"] == "user@example.com"
+    assert id_claims["https://api.openai.com/auth"] == {
+        "chatgpt_account_id": srv.oauth.account_id, "chatgpt_plan_type": "plus"}
+    assert claims(tokens["access_token"])["exp"] > time.time()
+    expired = srv.oauth.sign_in(access_expired=True)["tokens"]["access_token"]
+    assert claims(expired)["exp"] < time.time()
+
+
+def test_oauth_token_endpoint_rotates_and_spends_refresh_tokens(srv: MockServerThread) -> None:
+    first = srv.oauth.sign_in()["tokens"]
+    resp = refresh(srv, first["refresh_token"])
+    assert resp.status_code == 200
+    new = resp.json()
+    assert set(new) == {"id_token", "access_token", "refresh_token", "token_type", "expires_in"}
+    assert new["access_token"] == srv.oauth.access_token != first["access_token"]
+    assert new["refresh_token"] == srv.oauth.refresh_token != first["refresh_token"]
+    assert srv.oauth.refreshes == 1
+    # The spent refresh token is refused as "reused"; an unknown one as an unknown 401.
+    reused = refresh(srv, first["refresh_token"])
+    assert (reused.status_code, reused.json()["error"]["code"]) == (401, "refresh_token_reused")
+    assert refresh(srv, "rt-nope").json()["error"]["code"] == "token_expired"
+    [ok, *_] = srv.requests_to("oauth")
+    assert ok.json["refresh_token"] == first["refresh_token"] and ok.script == "oauth:tokens"
+    assert [r.status for r in srv.requests_to("oauth")] == [200, 401, 401]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"client_id": "someone-else"}, {"grant_type": "authorization_code"}, {"refresh_token": 5}],
+)
+def test_oauth_token_endpoint_checks_the_request(srv: MockServerThread, overrides: dict[str, Any]) -> None:
+    srv.oauth.sign_in()
+    resp = refresh(srv, srv.oauth.refresh_token, **overrides)
+    assert (resp.status_code, resp.json()["error"]["code"]) == (400, "invalid_request")
+    assert HTTP.post(srv.token_url, content=b"nope").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "code"),
+    [
+        ("expired", 401, "refresh_token_expired"),
+        ("reused", 401, "refresh_token_reused"),
+        ("invalidated", 401, "refresh_token_invalidated"),
+        ("unknown", 401, "token_expired"),
+        ("server_error", 500, None),
+    ],
+)
+def test_oauth_enqueued_failures(srv: MockServerThread, outcome: str, status: int, code: str | None) -> None:
+    token = srv.oauth.sign_in()["tokens"]["refresh_token"]
+    srv.oauth.enqueue(outcome)
+    resp = refresh(srv, token)
+    assert (resp.status_code, resp.json()["error"]["code"]) == (status, code)
+    assert resp.json()["error"]["message"]
+    assert srv.oauth.refresh_token == token and srv.oauth.pending == []
+    assert refresh(srv, token).status_code == 200  # the failure did not spend it
+
+
+def test_oauth_reply_without_id_token(srv: MockServerThread) -> None:
+    token = srv.oauth.sign_in()["tokens"]["refresh_token"]
+    srv.oauth.enqueue("tokens_without_id_token")
+    assert "id_token" not in refresh(srv, token).json()
+    with pytest.raises(ValueError, match="unknown refresh outcome"):
+        srv.oauth.enqueue("teapot")
+
+
+def test_chatgpt_backend_checks_the_access_token_and_account(srv: MockServerThread) -> None:
+    assert post(srv).status_code == 200  # signed out: no check
+    srv.oauth.sign_in()
+    missing = post(srv)
+    assert (missing.status_code, missing.json()) == (401, {"detail": "Unauthorized"})
+    assert post(srv, headers=chatgpt_headers(srv)).status_code == 200
+    wrong = post(srv, headers={**chatgpt_headers(srv), "chatgpt-account-id": "other"})
+    assert wrong.status_code == 403
+    assert HTTP.get(srv.base_url + "/models", headers=chatgpt_headers(srv)).status_code == 200
+    # Expired: refused until a refresh issues a new token.
+    old = srv.oauth.access_token
+    srv.oauth.expire_access_token()
+    assert post(srv, headers=chatgpt_headers(srv)).status_code == 401
+    refresh(srv, srv.oauth.refresh_token)
+    assert post(srv, headers=chatgpt_headers(srv, old)).status_code == 401
+    assert post(srv, headers=chatgpt_headers(srv)).status_code == 200
+    assert srv.requests_to("responses")[1].script == "builtin:chatgpt_auth"
+    # An access token issued already expired is refused too.
+    srv.oauth.sign_in(access_expired=True)
+    assert post(srv, headers=chatgpt_headers(srv)).status_code == 401
+
+
+def test_oauth_control_endpoint_and_reset(srv: MockServerThread) -> None:
+    got = control(srv, "oauth", {"sign_in": {"access_expired": True}, "enqueue": ["reused"]}).json()
+    assert got["auth_json"]["tokens"]["access_token"] == srv.oauth.access_token == got["access_token"]
+    assert (got["backend_check"], got["pending"], got["refreshes"]) == (True, ["reused"], 0)
+    got = control(srv, "oauth", {"expire_access_token": True, "backend_check": False}).json()
+    assert "auth_json" not in got and got["backend_check"] is False
+    assert post(srv).status_code == 200
+    bad_bodies = [{"nope": 1}, {"enqueue": "reused"}, {"enqueue": ["teapot"]}, {"sign_in": {"x": 1}},
+                  {"sign_in": {"last_refresh": 5}}, [1]]
+    for bad in bad_bodies:
+        resp = control(srv, "oauth", bad)
+        assert resp.status_code == 400 and resp.json()["error"]["message"], bad
+    srv.oauth.sign_in()
+    control(srv, "reset", {})
+    assert (srv.oauth.backend_check, srv.oauth.access_token, srv.oauth.pending) == (False, None, [])

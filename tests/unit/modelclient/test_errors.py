@@ -18,6 +18,8 @@ from modelclient._errors import (
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
+    RefreshTokenFailedError,
+    RefreshTokenTransientError,
     RetryLimitError,
     ServerOverloadedError,
     StreamError,
@@ -37,6 +39,19 @@ SNAPSHOT = RateLimitSnapshot(
 
 # (error, kind, retryable, exact str)
 ERRORS: list[tuple[ModelClientError, str, bool, str]] = [
+    (
+        RefreshTokenFailedError("exhausted"),
+        "refresh_token_failed",
+        False,
+        "Your access token could not be refreshed because your refresh token was already used. "
+        "Please log out and sign in again.",
+    ),
+    (
+        RefreshTokenTransientError(500, "boom"),
+        "refresh_token_transient",
+        True,
+        "Failed to refresh token: 500 Internal Server Error: boom",
+    ),
     (
         StreamError("response.failed event received"),
         "stream",
@@ -173,7 +188,7 @@ def test_every_concrete_error_has_a_distinct_kind() -> None:
     classes = [getattr(_errors, name) for name in _errors.__all__ if name.endswith("Error")]
     concrete = [cls for cls in classes if cls is not ModelClientError]
     kinds = [cls.kind for cls in concrete]
-    assert len(concrete) == 13
+    assert len(concrete) == 15
     assert len(set(kinds)) == len(kinds)
     assert {e[1] for e in ERRORS} == set(kinds)
 
