@@ -4,6 +4,7 @@
 // arrive during the boot wait on the same one-flight promise, in order.
 
 import { bootPython, bootState } from "./boot.js";
+import { idb } from "./bridges/idb.js";
 
 const ports = new Map(); // port id -> chrome.runtime.Port
 let nextPortId = 1;
@@ -11,6 +12,10 @@ let nextPortId = 1;
 // What Python may call back into. Messages are JSON text end to end.
 const host = {
   boot: bootState,
+  idb, // the key vault's IndexedDB store of non-extractable CryptoKeys (bridges/idb.js)
+  // WebCrypto for the vault, handed over as a value: Pyodide's js module cannot
+  // read the worker's global getters (crypto, indexedDB, self: "Illegal invocation").
+  crypto: globalThis.crypto,
   post(portId, text) {
     const port = ports.get(portId);
     if (!port) return false;
@@ -71,6 +76,49 @@ chrome.runtime.onInstalled.addListener((details) => {
 chrome.sidePanel
   ?.setPanelBehavior({ openPanelOnActionClick: true })
   .catch((error) => console.error(error));
+
+// sidePanel.open() is allowed only synchronously inside a user-gesture handler,
+// so the panel is opened here, before anything is awaited; Python gets the event
+// afterwards and pushes the selection to the panel. Browsers without a side
+// panel get the same page in a popup window.
+let popupId = null;
+function openPanel(tab) {
+  if (chrome.sidePanel?.open) {
+    if (tab?.windowId !== undefined) {
+      chrome.sidePanel.open({ windowId: tab.windowId }).catch((error) => console.error(error));
+    }
+    return;
+  }
+  const create = () =>
+    chrome.windows
+      .create({ url: "sidepanel.html", type: "popup", width: 420, height: 720 })
+      .then((win) => (popupId = win.id));
+  if (popupId === null) create();
+  else chrome.windows.update(popupId, { focused: true }).catch(create);
+}
+
+if (!chrome.sidePanel) chrome.action.onClicked.addListener((tab) => openPanel(tab));
+
+chrome.contextMenus?.onClicked.addListener((info, tab) => {
+  if (info.menuItemId !== "sidepy-selection") return;
+  openPanel(tab);
+  const page = { selection: info.selectionText ?? "", title: tab?.title ?? "", url: info.pageUrl ?? tab?.url ?? "" };
+  app().then((py) => py.on_menu_click(JSON.stringify({ ...page, tab_id: tab?.id ?? null })), () => {});
+});
+
+chrome.commands?.onCommand.addListener((command, tab) => {
+  if (command !== "open-panel") return;
+  openPanel(tab);
+  app().then((py) => py.on_command(command, JSON.stringify({ tab_id: tab?.id ?? null })), () => {});
+});
+
+// The key vault's auto-lock (docs/security.md): an alarm wakes the worker even
+// if it was stopped; Python decides whether the vault has been idle long enough.
+chrome.alarms?.onAlarm.addListener((alarm) => {
+  app()
+    .then((py) => py.on_alarm(alarm.name))
+    .catch((error) => console.error(error));
+});
 
 // Start booting right away: the worker usually woke for a reason.
 app().catch(() => {});

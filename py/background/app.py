@@ -1,10 +1,14 @@
 """The background app: routes messages from panels and pages to handlers.
 
 Every message is one JSON object with a ``type`` (and usually an ``id`` that the
-reply echoes). Panels talk over a long-lived port; pages such as the options page
-use one-shot runtime messages. Malformed or unknown messages get an ``error``
-reply, never a crash. Work that outlives the call (streams) runs as a task and
-holds the keep-alive while it runs.
+reply echoes); docs/protocol.md is the contract. Panels talk over a long-lived
+port; pages such as the options page use one-shot runtime messages. Malformed
+or unknown messages get an ``error`` reply, never a crash. Work that outlives
+the call (a reply being written) runs as a task and holds the keep-alive.
+
+The worker can be stopped at any moment, so nothing here is the truth: storage
+is. Memory holds the ports, which conversation each panel shows (turn events go
+to those panels), the live turns, and caches.
 """
 
 from __future__ import annotations
@@ -12,25 +16,45 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from modelclient import Transport
 
+from .chat import ChatService, new_id
+from .conversations import ConversationStore
 from .diag import Diagnostics, OpenStream, ProtocolError
-from .host import Host
+from .host import Host, Sleep
 from .keepalive import KeepAlive
+from .keyvault import KeyVault
+from .page_context import PageBridge, PageUnavailable, build_context
+from .protocol import PROTOCOL_VERSION, REQUESTS, Hello, Request, error_reply, parse_request, reply
+from .records import LimitsRecord, conversation_view
+from .routes import Routes
+from .settings import KeySource, MemoryKeySource, SettingsStore
+from .storage import KeyValueStore, MemoryStore, Records, StorageProblem
+from .turns import TurnDeps
+from .vault_app import VaultHandlers
 
 __all__ = ["PROTOCOL_VERSION", "App", "Message"]
-
-PROTOCOL_VERSION = 1
 
 Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[Message | None]]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
+LIMITS_KEY = "limits"
+SELECTION_TTL_S = 60.0  # a context-menu selection waits this long for its panel to connect
+
+# Per-dispatch context: the port a request came from, and work to run once its reply is posted.
+_PORT: ContextVar[int | None] = ContextVar("sidepy_port", default=None)
+_AFTER: ContextVar[list[Callable[[], None]] | None] = ContextVar("sidepy_after", default=None)
+
 
 class App:
+    """The app in the service worker. Browser bridges are injected; defaults are in-memory."""
+
     def __init__(
         self,
         host: Host,
@@ -41,69 +65,223 @@ class App:
         transport: Callable[[], Transport] | None = None,
         client_options: dict[str, Any] | None = None,
         spawn: Spawn = asyncio.ensure_future,
+        store: KeyValueStore | None = None,
+        keys: KeySource | None = None,
+        pages: PageBridge | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        ids: Callable[[str], str] = new_id,
+        vault: KeyVault | None = None,
     ) -> None:
         self.host = host
         self.version = version
         self.keepalive = keepalive or KeepAlive(host.touch)
         self._spawn = spawn
+        self._clock = clock
+        self._monotonic = monotonic
         self.ports: dict[int, str] = {}
+        self.showing: dict[int, str] = {}  # port -> the conversation that panel shows
+        self.records = Records(store if store is not None else MemoryStore())
+        self.conversations = ConversationStore(
+            self.records, clock_ms=self.now_ms, on_list_change=self._list_changed
+        )
+        self.settings = SettingsStore(self.records)
+        self.keys: KeySource = keys if keys is not None else MemoryKeySource()
+        self.pages = pages
+        self.limits: dict[str, Any] | None = None
+        self._limits_loaded = False
+        self._list_push_pending = False
+        self._pending_selection: tuple[float, Message] | None = None
+        self._secret: str | None = None  # the API key, once read: scrubbed from everything we post
+        deps = TurnDeps(
+            transport=transport, keepalive=self.keepalive, conversations=self.conversations,
+            clock_ms=self.now_ms, monotonic=monotonic, sleep=sleep, spawn=spawn,
+            save_limits=self._save_limits, client_options=dict(client_options or {}),
+        )
+        self.chat = ChatService(self.conversations, self.settings, self.keys, deps,
+                                sink=self._sink, after_reply=self._after_reply, ids=ids)
         self.diagnostics = Diagnostics(
             self.keepalive, spawn, open_stream=open_stream, transport=transport, client_options=client_options
         )
+        self.routes = Routes(self)
         self._handlers: dict[str, Handler] = {"ping": self._ping, **self.diagnostics.handlers()}
+        self.vault = vault
+        self.diagnostics.keys = self.keys  # diag.chat without an api_key uses the stored key
+        if vault is not None:  # the key vault (docs/security.md); some messages never from a panel
+            self._handlers.update(VaultHandlers(vault, from_panel=lambda: self.port is not None).handlers())
+        self._typed: dict[str, Callable[[Request], Awaitable[Message]]] = {
+            "hello": self._hello, **self.routes.handlers(),
+            "chat.send": self._chat_send, "chat.stop": self.chat.stop,
+            "chat.regenerate": self._chat_send, "chat.edit": self._chat_send,
+        }
+        assert set(self._typed) == set(REQUESTS), "every request type of the protocol has a handler"
+
+    def now_ms(self) -> int:
+        """Epoch milliseconds (the injected clock)."""
+        return int(self._clock() * 1000)
+
+    @property
+    def port(self) -> int | None:
+        """The port the request being handled came from (``None``: a one-shot message)."""
+        return _PORT.get()
 
     # ------------------------------------------------------------- host entry points
 
     def on_installed(self, reason: str) -> None:
         print(f"SidePy {self.version} installed ({reason})")
+        if self.pages is not None:
+            self._spawn(self._install_menu())
+
+    async def on_alarm(self, name: str) -> None:
+        """A ``chrome.alarms`` alarm fired (the vault's auto-lock)."""
+        if self.vault is not None:
+            await self.vault.on_alarm(name)
 
     def on_port_connect(self, port_id: int, name: str) -> None:
         self.ports[port_id] = name
-        self._post(
-            port_id,
-            {"type": "hello", "v": PROTOCOL_VERSION, "version": self.version, "boot": self.host.boot_info()},
-        )
+
+        async def greet() -> None:
+            self._post(port_id, await self.hello_message(None, None, port_id))
+            pending, self._pending_selection = self._pending_selection, None
+            if pending is not None and self._monotonic() - pending[0] <= SELECTION_TTL_S:
+                self._post(port_id, pending[1])
+
+        self._spawn(self._guard(greet()))
 
     def on_port_disconnect(self, port_id: int) -> None:
         self.ports.pop(port_id, None)
+        self.showing.pop(port_id, None)
 
     def on_port_message(self, port_id: int, text: str) -> None:
         """Handle one panel message; the reply (if any) is posted back on the port."""
 
         async def run() -> None:
-            reply = await self.dispatch(text)
-            if reply is not None:
-                self._post(port_id, reply)
+            later: list[Callable[[], None]] = []
+            token = _AFTER.set(later)
+            try:
+                message = await self.dispatch(text, port_id)
+            finally:
+                _AFTER.reset(token)
+            if message is not None:
+                self._post(port_id, message)
+            for start in later:
+                start()
 
         self._spawn(run())
 
     async def on_runtime_message(self, text: str) -> str:
         """Handle one one-shot message and return the JSON reply."""
-        reply = await self.dispatch(text)
-        return json.dumps(reply if reply is not None else {"type": "ok"})
+        later: list[Callable[[], None]] = []
+        token = _AFTER.set(later)
+        try:
+            message = await self.dispatch(text)
+        finally:
+            _AFTER.reset(token)
+        for start in later:
+            start()
+        return self._scrub(json.dumps(message if message is not None else {"type": "ok"}))
+
+    def on_menu_click(self, info: str) -> None:
+        """"Ask SidePy about selection" was chosen (the JS glue already opened the panel)."""
+        data = _json_object(info)
+        try:
+            context = build_context(data, "selection")
+        except PageUnavailable:
+            return
+        self._offer_selection(context.model_dump(exclude_none=True))
+
+    def on_command(self, name: str, info: str) -> None:
+        """A keyboard shortcut opened the panel; bring the tab's selection along if there is one."""
+        pages = self.pages
+        tab = _json_object(info).get("tab_id")
+        if name != "open-panel" or pages is None:
+            return
+
+        async def read() -> None:
+            try:
+                raw = await pages.read_page(tab if isinstance(tab, int) else None)
+                context = build_context(raw, "selection")
+            except PageUnavailable:
+                return
+            self._offer_selection(context.model_dump(exclude_none=True))
+
+        self._spawn(self._guard(read()))
 
     # ---------------------------------------------------------------------- routing
 
-    async def dispatch(self, text: str) -> Message | None:
+    async def dispatch(self, text: str, port_id: int | None = None) -> Message | None:
         msg_id: object = None
+        token = _PORT.set(port_id)
         try:
             msg = parse_message(text)
             msg_id = msg.get("id")
-            if msg["type"] == "heartbeat":
+            kind = msg["type"]
+            if kind == "heartbeat":
                 return None  # its arrival alone kept the worker awake
-            handler = self._handlers.get(msg["type"])
+            typed = self._typed.get(kind)
+            if typed is not None:
+                return await typed(parse_request(msg))
+            handler = self._handlers.get(kind)
             if handler is None:
-                raise ProtocolError("unknown_type", f"unknown message type {msg['type']!r}")
+                raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
             return await handler(msg)
         except ProtocolError as exc:
-            return {"type": "error", "id": msg_id, "code": exc.code, "message": str(exc)}
+            return error_reply(msg_id, exc.code, str(exc))
+        except StorageProblem as exc:
+            return error_reply(msg_id, "storage_corrupt", str(exc))
         except Exception as exc:  # a handler bug must answer, not kill the worker
-            print(f"background: handler failed: {exc!r}", file=sys.stderr)
-            return {"type": "error", "id": msg_id, "code": "internal", "message": str(exc)}
+            print(f"background: handler failed: {self._scrub(repr(exc))}", file=sys.stderr)
+            return error_reply(msg_id, "internal", self._scrub(str(exc)))
+        finally:
+            _PORT.reset(token)
 
     def _post(self, port_id: int, message: Message) -> None:
-        if not self.host.post(port_id, json.dumps(message)):
+        if not self.host.post(port_id, self._scrub(json.dumps(message))):
             self.ports.pop(port_id, None)
+            self.showing.pop(port_id, None)
+
+    def remember_secret(self, key: str) -> None:
+        """Scrub ``key`` from everything posted or logged from now on."""
+        self._secret = key
+
+    def _scrub(self, text: str) -> str:
+        """Never let the API key out: a last line of defence on everything posted or logged."""
+        secret = self._secret
+        if secret:
+            text = text.replace(secret, "…").replace(json.dumps(secret)[1:-1], "…")
+        return text
+
+    def _sink(self, conversation_id: str) -> Callable[[Message], bool]:
+        def send(message: Message) -> bool:
+            for port_id in [p for p, shown in self.showing.items() if shown == conversation_id]:
+                self._post(port_id, message)
+            return True  # a port cannot push back; a gone panel reloads from storage
+
+        return send
+
+    def _after_reply(self, start: Callable[[], None]) -> None:
+        later = _AFTER.get()
+        if later is None:
+            start()
+        else:
+            later.append(start)
+
+    def show(self, conversation_id: str) -> None:
+        """Remember that the requesting panel now shows ``conversation_id``."""
+        if self.port is not None and self.port in self.ports:
+            self.showing[self.port] = conversation_id
+
+    def broadcast(self, message: Message) -> None:
+        """Post to every connected panel."""
+        for port_id in list(self.ports):
+            self._post(port_id, message)
+
+    async def _guard(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception as exc:  # background work must log, not take the worker down
+            print(f"background: task failed: {self._scrub(repr(exc))}", file=sys.stderr)
 
     # --------------------------------------------------------------------- handlers
 
@@ -115,6 +293,108 @@ class App:
             "platform": sys.platform,
             "boot": self.host.boot_info(),
         }
+
+    async def _hello(self, request: Request) -> Message:
+        assert isinstance(request, Hello)
+        return await self.hello_message(request, request.conversation_id, self.port)
+
+    async def hello_message(
+        self, request: Request | None, conversation_id: str | None, port_id: int | None
+    ) -> Message:
+        """``hello``: everything a panel needs to (re)build its view from scratch."""
+        conversation = None
+        try:
+            if conversation_id is not None:
+                conversation = await self.conversations.get(conversation_id)
+            else:
+                conversation = await self.conversations.latest()
+        except StorageProblem:
+            conversation = None  # reported in storage.problems
+        message = reply(
+            "hello", request, v=PROTOCOL_VERSION, version=self.version, boot=self.host.boot_info(),
+            settings=await self.settings_view(), conversations=await self.conversations.summaries(),
+            storage=await self.conversations.storage_info(),
+        )
+        shown = conversation.id if conversation is not None else conversation_id
+        if shown is not None and port_id is not None and port_id in self.ports:
+            self.showing[port_id] = shown
+        if conversation is not None:
+            message["active"] = conversation_view(conversation, self.chat.live(conversation.id))
+        limits = await self._load_limits()
+        if limits is not None:
+            message["limits"] = limits
+        return message
+
+    async def settings_view(self) -> Message:
+        """``SettingsView``; the key appears only as ``{set, masked}``."""
+        settings = await self.settings.load()
+        key = await self.keys.get()
+        if key:
+            self._secret = key
+        return settings.view({"set": bool(key), "masked": self.keys.masked()})
+
+    async def _chat_send(self, request: Request) -> Message:
+        handler = {"chat.send": self.chat.send, "chat.regenerate": self.chat.regenerate,
+                   "chat.edit": self.chat.edit}[request.type]
+        message = await handler(request)
+        self.show(message["conversation_id"])
+        return message
+
+    # ---------------------------------------------------------------- background work
+
+    def _list_changed(self) -> None:
+        """Push ``conv.list`` to every panel (coalesced: one push per burst of changes)."""
+        if self._list_push_pending or not self.ports:
+            return
+        self._list_push_pending = True
+
+        async def push() -> None:
+            self._list_push_pending = False
+            self.broadcast({"type": "conv.list", "conversations": await self.conversations.summaries()})
+
+        self._spawn(self._guard(push()))
+
+    async def _save_limits(self, limits: dict[str, Any]) -> None:
+        self.limits = limits
+        self._limits_loaded = True
+        try:
+            await self.records.write({LIMITS_KEY: LimitsRecord(at=self.now_ms(), limits=limits)})
+        except Exception as exc:  # limits are a nicety; never fail a turn over them
+            print(f"background: could not save rate limits: {exc}")
+
+    async def _load_limits(self) -> dict[str, Any] | None:
+        if not self._limits_loaded:
+            self._limits_loaded = True
+            try:
+                record = await self.records.read(LIMITS_KEY, LimitsRecord, "The saved rate limits")
+            except StorageProblem:
+                record = None
+            if record is not None and self.limits is None:
+                self.limits = record.limits
+        return self.limits
+
+    async def _install_menu(self) -> None:
+        assert self.pages is not None
+        try:
+            await self.pages.install_menu()
+        except Exception as exc:
+            print(f"background: could not create the context menu: {exc}", file=sys.stderr)
+
+    def _offer_selection(self, context: Message) -> None:
+        """Push ``page.selection`` to the open panels and to the panel being opened."""
+        message = {"type": "page.selection", "context": context}
+        self.broadcast(message)
+        # Also kept for the next panel to connect: the one the gesture is opening
+        # may be in a window without a panel yet.
+        self._pending_selection = (self._monotonic(), message)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def parse_message(text: str) -> Message:

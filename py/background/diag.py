@@ -80,6 +80,12 @@ class Diagnostics:
         self._transport = transport
         self._client_options = client_options or {}  # e.g. injected sleep/with_timeout in tests
         self._jobs: dict[int, Message] = {}
+        # The key vault's hooks (set by the app/main when there is a vault): a factory
+        # of WebCrypto backends that cannot reach the real vault (for the shared test
+        # vectors), and the app's key source (diag.chat without an api_key uses it).
+        self.vault_lab: Callable[[], Any] | None = None
+        self.keys: Any = None
+        self._marks: list[str] = []  # diag.mark tokens, in arrival order (relay tests)
 
     def handlers(self) -> dict[str, Callable[[Message], Any]]:
         return {
@@ -87,6 +93,9 @@ class Diagnostics:
             "diag.result": self.result,
             "diag.chat": self.chat,
             "diag.bench_sse": self.bench_sse,
+            "diag.vault_vectors": self.vault_vectors,
+            "diag.mark": self.mark,
+            "diag.marks": self.marks,
         }
 
     async def stream(self, msg: Message) -> Message:
@@ -162,7 +171,7 @@ class Diagnostics:
             self._transport(),
             settings=ModelSettings(model=_str(msg, "model", "gpt-4o-mini")),
             provider=provider,
-            auth=msg.get("api_key") if isinstance(msg.get("api_key"), str) else None,
+            auth=msg.get("api_key") if isinstance(msg.get("api_key"), str) else await self._stored_key(),
             **self._client_options,
         )
         text = _str(msg, "text")
@@ -228,6 +237,36 @@ class Diagnostics:
         # Pyodide's WebAssembly memory (it only ever grows); None on CPython.
         reply["wasm_heap"] = [[stage, size] for stage, size in heap if size is not None]
         return reply
+
+
+    async def _stored_key(self) -> str | None:
+        return await self.keys.get() if self.keys is not None else None
+
+    async def vault_vectors(self, msg: Message) -> Message:
+        """Run the vault's test vectors (``vectors``: vectors.json) on this runtime's crypto.
+
+        Each vector gets a fresh backend with a throw-away key store: the real vault
+        is never touched. The reply lists what was produced and what differed.
+        """
+        vectors = msg.get("vectors")
+        if self.vault_lab is None:
+            raise ProtocolError("unavailable", "no vault crypto in this runtime")
+        if not isinstance(vectors, dict):
+            raise ProtocolError("bad_request", "diag.vault_vectors needs 'vectors' (an object)")
+        from .vaultcheck import check_vectors
+
+        started = time.monotonic()
+        result = await check_vectors(vectors, self.vault_lab)
+        return {"type": "diag.vault_vectors.done", "id": msg.get("id"), **result,
+                "seconds": round(time.monotonic() - started, 3)}
+
+    async def mark(self, msg: Message) -> Message:
+        """Remember ``token``: tests prove which messages reached the worker (and which did not)."""
+        self._marks.append(_str(msg, "token"))
+        return {"type": "diag.marked", "id": msg.get("id")}
+
+    async def marks(self, msg: Message) -> Message:
+        return {"type": "diag.marks", "id": msg.get("id"), "marks": list(self._marks)}
 
 
 # ------------------------------------------------------------------ SSE benchmark

@@ -29,12 +29,23 @@ class BrowserHost:
         await chrome.runtime.getPlatformInfo()
 
     def boot_info(self) -> dict[str, object]:
+        """The worker's boot record (extension/boot.js): how and how fast Python started."""
+        from .preload import late_imports
+
         boot = self._js.boot
+
+        def text(value: object) -> str | None:  # JS null is not None in Pyodide
+            return value if isinstance(value, str) else None
+
         return {
             "started_at": int(boot.started_at),
             "state": str(boot.state),
+            "mode": text(boot.mode),  # "snapshot" | "cold"
+            "rejected": text(boot.rejected),  # why a cold boot did not restore
+            "save": text(boot.save),  # cold boots: the new snapshot's saving | saved | failed
             "phases": [[str(name), float(ms)] for name, ms in boot.phases.to_py()],
             "python": str(boot.python),
+            "late_imports": late_imports(),  # modules the snapshot lacked (preload.py)
         }
 
 
@@ -58,4 +69,23 @@ async def open_stream(url: str, method: str, body: str | None) -> AsyncIterator[
 
 
 def main(js_host: Any, version: str) -> App:
-    return App(BrowserHost(js_host), version=version, open_stream=open_stream)
+    from modelclient import FetchTransport
+
+    from .browser import ChromePages, ChromeStorage
+    from .vault_app import VaultKeySource
+    from .webcrypto import browser_vault, isolated_webcrypto
+
+    vault = browser_vault(js_host)  # the API key: encrypted, see docs/security.md
+    app = App(
+        BrowserHost(js_host),
+        version=version,
+        open_stream=open_stream,
+        transport=FetchTransport,
+        vault=vault,
+        keys=VaultKeySource(vault),
+        store=ChromeStorage(),  # conversations, settings, limits: chrome.storage.local
+        pages=ChromePages(),  # page context and the context menu: chrome.scripting
+    )
+    # diag.vault_vectors: the shared test vectors on WebCrypto, never on the real vault
+    app.diagnostics.vault_lab = lambda: isolated_webcrypto(js_host.crypto)
+    return app

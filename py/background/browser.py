@@ -1,0 +1,162 @@
+"""The browser implementations of the app's bridges (Pyodide in the service worker only).
+
+* :class:`ChromeStorage` — :class:`~background.storage.KeyValueStore` over
+  ``chrome.storage.local`` (values are JSON text);
+* :class:`SessionKeySource` — :class:`~background.settings.KeySource` over
+  ``chrome.storage.session``: memory only, never written to disk, cleared when
+  the browser quits. **Temporary**: issue 5's encrypted vault replaces it;
+* :class:`ChromePages` — :class:`~background.page_context.PageBridge`: reads the
+  active tab with ``chrome.scripting.executeScript`` running
+  ``extension/page_text.js``, and installs the context-menu entry.
+
+``js`` and ``pyodide`` are imported inside the methods: this module is imported
+before the worker's memory snapshot is taken, which must not hold JS objects
+(and CPython, for the type checker and the import test, has neither).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .page_context import MENU_ID, MENU_TITLE, PageUnavailable, explain_failure, unavailable_reason
+from .settings import mask_key
+from .storage import StorageFullError
+
+__all__ = ["PAGE_SCRIPT", "SESSION_KEY", "ChromePages", "ChromeStorage", "SessionKeySource"]
+
+PAGE_SCRIPT = "page_text.js"  # extension/page_text.js: returns {title, url, text, selection, ...}
+SESSION_KEY = "sidepy.api_key"
+
+
+def _js(value: Any) -> Any:
+    from js import Object
+    from pyodide.ffi import to_js
+
+    return to_js(value, dict_converter=Object.fromEntries)
+
+
+def _py(value: Any) -> Any:
+    return value.to_py() if hasattr(value, "to_py") else value
+
+
+class ChromeStorage:
+    """``chrome.storage.local`` (or another area) as a :class:`~background.storage.KeyValueStore`."""
+
+    def __init__(self, area: str = "local") -> None:
+        from js import chrome
+
+        self._area = getattr(chrome.storage, area)
+
+    async def get(self, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        found = _py(await self._area.get(_js(keys))) or {}
+        # Someone else's structured value under one of our keys is handed on as
+        # JSON text; the record layer then reports it if it is not ours.
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+
+    async def set(self, items: dict[str, str]) -> None:
+        from pyodide.ffi import JsException
+
+        try:
+            await self._area.set(_js(items))
+        except JsException as exc:
+            if "quota" in str(exc).lower():
+                raise StorageFullError(str(exc)) from None
+            raise
+
+    async def remove(self, keys: list[str]) -> None:
+        if keys:
+            await self._area.remove(_js(keys))
+
+    async def keys(self) -> list[str]:
+        if hasattr(self._area, "getKeys"):  # Chrome 130+
+            return [str(k) for k in _py(await self._area.getKeys())]
+        return list((_py(await self._area.get(None)) or {}).keys())
+
+    async def get_bytes_in_use(self, keys: list[str] | None = None) -> int:
+        return int(await self._area.getBytesInUse(_js(keys) if keys is not None else None))
+
+
+class SessionKeySource:
+    """The API key in ``chrome.storage.session``: memory only, never on disk.
+
+    TEMPORARY — issue 5's encrypted vault (``background.vault_app.VaultKeySource``)
+    replaces this. Until then the user re-enters the key after a browser restart.
+    Only extension pages and the worker can read the session area (Chrome's
+    default ``TRUSTED_CONTEXTS`` access level), never content scripts.
+    """
+
+    def __init__(self) -> None:
+        from js import chrome
+
+        self._area = chrome.storage.session
+        self._key: str | None = None
+        self._loaded = False
+
+    async def get(self) -> str | None:
+        if not self._loaded:
+            value = (_py(await self._area.get(SESSION_KEY)) or {}).get(SESSION_KEY)
+            self._key = value if isinstance(value, str) and value else None
+            self._loaded = True
+        return self._key
+
+    async def set(self, key: str) -> None:
+        await self._area.set(_js({SESSION_KEY: key}))
+        self._key, self._loaded = key, True
+
+    async def clear(self) -> None:
+        await self._area.remove(SESSION_KEY)
+        self._key, self._loaded = None, True
+
+    def masked(self) -> str | None:
+        return mask_key(self._key)
+
+
+class ChromePages:
+    """Reads tabs with ``chrome.scripting``; installs the context menu."""
+
+    async def read_page(self, tab_id: int | None) -> dict[str, Any]:
+        from js import chrome
+        from pyodide.ffi import JsException
+
+        try:
+            tab = await chrome.tabs.get(tab_id) if tab_id is not None else await self._active_tab()
+        except JsException as exc:
+            raise PageUnavailable(explain_failure(str(exc), None)) from None
+        url = getattr(tab, "url", None)  # only with access to the tab (activeTab / host permission)
+        url = url if isinstance(url, str) else None
+        reason = unavailable_reason(url)
+        if reason is not None:
+            raise PageUnavailable(reason)
+        try:
+            injection = {"target": {"tabId": tab.id}, "files": [PAGE_SCRIPT]}
+            results = await chrome.scripting.executeScript(_js(injection))
+        except JsException as exc:
+            raise PageUnavailable(explain_failure(str(exc), url)) from None
+        found = _py(results) or []
+        data = found[0].get("result") if found and isinstance(found[0], dict) else None
+        if not isinstance(data, dict):
+            raise PageUnavailable(explain_failure("the page script returned nothing", url))
+        return data
+
+    async def _active_tab(self) -> Any:
+        """The active tab of the last focused *normal* window (not the panel's popup fallback)."""
+        from js import chrome
+
+        window = await chrome.windows.getLastFocused(_js({"windowTypes": ["normal"]}))
+        tabs = await chrome.tabs.query(_js({"active": True, "windowId": window.id}))
+        if not tabs.length:
+            raise PageUnavailable("No web page is open in this window.")
+        return tabs[0]
+
+    async def install_menu(self) -> None:
+        from js import Promise, chrome
+        from pyodide.ffi import create_once_callable
+
+        menus = chrome.contextMenus
+        # removeAll first: an update keeps the old entry and a duplicate id is an error.
+        await Promise.new(create_once_callable(lambda resolve, reject: menus.removeAll(resolve)))
+        options = _js({"id": MENU_ID, "title": MENU_TITLE, "contexts": ["selection"]})
+        menus.create(options, create_once_callable(lambda *args: chrome.runtime.lastError))

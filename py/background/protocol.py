@@ -1,0 +1,285 @@
+"""The panel ⇄ background protocol (docs/protocol.md), background side.
+
+Every request type is a pydantic model; :func:`parse_request` validates an
+incoming message and raises :class:`~background.diag.ProtocolError` (code
+``bad_request``) with a message naming the field, so a bad message gets an
+``error`` reply and never reaches a handler. Unknown fields are ignored
+(forward compatibility); unknown types are the router's business.
+
+The builders at the end make the replies and pushes, so their shapes live in one
+place next to the requests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from .diag import ProtocolError
+from .records import PageContext
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "REQUESTS",
+    "ChatEdit",
+    "ChatRegenerate",
+    "ChatSend",
+    "ChatStop",
+    "ConvDelete",
+    "ConvExport",
+    "ConvImport",
+    "ConvList",
+    "ConvNew",
+    "ConvOpen",
+    "ConvPin",
+    "ConvRename",
+    "ConvSettings",
+    "Hello",
+    "KeyClear",
+    "KeySet",
+    "PageContextRequest",
+    "Request",
+    "SettingsGet",
+    "SettingsSet",
+    "error_reply",
+    "parse_request",
+    "reply",
+]
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_CHARS = 100_000
+MAX_IMPORT_CHARS = 50_000_000
+
+ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Effort = Literal["minimal", "low", "medium", "high"]
+
+
+class Request(BaseModel):
+    """Fields every request has: ``type`` and the ``id`` the reply echoes."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: StrictStr
+    id: StrictInt | None = None
+
+
+class Hello(Request):
+    """``hello``: the panel (re)connects; ``conversation_id`` is the one it shows."""
+
+    v: StrictInt = PROTOCOL_VERSION
+    conversation_id: ConversationId | None = None
+
+
+class ConvList(Request):
+    """``conv.list``: the conversations, optionally searched."""
+
+    query: StrictStr | None = Field(None, max_length=500)
+
+
+class ConvOpen(Request):
+    """``conv.open``."""
+
+    conversation_id: ConversationId
+
+
+class ConvNew(Request):
+    """``conv.new``: an empty conversation, stored with its first message."""
+
+
+class ConvRename(Request):
+    """``conv.rename``."""
+
+    conversation_id: ConversationId
+    title: StrictStr = Field(max_length=500)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        title = " ".join(value.split())
+        if not title:
+            raise ValueError("a title cannot be empty")
+        return title[:200]
+
+
+class ConvDelete(Request):
+    """``conv.delete``."""
+
+    conversation_id: ConversationId
+
+
+class ConvPin(Request):
+    """``conv.pin``: pinned conversations are never removed by the storage bound."""
+
+    conversation_id: ConversationId
+    pinned: StrictBool = True
+
+
+class ConvExport(Request):
+    """``conv.export``: one conversation, or all when ``conversation_id`` is absent."""
+
+    conversation_id: ConversationId | None = None
+    format: Literal["json", "markdown"] = "json"
+
+
+class ConvImport(Request):
+    """``conv.import``: a JSON export."""
+
+    text: StrictStr = Field(max_length=MAX_IMPORT_CHARS)
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+class ConvSettings(Request):
+    """``conv.settings``: per-conversation model / reasoning effort (``null`` or ``""`` = default)."""
+
+    conversation_id: ConversationId
+    model: StrictStr | None = Field(None, max_length=200)
+    reasoning_effort: Effort | None = None
+
+    _effort = field_validator("reasoning_effort", mode="before")(_blank_is_none)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the message is empty")
+    return value
+
+
+class ChatSend(Request):
+    """``chat.send``: a user message, in a new conversation if ``conversation_id`` is absent.
+
+    ``client_id`` (the panel's id for the message) makes a resend idempotent;
+    ``model`` / ``reasoning_effort`` apply when the message starts a conversation.
+    """
+
+    conversation_id: ConversationId | None = None
+    text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    context: PageContext | None = None
+    client_id: StrictStr | None = Field(None, max_length=100)
+    model: StrictStr | None = Field(None, max_length=200)
+    reasoning_effort: Effort | None = None
+
+    _text = field_validator("text")(_not_blank)
+    _effort = field_validator("reasoning_effort", mode="before")(_blank_is_none)
+
+
+class ChatStop(Request):
+    """``chat.stop``."""
+
+    conversation_id: ConversationId
+
+
+class ChatRegenerate(Request):
+    """``chat.regenerate``: drop the last reply and send again."""
+
+    conversation_id: ConversationId
+
+
+class ChatEdit(Request):
+    """``chat.edit``: replace the last user message and send again."""
+
+    conversation_id: ConversationId
+    text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+
+    _text = field_validator("text")(_not_blank)
+
+
+class PageContextRequest(Request):
+    """``page.context``: read the active tab."""
+
+    include: Literal["page", "selection"] = "page"
+
+
+class SettingsGet(Request):
+    """``settings.get``."""
+
+
+class SettingsSet(Request):
+    """``settings.set``: a partial ``SettingsView``."""
+
+    patch: dict[str, Any]
+
+
+class KeySet(Request):
+    """``key.set``: store the API key (never echoed back)."""
+
+    key: StrictStr = Field(max_length=4096)
+
+
+class KeyClear(Request):
+    """``key.clear``: forget the API key."""
+
+
+REQUESTS: dict[str, type[Request]] = {
+    "hello": Hello,
+    "conv.list": ConvList,
+    "conv.open": ConvOpen,
+    "conv.new": ConvNew,
+    "conv.rename": ConvRename,
+    "conv.delete": ConvDelete,
+    "conv.pin": ConvPin,
+    "conv.export": ConvExport,
+    "conv.import": ConvImport,
+    "conv.settings": ConvSettings,
+    "chat.send": ChatSend,
+    "chat.stop": ChatStop,
+    "chat.regenerate": ChatRegenerate,
+    "chat.edit": ChatEdit,
+    "page.context": PageContextRequest,
+    "settings.get": SettingsGet,
+    "settings.set": SettingsSet,
+    "key.set": KeySet,
+    "key.clear": KeyClear,
+}
+
+
+def _describe(kind: str, exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error["loc"]) or "message"
+        if error["type"] == "missing":
+            parts.append(f"'{where}' is required")
+        else:
+            parts.append(f"'{where}': {str(error['msg']).removeprefix('Value error, ')}")
+    return f"{kind}: " + "; ".join(parts)
+
+
+def parse_request(message: dict[str, Any]) -> Request:
+    """Validate a decoded message whose ``type`` is in :data:`REQUESTS`.
+
+    Raises:
+        ProtocolError: ``bad_request`` naming the bad field(s).
+    """
+    kind = message.get("type")
+    model = REQUESTS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+    try:
+        return model.model_validate(message)
+    except ValidationError as exc:
+        raise ProtocolError("bad_request", _describe(str(kind), exc)) from None
+
+
+def reply(kind: str, request: Request | None, **fields: Any) -> dict[str, Any]:
+    """A direct reply (echoing the request's ``id``) or, without a request, a push."""
+    message: dict[str, Any] = {"type": kind}
+    if request is not None:
+        message["id"] = request.id
+    message.update(fields)
+    return message
+
+
+def error_reply(msg_id: object, code: str, message: str, **fields: Any) -> dict[str, Any]:
+    """``{"type": "error", "id", "code", "message", ...}``."""
+    return {"type": "error", "id": msg_id, "code": code, "message": message, **fields}

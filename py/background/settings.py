@@ -1,0 +1,325 @@
+"""Settings: provider, model and request options; the API key's source.
+
+:class:`Settings` is stored under ``settings`` as one record, so a save is one
+``chrome.storage.local.set`` call: atomic. ``settings.set`` sends a *patch*; it
+is merged into the current settings and the whole result is validated before
+anything is written, so a bad field never leaves half-saved settings. Errors come
+back per field (``{"base_url": "…"}``) in words a user can act on.
+
+Base URLs are normalised: users paste either a base (``https://api.openai.com/v1``)
+or the full endpoint (``https://host/v1/responses?api-version=…``); we keep the
+base and the query apart and show the exact ``request_url``.
+
+The API key is not a setting: it comes from a :class:`KeySource`. Issue 5 builds
+the encrypted vault; until then the browser keeps the key in
+``chrome.storage.session`` (memory only, never on disk, gone when the browser
+quits; see :mod:`background.browser`). The key never goes to the panel: views
+carry ``key: {set, masked}`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from .storage import SCHEMA_VERSION, Records
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "SETTINGS_KEY",
+    "KeySource",
+    "MemoryKeySource",
+    "Settings",
+    "SettingsError",
+    "SettingsStore",
+    "Template",
+    "mask_key",
+    "normalise_base_url",
+    "validate_key",
+]
+
+SETTINGS_KEY = "settings"
+OPENAI_BASE = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-5-mini"
+DEFAULT_MODELS = ("gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
+DEFAULT_INSTRUCTIONS = (
+    "You are SidePy, a helpful assistant in the browser's side panel. Answer clearly and concisely "
+    "in Markdown. When the user shares page content, ground your answer in it."
+)
+Provider = Literal["openai", "azure", "compatible"]
+
+
+class SettingsError(Exception):
+    """Invalid settings; ``fields`` maps each field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()))
+        self.fields = fields
+
+
+def normalise_base_url(url: str, provider: Provider = "openai") -> tuple[str, str]:
+    """``(base, query)`` from a base URL or a full ``…/responses`` endpoint URL.
+
+    Adds ``https://`` (``http://`` for localhost) when no scheme is given, drops
+    trailing slashes and a final ``/responses``, and fills an empty path with
+    the provider's usual one (``/v1``; Azure ``/openai/v1``).
+
+    Raises:
+        ValueError: not an http(s) URL, or a Chat Completions endpoint.
+    """
+    text = url.strip()
+    if not text:
+        if provider == "openai":
+            return OPENAI_BASE, ""
+        raise ValueError("enter the server's URL, e.g. https://host/v1")
+    if "://" not in text:
+        host = text.split("/", 1)[0].split(":", 1)[0].lower()
+        local = host in ("localhost", "127.0.0.1", "[::1]") or host.endswith(".localhost")
+        text = ("http://" if local else "https://") + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL, e.g. https://api.openai.com/v1")
+    if any(c.isspace() for c in text):
+        raise ValueError("must not contain spaces")
+    path = parts.path.rstrip("/")
+    if path.endswith("/chat/completions") or path.endswith("/completions"):
+        raise ValueError(
+            "this is a Chat Completions endpoint; SidePy uses the Responses API: give the base URL "
+            "(e.g. https://host/v1)"
+        )
+    if path.endswith("/responses"):
+        path = path[: -len("/responses")].rstrip("/")
+    if not path:
+        path = "/openai/v1" if provider == "azure" else "/v1"
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, "", "")), parts.query
+
+
+class Template(BaseModel):
+    """A prompt template, used by the panel's ``/name`` shortcut."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    prompt: str = Field(min_length=1, max_length=8_000)
+
+
+class Settings(BaseModel):
+    """The stored settings (everything in ``SettingsView`` but the key and ``request_url``)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema")
+    provider: Provider = "openai"
+    base_url: str = OPENAI_BASE  # normalised; may end in "?query" (Azure's api-version)
+    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200)
+    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS), max_length=50)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
+    verbosity: Literal["low", "medium", "high"] | None = None
+    instructions: str = Field(DEFAULT_INSTRUCTIONS, max_length=20_000)
+    idle_timeout_ms: int = Field(300_000, ge=5_000, le=3_600_000)
+    request_max_retries: int = Field(4, ge=0, le=100)
+    stream_max_retries: int = Field(5, ge=0, le=100)
+    organization: str | None = Field(None, max_length=200)
+    project: str | None = Field(None, max_length=200)
+    templates: list[Template] = Field(default_factory=list, max_length=100)
+    web_search: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str, info: ValidationInfo) -> str:
+        provider = info.data.get("provider", "openai")
+        base, query = normalise_base_url(value, provider)
+        if provider == "azure" and urlsplit(base).hostname == "api.openai.com":
+            raise ValueError("enter your Azure OpenAI resource URL, e.g. https://NAME.openai.azure.com/openai/v1")
+        return f"{base}?{query}" if query else base
+
+    @field_validator("organization", "project")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("a model name has no spaces, e.g. gpt-5-mini")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(m.strip() for m in value if m.strip()))
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: list[Template]) -> list[Template]:
+        names = [t.name for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two templates have the same name")
+        return value
+
+    @property
+    def base(self) -> str:
+        """The base URL without its query."""
+        return self.base_url.partition("?")[0]
+
+    @property
+    def query(self) -> str:
+        """The query sent with every request (``api-version=…``), or ``""``."""
+        return self.base_url.partition("?")[2]
+
+    @property
+    def request_url(self) -> str:
+        """The exact URL each turn is POSTed to."""
+        return f"{self.base}/responses" + (f"?{self.query}" if self.query else "")
+
+    def query_params(self) -> dict[str, str] | None:
+        """The query string as the client's ``query_params``."""
+        return dict(parse_qsl(self.query, keep_blank_values=True)) or None
+
+    def view(self, key: dict[str, Any]) -> dict[str, Any]:
+        """``SettingsView`` of docs/protocol.md."""
+        models = list(self.models)
+        if self.model not in models:
+            models.insert(0, self.model)
+        return {
+            "provider": self.provider,
+            "base_url": self.base_url,
+            "request_url": self.request_url,
+            "model": self.model,
+            "models": models,
+            "reasoning_effort": self.reasoning_effort,
+            "reasoning_summary": self.reasoning_summary,
+            "verbosity": self.verbosity,
+            "instructions": self.instructions,
+            "idle_timeout_ms": self.idle_timeout_ms,
+            "request_max_retries": self.request_max_retries,
+            "stream_max_retries": self.stream_max_retries,
+            "organization": self.organization,
+            "project": self.project,
+            "web_search": self.web_search,
+            "key": key,
+            "templates": [t.model_dump() for t in self.templates],
+        }
+
+
+_PATCHABLE = frozenset(Settings.model_fields) - {"schema_"}
+_READ_ONLY = frozenset({"request_url", "key"})  # in the view; sent back by a form, ignored
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = loc[0] if loc else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if len(loc) > 1:
+            message = f"{'.'.join(loc[1:])}: {message}"
+        fields.setdefault(name, message)
+    return fields
+
+
+class SettingsStore:
+    """Load, patch and save :class:`Settings` (one record, written atomically)."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self._cached: Settings | None = None
+
+    async def load(self) -> Settings:
+        """The saved settings, defaults if none (or if the record is damaged: reported)."""
+        if self._cached is None:
+            try:
+                stored = await self.records.read(SETTINGS_KEY, Settings, "Your settings")
+            except Exception as exc:  # a damaged record is reported by Records; run on defaults
+                print(f"background: settings unreadable, using defaults: {exc}")
+                stored = None
+            self._cached = stored or Settings()
+        return self._cached
+
+    async def patch(self, patch: dict[str, Any]) -> Settings:
+        """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""
+        unknown = sorted(set(patch) - _PATCHABLE - _READ_ONLY)
+        if unknown:
+            raise SettingsError({name: "not a setting" for name in unknown})
+        current = (await self.load()).model_dump(by_alias=True)
+        merged = {**current, **{k: v for k, v in patch.items() if k in _PATCHABLE}}
+        if patch.get("provider") == "openai" and "base_url" not in patch:
+            merged["base_url"] = OPENAI_BASE  # back to the preset
+        try:
+            settings = Settings.model_validate(merged)
+        except ValidationError as exc:
+            raise SettingsError(_field_errors(exc)) from None
+        await self.records.write({SETTINGS_KEY: settings})
+        self._cached = settings
+        return settings
+
+
+# ---------------------------------------------------------------------------
+# The API key
+# ---------------------------------------------------------------------------
+
+
+class KeySource(Protocol):
+    """Where the API key comes from. Issue 5's encrypted vault will implement this."""
+
+    async def get(self) -> str | None:
+        """The key, or ``None`` when none is set (or the vault is locked)."""
+        ...
+
+    async def set(self, key: str) -> None:
+        """Remember ``key`` (already validated)."""
+        ...
+
+    async def clear(self) -> None:
+        """Forget the key."""
+        ...
+
+    def masked(self) -> str | None:
+        """``sk-…abcd`` for display, ``None`` when no key is known; never the key."""
+        ...
+
+
+def mask_key(key: str | None) -> str | None:
+    """``sk-…abcd``: the prefix up to the first ``-`` (if short) and the last 4 characters."""
+    if not key:
+        return None
+    if len(key) < 12:
+        return "…"
+    head, dash, _ = key.partition("-")
+    prefix = head + dash if dash and len(head) <= 4 else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def validate_key(key: object) -> str:
+    """The key, stripped; raise :class:`SettingsError` if it cannot be sent in a header."""
+    if not isinstance(key, str) or not key.strip():
+        raise SettingsError({"key": "paste your API key"})
+    key = key.strip()
+    if len(key) < 8 or len(key) > 1024:
+        raise SettingsError({"key": "this does not look like an API key (too short or too long)"})
+    if not all("!" <= c <= "~" for c in key):
+        raise SettingsError({"key": "the key has spaces or characters that cannot be sent to the server"})
+    return key
+
+
+class MemoryKeySource:
+    """:class:`KeySource` in memory (tests; a worker without ``chrome.storage.session``)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self._key = key
+
+    async def get(self) -> str | None:
+        return self._key
+
+    async def set(self, key: str) -> None:
+        self._key = key
+
+    async def clear(self) -> None:
+        self._key = None
+
+    def masked(self) -> str | None:
+        return mask_key(self._key)

@@ -1,0 +1,97 @@
+"""The vault wired into the app: messages by channel, the settings' key source, alarms, diagnostics."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from background.app import App
+from background.cryptography_backend import SoftwareCrypto
+from background.keyvault import AUTOLOCK_ALARM
+from background.vault import STORAGE_KEY
+from background.vault_app import VaultKeySource
+from tests.support.aio import run_sync
+from tests.support.vaultkit import Browser, ReferencePrimitives, load_vectors
+from tests.unit.background.test_app import FakeHost, run_now
+
+KEY = "sk-app-0123456789abcdefWXYZ"
+PASS = "correct horse battery staple"
+
+
+def make() -> tuple[App, FakeHost, Browser]:
+    browser = Browser()
+    host = FakeHost()
+    app = App(host, version="1", spawn=run_now, vault=browser.vault, keys=VaultKeySource(browser.vault))
+    return app, host, browser
+
+
+def ask(app: App, **msg: Any) -> dict[str, Any]:
+    return json.loads(run_sync(app.on_runtime_message(json.dumps({"id": 1, **msg}))))  # type: ignore[no-any-return]
+
+
+def ask_port(app: App, host: FakeHost, **msg: Any) -> dict[str, Any]:
+    host.sent.clear()
+    app.on_port_message(7, json.dumps({"id": 2, **msg}))
+    [(port, reply)] = host.sent
+    assert port == 7
+    return reply
+
+
+def test_vault_messages_over_runtime_messages() -> None:
+    app, _, browser = make()
+    assert ask(app, type="vault.set", secret=KEY)["records"] == {"api_key": "sk-…WXYZ"}
+    revealed = ask(app, type="vault.reveal", confirm=True)
+    assert base64.b64decode(revealed["secret_b64"]).decode() == KEY
+    assert STORAGE_KEY in browser.local.data and KEY not in json.dumps(browser.local.data)
+
+
+def test_a_panel_port_cannot_reveal_wipe_or_change_the_passphrase() -> None:
+    app, host, _ = make()
+    assert ask_port(app, host, type="vault.set", secret=KEY)["state"] == "ready"
+    for kind in ("vault.reveal", "vault.wipe", "vault.passphrase"):
+        reply = ask_port(app, host, type=kind, confirm=True, passphrase=PASS)
+        assert reply["code"] == "forbidden", reply
+        text = json.dumps(reply)
+        assert KEY not in text and base64.b64encode(KEY.encode()).decode() not in text
+    assert ask_port(app, host, type="vault.status")["records"] == {"api_key": "sk-…WXYZ"}
+
+
+def test_the_settings_key_lives_in_the_vault() -> None:
+    app, _, browser = make()
+    reply = ask(app, type="key.set", key=KEY)
+    assert reply["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"}
+    assert STORAGE_KEY in browser.local.data and KEY not in json.dumps(browser.local.data)
+    assert run_sync(app.keys.get()) == KEY
+    ask(app, type="vault.passphrase", passphrase=PASS)
+    ask(app, type="vault.lock")
+    assert ask(app, type="settings.get")["settings"]["key"] == {"set": False, "masked": None}
+
+
+def test_alarms_reach_the_vault() -> None:
+    app, _, browser = make()
+    ask(app, type="vault.set", secret=KEY)
+    ask(app, type="vault.passphrase", passphrase=PASS, auto_lock_minutes=1)
+    browser.clock.advance(2)
+    run_sync(app.on_alarm(AUTOLOCK_ALARM))
+    assert ask(app, type="vault.status")["state"] == "locked"
+    run_sync(app.on_alarm("someone.elses.alarm"))  # ignored
+
+
+def test_diag_runs_vectors_on_the_lab_backend_and_records_marks() -> None:
+    app, _, _ = make()
+    assert ask(app, type="diag.vault_vectors", vectors={})["code"] == "unavailable"
+    app.diagnostics.vault_lab = lambda: SoftwareCrypto(ReferencePrimitives())
+    vectors = {"aes_gcm": load_vectors()["aes_gcm"]}
+    reply = ask(app, type="diag.vault_vectors", vectors=vectors)
+    assert reply["failures"] == [] and len(reply["produced"]["aes_gcm"]) == len(vectors["aes_gcm"])
+    assert ask(app, type="diag.vault_vectors", vectors=[])["code"] == "bad_request"
+    ask(app, type="diag.mark", token="a")
+    ask(app, type="diag.mark", token="b")
+    assert ask(app, type="diag.marks")["marks"] == ["a", "b"]
+
+
+def test_diag_chat_without_a_key_uses_the_stored_one() -> None:
+    app, _, _ = make()
+    ask(app, type="vault.set", secret=KEY)
+    assert run_sync(app.diagnostics._stored_key()) == KEY
