@@ -1,7 +1,17 @@
 """The side-panel UI logic: MicroPython (PyScript) in the sandboxed ui.html.
 
-``state`` is a pure state machine (messages in, view state out) that also runs and
-is tested on CPython; ``main`` is the thin DOM layer that only runs in the page.
-Written for MicroPython: no typing, dataclasses or f-string format specs beyond
-the basics.
+Pure modules (no DOM; they run and are tested on CPython and on MicroPython):
+
+* ``state``: the state machine, worker messages and user intents in, view state out;
+* ``conversation``: the messages on screen and the turn streaming into them (``seq``);
+* ``blocks``: reply text cut into markdown blocks as it streams (render only the tail);
+* ``mdprep``: math taken out before markdown and put back after;
+* ``templates``, ``fmt``, ``wire``: ``/name`` templates, numbers and times, long messages.
+
+Browser-only modules (``pyscript``): ``main`` wires events and messages, ``render``
+paints the state by keyed, incremental updates, ``md`` turns markdown into
+sanitized DOM (marked, DOMPurify, highlight.js, KaTeX).
+
+Written for MicroPython: no typing, dataclasses, enum, ``from __future__``, ``*x`` in
+list displays, ``str.ljust``; its dicts do not keep insertion order.
 """

@@ -1,42 +1,130 @@
 # The panel's DOM layer (MicroPython under PyScript, in the sandboxed ui.html).
-# All decisions live in panel.state; this file wires messages and the DOM to it.
+# All decisions live in panel.state; panel.render paints them. This file wires the
+# page's events and the worker's messages to the state, posts what the state wants
+# sent, and schedules at most one paint per animation frame.
 
 import json
 
 from pyscript import document, window
-from pyscript.ffi import create_proxy
+from pyscript.ffi import create_proxy, to_js
 
+from panel.fmt import iso_ms
+from panel.render import Renderer
 from panel.state import PanelState
+from panel.wire import PLACEHOLDER, restore
 
 
 def now():
     return window.performance.now()
 
 
-state = PanelState(now())
-status_el = document.getElementById("status")
-ping_btn = document.getElementById("ping")
-ping_out = document.getElementById("ping-result")
-ticker = None
+def wall():
+    # Not Date.now(): MicroPython's JS bridge wraps integers above 2**31.
+    return iso_ms(window.Date.new().toISOString())
 
 
-def send(msg):
-    window.parent.postMessage(json.dumps(msg), "*")
+state = PanelState(now(), session="p%d" % int(wall()))
+view = Renderer(state)
+g = document.getElementById
+composer = g("composer")
+body = document.body
+frame = None
+timer = None
+timer_period = 0
+search_timer = None
+_proxies = []  # keep every callback alive
 
 
-def render():
-    global ticker
-    t = now()
-    status_el.textContent = state.status_text(t)
-    status_el.className = "error" if state.error and not state.ready else ""
-    ping_btn.disabled = not state.ready
-    if state.ping_result:
-        ping_out.textContent = state.ping_result
-    if state.ticking and ticker is None:
-        ticker = window.setInterval(create_proxy(lambda *_: render()), 100)
-    elif not state.ticking and ticker is not None:
-        window.clearInterval(ticker)
-        ticker = None
+def proxy(fn):
+    p = create_proxy(fn)
+    _proxies.append(p)
+    return p
+
+
+def on(el, event, fn):
+    el.addEventListener(event, proxy(fn))
+
+
+# MicroPython's json module slows down sharply on long strings (a 1 MB reply takes
+# seconds): in long messages the browser decodes the long string literals (see
+# panel.wire) and writes long outgoing messages.
+BIG = 8192
+LONG_STRING = window.RegExp.new('"(?:[^"\\\\]|\\\\.){4096,}"', "g")
+_literals = []
+
+
+def _cut(literal, *_):
+    _literals.append(literal)
+    return '"' + PLACEHOLDER + str(len(_literals) - 1) + '"'
+
+
+_cut_proxy = create_proxy(_cut)
+
+
+def decode(text):
+    if len(text) < BIG:
+        return json.loads(text)
+    del _literals[:]
+    short = window.String.prototype.replace.call(text, LONG_STRING, _cut_proxy)
+    literals = list(_literals)
+    del _literals[:]
+    return restore(json.loads(short), lambda i: window.JSON.parse(literals[i]))
+
+
+def post(msg):
+    text = msg.get("text")
+    if text is not None and len(text) >= BIG:
+        window.parent.postMessage(window.JSON.stringify(to_js(msg)), "*")
+    else:
+        window.parent.postMessage(json.dumps(msg), "*")
+
+
+def changed():
+    """After any input: post what the state queued and repaint on the next frame."""
+    for msg in state.take_outbox():
+        post(msg)
+    schedule()
+
+
+def schedule():
+    global frame
+    if frame is None:
+        frame = window.requestAnimationFrame(paint_proxy)
+
+
+def paint(*_):
+    global frame
+    frame = None
+    more = view.paint(now(), wall())
+    download = state.take_download()
+    if download is not None:
+        view.deliver(download, copy_text)
+    if more:
+        schedule()
+    set_timer()
+
+
+paint_proxy = proxy(paint)
+
+
+def set_timer():
+    """A clock for the status line (fast) and for countdowns (each second)."""
+    global timer, timer_period
+    period = 100 if state.ticking else (1000 if state.counting_down or state.limits else 0)
+    if period == timer_period:
+        return
+    if timer is not None:
+        window.clearInterval(timer)
+        timer = None
+    timer_period = period
+    if period:
+        timer = window.setInterval(tick_proxy, period)
+
+
+tick_proxy = proxy(lambda *_: schedule())
+
+
+# ------------------------------------------------------------------ worker messages
 
 
 def on_message(event):
@@ -44,18 +132,278 @@ def on_message(event):
     if event.source != window.parent or not isinstance(event.data, str):
         return
     try:
-        msg = json.loads(event.data)
-    except ValueError:
+        msg = decode(event.data)
+    except Exception:  # not JSON (a SyntaxError from JSON.parse arrives as JsException)
         return
-    state.receive(msg, now())
-    render()
+    if isinstance(msg, dict):
+        state.receive(msg, now(), wall())
+        changed()
 
 
-def on_ping(_event):
-    send(state.make_ping(now()))
+# ------------------------------------------------------------------------ composer
 
 
-window.addEventListener("message", create_proxy(on_message))
-ping_btn.addEventListener("click", create_proxy(on_ping))
-render()
+def do_send():
+    if state.send(composer.value):
+        composer.value = ""
+        view.autosize()
+        view.show_suggestions("")
+        view.scroll_to_bottom()
+    changed()
+
+
+def pick_template(name):
+    composer.value = "/" + name + " "
+    view.show_suggestions("")
+    composer.focus()
+
+
+def on_key(event):
+    key = event.key
+    if view.suggestions:
+        if key == "ArrowDown" or key == "ArrowUp":
+            event.preventDefault()
+            view.move_suggestion(1 if key == "ArrowDown" else -1)
+            return
+        if (key == "Enter" and not event.shiftKey) or key == "Tab":
+            event.preventDefault()
+            pick_template(view.suggestions[view.selected]["name"])
+            return
+        if key == "Escape":
+            event.preventDefault()
+            view.show_suggestions("")
+            return
+    if key == "Enter" and not event.isComposing and (not event.shiftKey or event.ctrlKey or event.metaKey):
+        event.preventDefault()
+        do_send()
+    elif key == "Escape" and state.editing:
+        state.cancel_edit()
+        composer.value = ""
+        changed()
+
+
+def on_input(_event):
+    view.autosize()
+    view.show_suggestions(composer.value)
+
+
+def on_menu_click(event):
+    item = event.target.closest("[data-action=template]")
+    if item is not None:
+        pick_template(item.getAttribute("data-name"))
+
+
+# --------------------------------------------------------------------- copy/export
+
+
+def copy_text(text, button=None):
+    """Copy through a hidden textarea: the sandboxed page has no Clipboard API."""
+    area = g("clipboard")
+    active = document.activeElement
+    area.value = text
+    area.select()
+    ok = document.execCommand("copy")
+    area.value = ""
+    if active is not None:
+        active.focus()
+    if button is not None:
+        flag = "copied" if ok else "failed"
+        button.classList.add(flag)
+        window.setTimeout(proxy(lambda *_: button.classList.remove(flag)), 1200)
+
+
+def on_log_click(event):
+    target = event.target.closest("[data-action]")
+    if target is None:
+        return
+    action = target.getAttribute("data-action")
+    if action == "copy-code":
+        pre = target.parentNode.nextElementSibling
+        if pre is not None:
+            copy_text(pre.textContent, target)
+    elif action == "copy":
+        article = target.closest("article")
+        text = state.message_text(article.getAttribute("data-key")) if article is not None else None
+        if text is not None:
+            copy_text(text, target)
+    elif action == "edit":
+        state.start_edit()
+        changed()
+
+
+def on_toggle(_event):
+    view.conv_rev = -1  # reasoning opened: render it
+    for node in view.nodes.values():
+        node.done = False
+    schedule()
+
+
+# ---------------------------------------------------------------- conversation list
+
+
+def set_drawer(flag):
+    body.classList.toggle("drawer-open", flag)
+    g("list-toggle").setAttribute("aria-expanded", "true" if flag else "false")
+    if flag:
+        g("search").focus()
+
+
+def narrow():
+    return not window.matchMedia("(min-width: 720px)").matches
+
+
+def on_list_click(event):
+    target = event.target.closest("[data-action]")
+    if target is None:
+        return
+    li = target.closest("li")
+    cid = li.getAttribute("data-id") if li is not None else None
+    action = target.getAttribute("data-action")
+    if action == "open":
+        state.open_conversation(cid)
+        if narrow():
+            set_drawer(False)
+            composer.focus()
+    elif action == "rename":
+        view.renaming = cid
+        state.rev["list"] += 1
+        view.paint(now(), wall())  # the field must take keys at once
+    elif action == "pin":
+        state.pin(cid, target.getAttribute("aria-pressed") != "true")
+    elif action == "delete":
+        if view.confirm_delete == cid:
+            view.confirm_delete = None
+            state.delete(cid)
+        else:
+            view.confirm_delete = cid
+            state.rev["list"] += 1
+    changed()
+
+
+def commit_rename(field, keep):
+    cid = view.renaming
+    view.renaming = None
+    if keep and cid is not None:
+        state.rename(cid, field.value)
+    state.rev["list"] += 1
+    changed()
+
+
+def on_list_key(event):
+    if event.target.getAttribute("data-action") != "rename-field":
+        return
+    if event.key == "Enter":
+        event.preventDefault()
+        commit_rename(event.target, True)
+    elif event.key == "Escape":
+        event.preventDefault()
+        event.stopPropagation()
+        commit_rename(event.target, False)
+
+
+def on_list_blur(event):
+    if event.target.getAttribute("data-action") == "rename-field" and view.renaming is not None:
+        commit_rename(event.target, True)
+
+
+def on_search(_event):
+    global search_timer
+    if search_timer is not None:
+        window.clearTimeout(search_timer)
+    search_timer = window.setTimeout(search_proxy, 200)
+
+
+def run_search(*_):
+    global search_timer
+    search_timer = None
+    state.search(g("search").value)
+    changed()
+
+
+search_proxy = proxy(run_search)
+
+
+# ----------------------------------------------------------------------- the rest
+
+
+def set_more(flag):
+    g("more-menu").hidden = not flag
+    g("more").setAttribute("aria-expanded", "true" if flag else "false")
+    if flag:
+        g("export-md").focus()
+
+
+def on_banner_click(event):
+    target = event.target.closest("[data-action]")
+    if target is None:
+        return
+    if target.getAttribute("data-action") == "dismiss":
+        state.dismiss(target.getAttribute("data-key"))
+    elif target.getAttribute("data-action") == "retry":
+        state.regenerate()
+    changed()
+
+
+def on_global_key(event):
+    if event.key != "Escape":
+        return
+    if not g("more-menu").hidden:
+        set_more(False)
+        g("more").focus()
+    elif body.classList.contains("drawer-open"):
+        set_drawer(False)
+        g("list-toggle").focus()
+
+
+def on_doc_click(event):
+    if not g("more-menu").hidden and event.target.closest(".menu-wrap") is None:
+        set_more(False)
+
+
+def act(fn):
+    def handler(_event):
+        fn()
+        changed()
+
+    return handler
+
+
+def export(action):
+    set_more(False)
+    state.export(action)
+
+
+on(window, "message", on_message)
+on(composer, "keydown", on_key)
+on(composer, "input", on_input)
+on(g("template-menu"), "mousedown", lambda e: e.preventDefault())  # keep the composer's focus
+on(g("template-menu"), "click", on_menu_click)
+on(g("send"), "click", lambda _e: do_send())
+on(g("stop"), "click", act(state.stop))
+on(g("regenerate"), "click", act(state.regenerate))
+on(g("new-chat"), "click", act(lambda: (state.new_chat(), composer.focus())))
+on(g("summarize"), "click", act(lambda: state.quick_action("summarize")))
+on(g("explain"), "click", act(lambda: state.quick_action("explain")))
+on(g("attach"), "click", act(lambda: state.quick_action("attach")))
+on(g("context-remove"), "click", act(state.clear_context))
+on(g("cancel-edit"), "click", act(lambda: (state.cancel_edit(), setattr(composer, "value", ""))))
+on(g("model"), "change", lambda e: (state.set_model(e.target.value), changed()))
+on(g("effort"), "change", lambda e: (state.set_effort(e.target.value), changed()))
+on(g("list-toggle"), "click", lambda _e: set_drawer(not body.classList.contains("drawer-open")))
+on(g("conv-items"), "click", on_list_click)
+on(g("conv-items"), "keydown", on_list_key)
+on(g("conv-items"), "focusout", on_list_blur)
+on(g("search"), "input", on_search)
+on(g("more"), "click", lambda _e: set_more(g("more-menu").hidden))
+on(g("export-md"), "click", act(lambda: export("download")))
+on(g("copy-md"), "click", act(lambda: export("copy")))
+on(g("banners"), "click", on_banner_click)
+on(g("messages"), "click", on_log_click)
+on(g("ping"), "click", lambda _e: post(state.make_ping(now())))
+on(g("options"), "click", lambda _e: window.parent.postMessage("ui.options", "*"))  # relay.js opens them
+on(document, "keydown", on_global_key)
+on(document, "click", on_doc_click)
+g("messages").addEventListener("toggle", proxy(on_toggle), True)  # toggle does not bubble
+paint()
 window.parent.postMessage("ui.ready", "*")
+composer.focus()

@@ -1,0 +1,593 @@
+# The panel's DOM renderer (MicroPython under PyScript; not imported by the tests).
+#
+# Reads panel.state.PanelState and updates the page by keyed, incremental changes:
+# each section repaints only when its revision in ``state.rev`` moved; messages are
+# DOM nodes keyed by ``Message.key`` and updated when their ``rev`` moved; a reply's
+# text is a list of block nodes (panel.blocks) where finished blocks are rendered
+# once and only the growing tail is rendered again. ``paint`` runs at most once per
+# animation frame (panel.main schedules it) and spends at most FRAME_BUDGET_MS on
+# markdown; what is left is done in the next frames.
+
+from pyscript import document, window
+from pyscript.ffi import create_proxy, to_js
+
+from panel import fmt
+from panel import templates as tpl
+from panel.md import Markdown
+
+FRAME_BUDGET_MS = 12
+TAIL_COST_FACTOR = 3  # the tail is re-rendered at most every 3x its last render time
+SLOW_TAIL_MS = 50  # a tail this slow to render is shown as plain text until its block is finished
+
+
+def _el(tag, cls=None, text=None):
+    e = document.createElement(tag)
+    if cls:
+        e.className = cls
+    if text is not None:
+        e.textContent = text
+    return e
+
+
+def _button(text, action, label=None, cls=None):
+    b = _el("button", cls, text)
+    b.type = "button"
+    b.setAttribute("data-action", action)
+    if label:
+        b.setAttribute("aria-label", label)
+        b.title = label
+    return b
+
+
+PENCIL = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M11 2.5l2.5 2.5L6 12.5'
+          ' 3 13l.5-3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/></svg>')
+PIN = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M6 2.5h4l-.5 4 2 2v1'
+       'h-7v-1l2-2zM8 9.5V14" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/>'
+       '</svg>')
+TRASH = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M3 4.5h10'
+         'M6.5 4.5V3h3v1.5M4.5 4.5l.7 8.5h5.6l.7-8.5" fill="none" stroke="currentColor" stroke-width="1.4"'
+         ' stroke-linejoin="round"/></svg>')
+
+
+def _icon_button(svg, action, label, cls="icon"):
+    b = _button("", action, label, cls)
+    b.innerHTML = svg  # our own constant markup, never model text
+    return b
+
+
+def _show(e, flag):
+    e.hidden = not flag
+
+
+def now_ms():
+    return window.performance.now()
+
+
+class Budget:
+    """Markdown time left in this frame."""
+
+    def __init__(self, ms):
+        self.end = now_ms() + ms
+
+    def out(self):
+        return now_ms() > self.end
+
+
+class BlocksDom:
+    """A BlockText rendered as markdown: one node per finished block, one for the tail."""
+
+    def __init__(self, box):
+        self.box = box
+        self.body = None
+        self.checked = 0  # blocks known to match self.body
+        self.nodes = []
+        self.srcs = []
+        self.tail = _el("div", "b")
+        self.tail_src = ""
+        self.tail_rev = -1
+        self.tail_due = 0
+        self.slow = False
+        self.tail_block = 0
+        box.append(self.tail)
+
+    def sync(self, body, md, budget, streaming):
+        """Bring the DOM up to ``body``; False when work is left for another frame."""
+        if body is not self.body:
+            # A new text (a reload, or the final reply): compare block by block and keep
+            # the nodes of equal ones. The same text only ever grows: blocks already
+            # checked against it stay right.
+            self.body = body
+            self.checked = 0
+            self.tail_rev = -1
+        n = len(body.blocks)
+        i = self.checked
+        while i < n:
+            prefix = body.prefixes[i]
+            src = prefix + body.blocks[i] if prefix else body.blocks[i]
+            if i < len(self.srcs) and self.srcs[i] == src:
+                i += 1
+                self.checked = i
+                continue
+            if budget.out():
+                return False
+            if i < len(self.nodes):
+                node = self.nodes[i]
+                self.srcs[i] = src
+            else:
+                node = _el("div", "b")
+                self.box.insertBefore(node, self.tail)
+                self.nodes.append(node)
+                self.srcs.append(src)
+            md.render(node, src)
+            i += 1
+            self.checked = i
+        while len(self.nodes) > n:
+            self.nodes.pop().remove()
+            self.srcs.pop()
+        if len(self.srcs) != self.tail_block:
+            self.tail_block = len(self.srcs)  # a new tail block: give markdown another chance
+            self.slow = False
+        if body.rev == self.tail_rev:
+            return True
+        tail = body.tail()
+        src = body.tail_prefix + tail if tail else ""
+        if src == self.tail_src:
+            self.tail_rev = body.rev
+            return True
+        t0 = now_ms()
+        if streaming and t0 < self.tail_due:
+            return False
+        if budget.out() and streaming:
+            return False
+        if streaming and self.slow:
+            self.tail.textContent = src  # hostile or huge markdown: text now, markdown once finished
+        else:
+            md.render(self.tail, src, not streaming or len(src) < 4000)
+        cost = now_ms() - t0
+        if streaming and cost > SLOW_TAIL_MS:
+            self.slow = True
+        self.tail_due = t0 + cost * TAIL_COST_FACTOR
+        self.tail_src = src
+        self.tail_rev = body.rev
+        return True
+
+
+class MessageDom:
+    def __init__(self, msg):
+        self.key = msg.key
+        self.rev = -1
+        self.role = msg.role
+        self.el = _el("article", "msg " + msg.role)
+        self.el.setAttribute("data-key", msg.key)
+        self.ctx = _el("div", "ctx")
+        self.reasoning = None  # (details, summary, BlocksDom)
+        self.searches = _el("div", "searches")
+        # The test hook holds the message text only (actions and notes are outside it).
+        self.content = _el("div", "md" if msg.role == "assistant" else "plain")
+        self.content.setAttribute("data-testid", "message-" + msg.role)
+        self.meta = _el("div", "meta")
+        self.actions = _el("div", "actions")
+        self.actions.append(_button(None, "copy", "Copy message", "copy"))
+        self.edit_btn = None
+        self.editable = None
+        if msg.role == "user":
+            self.edit_btn = _button(None, "edit", "Edit and resend", "edit")
+            self.actions.append(self.edit_btn)
+        self.el.append(self.ctx, self.searches, self.content, self.meta, self.actions)
+        self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
+        self.plain_len = -1
+        self.plain_body = None
+        self.done = True
+
+    def update(self, msg, state, md, budget, is_last_user):
+        """Repaint what changed; False when markdown work is left for another frame."""
+        changed = msg.rev != self.rev
+        if changed:
+            self.rev = msg.rev
+            self._chrome(msg, state)
+        if self.edit_btn is not None:
+            editable = is_last_user and state.can_regenerate()
+            if editable != self.editable:
+                self.editable = editable
+                _show(self.edit_btn, editable)
+        if not changed and self.done:
+            return True
+        if self.blocks is None:
+            if msg.body is not self.plain_body or msg.body.length != self.plain_len:
+                self.content.textContent = msg.text
+                self.plain_body = msg.body
+                self.plain_len = msg.body.length
+            self.done = True
+            return True
+        done = self.blocks.sync(msg.body, md, budget, msg.streaming)
+        if self.reasoning is not None and self.reasoning[0].open and msg.reasoning is not None:
+            done = self.reasoning[2].sync(msg.reasoning, md, budget, msg.streaming) and done
+        self.done = done
+        return done
+
+    def _chrome(self, msg, state):
+        el = self.el
+        el.classList.toggle("streaming", bool(msg.streaming))
+        el.setAttribute("aria-busy", "true" if msg.streaming else "false")
+        el.classList.toggle("pending", bool(msg.pending))
+        ctx = msg.context
+        if ctx:
+            if ctx.get("selection"):
+                self.ctx.textContent = "Selection from " + (ctx.get("title") or ctx.get("url") or "the page")
+            else:
+                self.ctx.textContent = "Page: " + (ctx.get("title") or ctx.get("url") or "")
+            self.ctx.title = ctx.get("url") or ""
+        _show(self.ctx, bool(ctx))
+        if msg.reasoning is not None and self.reasoning is None:
+            details = _el("details", "reasoning")
+            summary = _el("summary", None, "Reasoning")
+            box = _el("div", "md")
+            details.append(summary, box)
+            self.el.insertBefore(details, self.searches)
+            self.reasoning = (details, summary, BlocksDom(box))
+            details.setAttribute("data-key", msg.key)
+        if self.reasoning is not None:
+            self.reasoning[1].textContent = "Thinking…" if msg.streaming and not msg.text else "Reasoning"
+        if msg.searches:
+            queries = [q for _, q in msg.searches if q]
+            label = "Searching the web" if msg.streaming else "Searched the web"
+            self.searches.textContent = label + (": " + ", ".join(queries) if queries else "…")
+        _show(self.searches, bool(msg.searches))
+        parts = []
+        if msg.pending:
+            parts.append(state.pending_label(msg))
+        if msg.stopped:
+            parts.append("Stopped")
+        if msg.error:
+            parts.append("Failed: " + (msg.error.get("message") or "error"))
+        if msg.role == "assistant" and not msg.streaming:
+            if msg.model:
+                parts.append(msg.model)
+            if msg.usage:
+                parts.append(" · ".join(fmt.usage_parts(msg.usage)))
+        self.meta.textContent = " · ".join(parts)
+        self.meta.classList.toggle("error", bool(msg.error))
+        _show(self.meta, bool(parts))
+
+
+class Renderer:
+    def __init__(self, state):
+        self.state = state
+        self.md = Markdown()
+        g = document.getElementById
+        self.status = g("status")
+        self.title = g("conv-title")
+        self.model = g("model")
+        self.effort = g("effort")
+        self.drawer = g("drawer")
+        self.list = g("conv-items")
+        self.storage = g("storage")
+        self.scroller = g("scroller")
+        self.log = g("messages")
+        self.empty = g("empty")
+        self.loading = g("loading")
+        self.thinking = g("thinking")
+        self.banners = g("banners")
+        self.composer = g("composer")
+        self.send_btn = g("send")
+        self.stop_btn = g("stop")
+        self.regen_btn = g("regenerate")
+        self.chip = g("context-chip")
+        self.chip_text = g("context-text")
+        self.chip_note = g("context-note")
+        self.editing = g("editing")
+        self.usage = g("usage")
+        self.limits = g("rate-limits")
+        self.ping = g("ping")
+        self.ping_out = g("ping-result")
+        self.quick = [g("summarize"), g("explain"), g("attach")]
+        self.menu = g("template-menu")
+        self.export_btns = [g("export-md"), g("copy-md")]
+        self.seen = {}
+        for name in state.rev:
+            self.seen[name] = -1
+        self.nodes = {}  # key -> MessageDom
+        self.conv = None
+        self.conv_rev = -1
+        self.renaming = None  # conversation id being renamed
+        self.confirm_delete = None
+        self.suggestions = []
+        self.selected = 0
+        self.banner_second = -1
+        self.footer_second = -1
+
+    def _due(self, name):
+        if self.state.rev[name] != self.seen[name]:
+            self.seen[name] = self.state.rev[name]
+            return True
+        return False
+
+    def paint(self, now, wall):
+        """Update the page; True when more frames are needed (markdown left to do)."""
+        s = self.state
+        self.status.textContent = s.status_text(now)
+        self.status.classList.toggle("error", bool(s.error) and not s.ready)
+        if self._due("header"):
+            self._header()
+        if self._due("list"):
+            self._list()
+        self._banners(wall)
+        self._footer(wall)
+        if self._due("composer"):
+            self._composer()
+        return self._messages()
+
+    # ---------------------------------------------------------------- header
+
+    def _header(self):
+        s = self.state
+        self.title.textContent = s.conv.title or "New chat"
+        h = s.header()
+        _fill_select(self.model, [(m, m) for m in h["models"]], h["model"])
+        _show(self.model, bool(h["models"]))
+        efforts = [("", "Default effort")] + [(e, e[:1].upper() + e[1:]) for e in h["efforts"]]
+        _fill_select(self.effort, efforts, h["effort"])
+        has = s.conv.id is not None or bool(s.conv.messages)
+        for b in self.export_btns:
+            b.disabled = not has
+
+    # ------------------------------------------------------------------ list
+
+    def _list(self):
+        s = self.state
+        self.list.replaceChildren()
+        items = s.visible_conversations()
+        for c in items:
+            li = _el("li", "conv")
+            cid = c.get("id")
+            li.setAttribute("data-id", cid)
+            if cid == s.conv.id:
+                li.classList.add("active")
+            if cid == self.renaming:
+                field = _el("input", "rename")
+                field.value = c.get("title") or ""
+                field.setAttribute("aria-label", "New title")
+                field.setAttribute("data-action", "rename-field")
+                li.append(field)
+            else:
+                open_btn = _button("", "open", None, "open")
+                open_btn.append(_el("span", "t", c.get("title") or "Untitled"))
+                preview = fmt.plain_preview(c.get("preview"))
+                if preview:
+                    open_btn.append(_el("span", "p", preview))
+                if cid == s.conv.id:
+                    open_btn.setAttribute("aria-current", "true")
+                li.append(open_btn)
+                name = c.get("title") or ""
+                pinned = bool(c.get("pinned"))
+                pin = _icon_button(PIN, "pin", ("Unpin " if pinned else "Pin ") + name)
+                pin.setAttribute("aria-pressed", "true" if pinned else "false")
+                pin.classList.toggle("on", pinned)
+                li.append(pin)
+                li.append(_icon_button(PENCIL, "rename", "Rename " + name))
+                if cid == self.confirm_delete:
+                    li.append(_button("Delete?", "delete", "Confirm: delete " + name, "icon danger"))
+                else:
+                    li.append(_icon_button(TRASH, "delete", "Delete " + name))
+            self.list.append(li)
+        if not items:
+            empty = "No conversations found." if s.query else "No conversations yet."
+            self.list.append(_el("li", "conv none", empty))
+        self.storage.textContent = s.storage_text()
+        if self.renaming is not None:
+            field = self.list.querySelector("input.rename")
+            if field is not None:
+                field.focus()
+                field.select()
+
+    # --------------------------------------------------------------- banners
+
+    def _banners(self, wall):
+        s = self.state
+        second = int(wall // 1000)
+        if not self._due("banners") and not (s.counting_down and second != self.banner_second):
+            return
+        self.banner_second = second
+        self.banners.replaceChildren()
+        for b in s.banner_views(wall):
+            row = _el("div", "banner " + b["level"])
+            row.append(_el("span", "text", b["text"]))
+            if b["action"] == "regenerate":
+                row.append(_button("Try again", "retry"))
+            x = _button("×", "dismiss", "Dismiss", "icon")
+            x.setAttribute("data-key", b["key"])
+            row.append(x)
+            self.banners.append(row)
+        _show(self.banners, bool(s.banners))
+
+    # ---------------------------------------------------------------- footer
+
+    def _footer(self, wall):
+        s = self.state
+        due = self._due("footer")
+        second = int(wall // 1000)
+        if not due and (s.limits is None or second == self.footer_second):
+            return  # the "resets in" countdowns change once a second
+        self.footer_second = second
+        text = s.usage_text()
+        self.usage.textContent = text
+        _show(self.usage, bool(text))
+        rows = s.rate_limit_rows(wall)
+        self.limits.replaceChildren()
+        for r in rows:
+            row = _el("div", "limit")
+            row.append(_el("span", "label", r["label"]))
+            if r["used_percent"] is not None:
+                bar = _el("span", "bar")
+                fill = _el("span", "fill")
+                used = max(0.0, min(100.0, float(r["used_percent"])))
+                fill.style.width = "%d%%" % int(used + 0.5)
+                if used >= 90:
+                    fill.classList.add("high")
+                bar.append(fill)
+                bar.setAttribute("role", "meter")
+                bar.setAttribute("aria-valuenow", str(int(used + 0.5)))
+                bar.setAttribute("aria-valuemin", "0")
+                bar.setAttribute("aria-valuemax", "100")
+                bar.setAttribute("aria-label", r["label"] + " used")
+                row.append(bar)
+            row.append(_el("span", "text", r["text"]))
+            self.limits.append(row)
+        _show(self.limits, bool(rows))
+        if due:
+            self.ping.disabled = not s.ready
+            if s.ping_result:
+                self.ping_out.textContent = s.ping_result
+
+    # -------------------------------------------------------------- composer
+
+    def _composer(self):
+        s = self.state
+        busy = s.conv.busy
+        _show(self.send_btn, not busy)
+        _show(self.stop_btn, busy)
+        self.stop_btn.disabled = s.conv.stopping
+        self.regen_btn.disabled = not s.can_regenerate()
+        _show(self.regen_btn, s.can_regenerate())
+        for b in self.quick:
+            b.disabled = not s.can_send()
+        ctx = s.context
+        if ctx:
+            if ctx.get("selection"):
+                sel = " ".join(ctx["selection"].split())
+                sel = sel[:80] + "…" if len(sel) > 80 else sel
+                text = "Selection: “" + sel + "” · " + (ctx.get("title") or "")
+            else:
+                text = "Page: " + (ctx.get("title") or ctx.get("url") or "this page") + " · " + fmt.tokens(
+                    ctx.get("chars") or len(ctx.get("text") or "")) + " chars"
+                if ctx.get("truncated") and not ctx.get("note"):
+                    text += " (trimmed)"
+            self.chip_text.textContent = text
+            self.chip.title = ctx.get("url") or ""
+            note = ctx.get("note") or ""
+            self.chip_note.textContent = note
+            _show(self.chip_note, bool(note))
+        _show(self.chip, bool(ctx))
+        _show(self.editing, s.editing)
+        self.composer.disabled = s.phase == "closed"
+        fill = s.take_composer_fill()
+        if fill is not None and (not self.composer.value.strip() or s.editing):
+            self.composer.value = fill
+            self.autosize()
+            self.composer.focus()
+
+    def autosize(self):
+        c = self.composer
+        c.style.height = "auto"
+        c.style.height = str(min(c.scrollHeight + 2, int(window.innerHeight * 0.4))) + "px"
+
+    def show_suggestions(self, text):
+        self.suggestions = tpl.suggestions(text, self.state.templates)
+        self.selected = 0
+        self._menu()
+
+    def move_suggestion(self, step):
+        if self.suggestions:
+            self.selected = (self.selected + step) % len(self.suggestions)
+            self._menu()
+
+    def _menu(self):
+        self.menu.replaceChildren()
+        for i, t in enumerate(self.suggestions):
+            li = _el("li", "opt")
+            li.setAttribute("role", "option")
+            li.setAttribute("id", "tpl-%d" % i)
+            li.setAttribute("data-action", "template")
+            li.setAttribute("data-name", t["name"])
+            li.setAttribute("aria-selected", "true" if i == self.selected else "false")
+            li.append(_el("b", None, "/" + t["name"]))
+            li.append(_el("span", None, " " + " ".join(t["prompt"].split())[:80]))
+            self.menu.append(li)
+        open_ = bool(self.suggestions)
+        _show(self.menu, open_)
+        self.composer.setAttribute("aria-expanded", "true" if open_ else "false")
+        if open_:
+            self.composer.setAttribute("aria-activedescendant", "tpl-%d" % self.selected)
+        else:
+            self.composer.removeAttribute("aria-activedescendant")
+
+    # -------------------------------------------------------------- messages
+
+    def _messages(self):
+        s = self.state
+        conv = s.conv
+        sc = self.scroller
+        at_bottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 48
+        due = self._due("messages")
+        if conv is not self.conv:
+            self.conv = conv
+            self.conv_rev = -1
+            for node in self.nodes.values():
+                node.el.remove()
+            self.nodes = {}
+        if conv.rev != self.conv_rev:
+            self.conv_rev = conv.rev
+            keep = {}
+            for m in conv.messages:
+                node = self.nodes.get(m.key)
+                if node is None or node.role != m.role:
+                    node = MessageDom(m)
+                keep[m.key] = node
+                self.log.append(node.el)  # (re)appending existing nodes only moves them
+            for key, node in self.nodes.items():
+                if keep.get(key) is not node:
+                    node.el.remove()
+            self.nodes = keep
+        busy_left = False
+        budget = Budget(FRAME_BUDGET_MS)
+        last_user = conv.last("user")
+        # Newest first: the reply being written matters most.
+        for i in range(len(conv.messages) - 1, -1, -1):
+            m = conv.messages[i]
+            node = self.nodes.get(m.key)
+            if node is not None and not node.update(m, s, self.md, budget, m is last_user):
+                busy_left = True
+        if due:
+            _show(self.empty, not conv.messages and not conv.loading)
+            _show(self.loading, conv.loading)
+            last = conv.last()
+            waiting = conv.turn_id is not None and conv.streaming is None
+            _show(self.thinking, waiting and last is not None and last.role == "user")
+        if at_bottom:
+            sc.scrollTop = sc.scrollHeight
+        return busy_left
+
+    def scroll_to_bottom(self):
+        self.scroller.scrollTop = self.scroller.scrollHeight
+
+    # ------------------------------------------------------------ side effects
+
+    def deliver(self, download, copy):
+        """Hand an export to the user: a file download or the clipboard."""
+        if download["action"] == "copy":
+            copy(download["text"])
+            return
+        blob = window.Blob.new(to_js([download["text"]]), to_js({"type": download["mime"]}))
+        url = window.URL.createObjectURL(blob)
+        a = document.createElement("a")
+        a.href = url
+        a.download = download["filename"]
+        document.body.append(a)
+        a.click()
+        a.remove()
+        window.setTimeout(_revoker(url), 5000)
+
+
+def _revoker(url):
+    return create_proxy(lambda *_: window.URL.revokeObjectURL(url))
+
+
+def _fill_select(select, options, value):
+    select.replaceChildren()
+    for v, label in options:
+        o = document.createElement("option")
+        o.value = v
+        o.textContent = label
+        if v == value:
+            o.selected = True
+        select.append(o)

@@ -1,0 +1,174 @@
+"""Templates, quick actions, page context and banners.
+
+Plain functions and asserts: these tests also run on MicroPython (tests/micropython).
+"""
+
+try:
+    from tests.unit.panel.support import CID, only, push, ready, settings, start_turn, with_conversation
+except ImportError:  # MicroPython: this folder is on sys.path
+    from support import CID, only, push, ready, settings, start_turn, with_conversation
+
+from panel import templates
+
+TEMPLATES = [
+    {"name": "tldr", "prompt": "Summarize in 3 bullets:\n\n{input}"},
+    {"name": "/translate", "prompt": "Translate to French."},
+    {"name": "tone", "prompt": "Rewrite politely: {input}"},
+    {"name": "bad name", "prompt": "ignored"},
+    {"name": "empty", "prompt": ""},
+]
+
+PAGE = {"title": "Example Domain", "url": "https://example.com/", "text": "This domain is for use...",
+        "truncated": True, "chars": 12000, "budget": 12000}
+
+
+def test_template_suggestions_follow_the_typed_prefix() -> None:
+    names = [t["name"] for t in templates.suggestions("/", TEMPLATES)]
+    assert names == ["tldr", "tone", "translate"]
+    assert [t["name"] for t in templates.suggestions("/T", TEMPLATES)] == ["tldr", "tone", "translate"]
+    assert [t["name"] for t in templates.suggestions("/tr", TEMPLATES)] == ["translate"]
+    assert templates.suggestions("/tldr now", TEMPLATES) == []
+    assert templates.suggestions("tldr", TEMPLATES) == []
+    assert templates.suggestions("/x", None) == []
+
+
+def test_template_expansion() -> None:
+    assert templates.expand("/tldr the text", TEMPLATES) == "Summarize in 3 bullets:\n\nthe text"
+    assert templates.expand("/translate\nBonjour?", TEMPLATES) == "Translate to French.\n\nBonjour?"
+    assert templates.expand("/translate", TEMPLATES) == "Translate to French."
+    assert templates.expand("/TONE  hey you ", TEMPLATES) == "Rewrite politely: hey you"
+    assert templates.expand("/unknown x", TEMPLATES) is None
+    assert templates.expand("no slash", TEMPLATES) is None
+
+
+def test_sending_a_template_shortcut_sends_its_prompt() -> None:
+    state = with_conversation()
+    assert state.send("/tldr long article")
+    req = only(state.take_outbox(), "chat.send")
+    assert req["text"] == "Summarize in 3 bullets:\n\nlong article"
+
+
+def test_templates_come_from_settings_and_follow_changes() -> None:
+    state = ready()
+    assert [t["name"] for t in templates.suggestions("/", state.templates)] == ["tldr"]
+    state.receive({"type": "settings", "settings": settings(templates=TEMPLATES)}, 0)
+    assert len(templates.suggestions("/t", state.templates)) == 3
+
+
+def test_summarize_this_page_asks_for_the_page_then_sends_with_it() -> None:
+    state = with_conversation()
+    state.quick_action("summarize")
+    req = only(state.take_outbox(), "page.context")
+    assert req["include"] == "page"
+    state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
+    send = only(state.take_outbox(), "chat.send")
+    assert send["text"] == "Summarize this page." and send["context"] == PAGE
+    assert state.conv.messages[-1].context == PAGE
+
+
+def test_explain_selection_needs_a_selection() -> None:
+    state = with_conversation()
+    state.quick_action("explain")
+    req = only(state.take_outbox(), "page.context")
+    assert req["include"] == "selection"
+    state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
+    assert state.take_outbox() == []
+    assert state.banner_views(0)[0]["text"] == "Select some text on the page first, then try again."
+    state.quick_action("explain")
+    req = only(state.take_outbox(), "page.context")
+    with_selection = dict(PAGE)
+    with_selection["selection"] = "monads"
+    state.receive({"type": "page.context", "id": req["id"], "context": with_selection}, 0)
+    assert only(state.take_outbox(), "chat.send")["text"] == "Explain the selected text."
+    assert state.banners == []
+
+
+def test_a_page_that_cannot_be_read_says_why() -> None:
+    state = with_conversation()
+    state.quick_action("summarize")
+    req = only(state.take_outbox(), "page.context")
+    error = {"kind": "page_unavailable", "message": "Chrome does not let extensions read chrome:// pages."}
+    state.receive({"type": "page.context", "id": req["id"], "error": error}, 0)
+    assert state.take_outbox() == []
+    assert state.banner_views(0) == [{"key": "page", "level": "error", "action": None,
+                                      "text": "Chrome does not let extensions read chrome:// pages."}]
+    state.dismiss("page")
+    assert state.banners == []
+
+
+def test_attach_the_page_to_the_composer_and_remove_it() -> None:
+    state = with_conversation()
+    state.quick_action("attach")
+    req = only(state.take_outbox(), "page.context")
+    state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
+    assert state.context == PAGE
+    state.clear_context()
+    assert state.context is None
+
+
+def test_a_selection_pushed_from_the_context_menu_lands_in_the_composer() -> None:
+    state = with_conversation()
+    ctx = dict(PAGE)
+    ctx["selection"] = "the selected words"
+    state.receive({"type": "page.selection", "context": ctx}, 0)
+    assert state.context["selection"] == "the selected words"
+    state.send("What does this mean?")
+    assert only(state.take_outbox(), "chat.send")["context"] == ctx and state.context is None
+
+
+def test_quick_actions_wait_for_the_current_reply() -> None:
+    state = with_conversation()
+    start_turn(state)
+    state.quick_action("summarize")
+    assert state.take_outbox() == []
+    assert state.banner_views(0)[0]["text"] == "Wait for the current reply to finish, or stop it."
+
+
+def test_quick_actions_before_the_worker_is_ready_are_queued() -> None:
+    from panel.state import PanelState
+
+    try:
+        from tests.unit.panel.support import connect
+    except ImportError:
+        from support import connect
+    state = PanelState(now=0, session="t")
+    state.quick_action("summarize")
+    out = connect(state)
+    req = only(out, "page.context")
+    state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
+    assert only(state.take_outbox(), "chat.send")["text"] == "Summarize this page."
+
+
+def test_an_error_without_a_request_is_a_banner() -> None:
+    state = ready()
+    state.receive({"type": "error", "code": "internal", "message": "boom"}, 0)
+    assert state.banner_views(0)[0]["text"] == "boom"
+    assert state.status_text(0) == "Ready"
+
+
+def test_rate_limits_from_hello_and_turns() -> None:
+    state = ready(limits={"primary": {"used_percent": 10, "window_minutes": 300, "resets_in_seconds": 60}})
+    assert state.rate_limit_rows(30000)[0]["text"] == "10% used · resets in 30 s"
+    push(state, "turn.limits", limits={"tokens": {"limit": 1000, "remaining": 250, "resets_in_seconds": 2}},
+         wall=50000)
+    assert state.rate_limit_rows(50000) == [
+        {"label": "Tokens", "used_percent": 75.0, "text": "250 of 1k left · resets in 2 s"}
+    ]
+
+
+def test_per_turn_and_session_usage_on_load() -> None:
+    usage = {"input_tokens": 10, "cached_input_tokens": 0, "output_tokens": 5, "reasoning_output_tokens": 0,
+             "total_tokens": 15}
+    from panel.state import PanelState
+
+    try:
+        from tests.unit.panel.support import connect, conversation, message
+    except ImportError:
+        from support import connect, conversation, message
+    state = PanelState(now=0)
+    view = conversation(CID, [message("u", "user", "q"), message("a", "assistant", "r", usage=usage)],
+                        usage={"total_tokens": 2500})
+    connect(state, active=view)
+    assert state.usage_text() == "Last turn: 10 in · 5 out · Session: 2.5k tokens"
+    state.new_chat()
+    assert state.usage_text() == ""
