@@ -15,8 +15,10 @@ What goes in and where it comes from:
   ``.cache/wheels`` and checked against build.lock.json. A cached file with the
   right hash is never fetched again.
 * Our own packages (``py/modelclient``, ``py/background``) and the wheels' contents
-  are merged into one zip, ``dist/python/site.zip``, that the service worker
-  unpacks into site-packages in one call (one fetch, no per-package install).
+  are merged into one uncompressed file bundle, ``dist/python/site.pyfb``, that the
+  service worker writes straight into site-packages (one fetch, no unzip, no
+  per-package install). Its content hash is ``python_key`` in build-info.json and
+  keys the worker's memory snapshot (see extension/snapshot/).
 * The panel's MicroPython sources (``py/panel``) are copied as files for PyScript.
 
 The build is incremental: outputs whose inputs did not change are left alone, so
@@ -28,7 +30,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -48,6 +52,16 @@ SITE_PACKAGES_IN_PYODIDE = "/lib/python3.14/site-packages"
 
 # Our Python packages that run in the service worker (the panel's are separate).
 WORKER_PACKAGES = ("modelclient", "background")
+
+# The worker's JavaScript that decides what a memory snapshot contains and how it
+# is restored: a change here must invalidate stored snapshots (build-info: boot_key).
+WORKER_BOOT_JS = ("boot.js", "snapshot/*.js")
+
+# The file bundle format read by extension/snapshot/bundle.js:
+#   "PYFB" | u32 LE index length | index JSON (utf-8) | file bytes, back to back.
+# index = {"dirs": [dir, ...], "files": [[path, offset, size], ...]}, paths relative
+# to site-packages, dirs parents-first, offsets relative to the end of the index.
+PYFB_MAGIC = b"PYFB"
 
 # Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
 # PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
@@ -225,23 +239,8 @@ def python_sources(package_dirs: Iterable[Path]) -> list[tuple[Path, str]]:
     return out
 
 
-def build_site_zip(wheels: list[Path], dest: Path) -> str:
-    """Write site.zip (wheel contents + our worker packages); return its content hash.
-
-    The zip is deterministic (fixed timestamps, sorted names), so its hash keys the
-    service worker's memory snapshot: new Python code means a new snapshot.
-    """
-    ours = python_sources(ROOT / "py" / name for name in WORKER_PACKAGES)
-    inputs = hashlib.sha256()
-    for w in wheels:
-        inputs.update(w.name.encode() + b"\0" + sha256_file(w).encode())
-    for path, arc in ours:
-        inputs.update(arc.encode() + b"\0" + path.read_bytes())
-    inputs.update(Path(__file__).read_bytes())
-    key = inputs.hexdigest()
-    stamp = dest.with_suffix(".inputs")
-    if dest.exists() and stamp.exists() and stamp.read_text() == key:
-        return key
+def site_entries(wheels: list[Path]) -> dict[str, bytes]:
+    """Every file the worker's site-packages holds: wheel contents + our packages."""
     entries: dict[str, bytes] = {}
     for w in wheels:
         with zipfile.ZipFile(w) as zf:
@@ -253,18 +252,80 @@ def build_site_zip(wheels: list[Path], dest: Path) -> str:
                 if name.endswith("/") or "/tests/" in name:
                     continue
                 entries[name] = zf.read(info)
-    for path, arc in ours:
+    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
         entries[arc] = path.read_bytes()
+    return entries
+
+
+def pack_bundle(entries: dict[str, bytes]) -> bytes:
+    """Serialize ``entries`` as a PYFB bundle (deterministic: sorted, no timestamps)."""
+    names = sorted(entries)
+    dirs: set[str] = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    files, offset = [], 0
+    for name in names:
+        files.append([name, offset, len(entries[name])])
+        offset += len(entries[name])
+    index = json.dumps({"dirs": sorted(dirs, key=lambda d: (d.count("/"), d)), "files": files},
+                       separators=(",", ":")).encode()
+    return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
+
+
+def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, str]]:
+    """Write site.pyfb; return (python_key, {shared library path: sha256}).
+
+    ``python_key`` is the sha256 of the bundle itself, so new Python code (ours or a
+    wheel's) means a new memory snapshot, and a rebuild that changes nothing keeps
+    the stored one. The shared libraries' hashes let the worker check that the
+    ``.so`` it re-instantiates on restore is the one recorded in the snapshot.
+    """
+    inputs = hashlib.sha256()
+    for w in wheels:
+        inputs.update(w.name.encode() + b"\0" + sha256_file(w).encode())
+    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
+        inputs.update(arc.encode() + b"\0" + path.read_bytes())
+    inputs.update(Path(__file__).read_bytes())
+    stamp = dest.with_suffix(".inputs")
+    try:
+        cached = json.loads(stamp.read_text())
+        if dest.exists() and cached["inputs"] == inputs.hexdigest():
+            return str(cached["python_key"]), dict(cached["dylibs"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        pass
+    entries = site_entries(wheels)
+    data = pack_bundle(entries)
+    python_key = hashlib.sha256(data).hexdigest()
+    dylibs = {n: hashlib.sha256(b).hexdigest() for n, b in sorted(entries.items()) if n.endswith(".so")}
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, entries[name])
+    tmp.write_bytes(data)
     tmp.replace(dest)
-    stamp.write_text(key)
-    return key
+    stamp.write_text(json.dumps({"inputs": inputs.hexdigest(), "python_key": python_key,
+                                 "dylibs": dylibs}))
+    return python_key, dylibs
+
+
+def pyodide_build_id() -> str:
+    """The build id Pyodide writes into (and checks in) every memory snapshot."""
+    text = (NODE_MODULES / "pyodide" / "pyodide.mjs").read_text()
+    found = re.findall(r'BUILD_ID:"([0-9a-f]{64})"', text)
+    if len(found) != 1:
+        raise BuildError(
+            "could not find Pyodide's BUILD_ID in node_modules/pyodide/pyodide.mjs: the snapshot "
+            "boot (extension/snapshot/rules.js) needs it; update pyodide_build_id() for this version"
+        )
+    return found[0]
+
+
+def boot_key(ext: Path) -> str:
+    """Hash of the worker JS that makes and restores snapshots (see WORKER_BOOT_JS)."""
+    digest = hashlib.sha256()
+    for pattern in WORKER_BOOT_JS:
+        for path in sorted(ext.glob(pattern)):
+            digest.update(path.relative_to(ext).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- build
@@ -297,8 +358,8 @@ def build(*, relock: bool = False) -> None:
     if relock:
         for group in lock["wheels"]:
             fetch_wheels(group, lock, relock=True)
-    python_key = build_site_zip(wheels, DIST / "python" / "site.zip")
-    shipped |= {"python/site.zip"}
+    python_key, dylibs = build_site_bundle(wheels, DIST / "python" / "site.pyfb")
+    shipped |= {"python/site.pyfb"}
 
     # Extension glue, pages and the manifest.
     ext = ROOT / "extension"
@@ -326,8 +387,11 @@ def build(*, relock: bool = False) -> None:
     info = {
         "version": manifest["version"],
         "pyodide": npm_version("pyodide"),
+        "pyodide_build_id": pyodide_build_id(),
         "python_key": python_key,
+        "boot_key": boot_key(ext),
         "site_packages": SITE_PACKAGES_IN_PYODIDE,
+        "dylibs": dylibs,
     }
     write_if_changed(DIST / "build-info.json", json.dumps(info, indent=2) + "\n")
     shipped.add("build-info.json")
@@ -338,7 +402,9 @@ def build(*, relock: bool = False) -> None:
         print(f"wrote {LOCK_FILE.name}")
     size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and p.suffix != ".inputs")
     elapsed = time.perf_counter() - started
-    print(f"dist/ ready: {len(shipped)} files, {human_size(size)} ({elapsed:.2f} s)")
+    bundle = (DIST / "python" / "site.pyfb").stat().st_size
+    print(f"dist/ ready: {len(shipped)} files, {human_size(size)} "
+          f"(python bundle {human_size(bundle)}) ({elapsed:.2f} s)")
 
 
 def npm_version(package: str) -> str:

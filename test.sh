@@ -2,13 +2,13 @@
 # SidePy's one test command. On a fresh Debian machine (as root) it installs what
 # is missing, builds dist/, then runs every suite:
 #   lint + types, unit tests on CPython (with coverage), the same unit tests
-#   inside Pyodide 314 under Node, the panel's tests on MicroPython, integration
-#   tests against real loopback servers, and end-to-end tests driving Chromium
-#   with the built extension.
+#   inside Pyodide 314 under Node, the panel's tests on MicroPython, the worker's
+#   boot JavaScript under Node's test runner, integration tests against real
+#   loopback servers, and end-to-end tests driving Chromium with the built extension.
 # Nothing is skipped: a missing browser or tool is a failure.
 #
 #   ./test.sh            everything
-#   ./test.sh unit       one stage: setup | lint | unit | pyodide | micropython | integration | e2e
+#   ./test.sh unit       one stage: setup | lint | unit | pyodide | micropython | js | integration | e2e
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -72,6 +72,11 @@ micropython() {
   "$py" tests/micropython/run.py
 }
 
+js() {
+  say "worker boot JS (snapshot rules, bundle format) under node --test"
+  PYTHON="$py" node --test tests/js/
+}
+
 integration() {
   say "integration tests (real loopback servers)"
   "$py" -m pytest tests/integration -q
@@ -83,8 +88,8 @@ e2e() {
 }
 
 case "$stage" in
-  all) setup; lint; unit; pyodide; micropython; integration; e2e ;;
-  setup | lint | unit | pyodide | micropython | integration | e2e) [ "$stage" = setup ] || [ -x "$py" ] || setup; "$stage" ;;
-  *) echo "usage: ./test.sh [setup|lint|unit|pyodide|micropython|integration|e2e]" >&2; exit 2 ;;
+  all) setup; lint; unit; pyodide; micropython; js; integration; e2e ;;
+  setup | lint | unit | pyodide | micropython | js | integration | e2e) [ "$stage" = setup ] || [ -x "$py" ] || setup; "$stage" ;;
+  *) echo "usage: ./test.sh [setup|lint|unit|pyodide|micropython|js|integration|e2e]" >&2; exit 2 ;;
 esac
 say "all green"

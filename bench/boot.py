@@ -2,15 +2,20 @@
 
     python bench/boot.py [--wakes 10] [--json out.json]
 
-For each extension it forces N worker stops (CDP ``ServiceWorker.stopAllWorkers``)
-and wakes the worker with a ping from an extension page, recording:
+One run measures, side by side, N forced wakes (CDP ``ServiceWorker.stopAllWorkers``,
+then a ping from an extension page; snapshot and cold wakes alternate) of:
 
-* wake -> Python ready: the worker's own boot record (ms since the worker started);
-* wake -> first pong: wall time from sending the ping to receiving the answer;
-* each boot phase (start, runtime, packages, import, ready).
+* snapshot: SidePy restoring the memory snapshot its first boot stored;
+* cold: SidePy with the stored snapshot deleted before each wake (it boots,
+  imports, snapshots and restores, as on first install or after an update);
+* JS-only floor: a worker that answers the same ping in JavaScript.
 
-A JavaScript-only worker that answers the same ping is measured beside it as the
-floor. Also reported: first install (fresh profile -> ready) and the size of dist/.
+For each: wake -> Python ready (the worker's own boot record, ms since the worker
+started) and wake -> first pong (wall time from sending the ping to the reply),
+p50 / p95, and the p50 of every boot phase. Also: first install (fresh profile ->
+first pong), the size of dist/ and of the snapshot (raw and gzip), and how long
+reading the snapshot image takes raw vs gzip-inflated (DecompressionStream), read
+from an extension page (same origin and storage as the worker).
 Figures are measurements of this machine at this moment; nothing is asserted.
 """
 
@@ -18,14 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, CDPSession, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -46,6 +54,45 @@ chrome.runtime.onMessage.addListener((text, _s, reply) => {
 });
 """
 
+# The worker's snapshot store (extension/snapshot/store.js), opened from a page.
+OPEN_STORE = """
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open("sidepy-snapshot");
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const run = (mode, fn) => new Promise((resolve, reject) => {
+    const req = fn(db.transaction("snapshot", mode).objectStore("snapshot"));
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+"""
+DELETE_SNAPSHOT = f"async () => {{ {OPEN_STORE} await run('readwrite', (s) => s.clear()); db.close(); }}"
+# Sizes, and read times of the image as stored (raw Blob) and gzip-compressed.
+STORAGE_JS = f"""async (reps) => {{
+  {OPEN_STORE}
+  const meta = await run("readonly", (s) => s.get("meta"));
+  const image = await run("readonly", (s) => s.get("image"));
+  const bundle = await run("readonly", (s) => s.get("bundle"));
+  const gzip = await new Response(image.stream().pipeThrough(new CompressionStream("gzip"))).blob();
+  await run("readwrite", (s) => s.put(gzip, "bench-gzip"));
+  const raw = [], inflated = [];
+  for (let i = 0; i < reps; i++) {{
+    let t = performance.now();
+    const a = await (await run("readonly", (s) => s.get("image"))).arrayBuffer();
+    raw.push(performance.now() - t);
+    t = performance.now();
+    const z = await run("readonly", (s) => s.get("bench-gzip"));
+    const b = await new Response(z.stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+    inflated.push(performance.now() - t);
+    if (a.byteLength !== b.byteLength) throw new Error("gzip round trip changed the size");
+  }}
+  await run("readwrite", (s) => s.delete("bench-gzip"));
+  db.close();
+  return {{ heap_bytes: meta.image_bytes, image_bytes: image.size, gzip_bytes: gzip.size,
+            bundle_bytes: bundle.size, raw, inflated }};
+}}"""
+
 
 def js_only_extension() -> Path:
     out = Path(tempfile.mkdtemp(prefix="sidepy-jsonly-"))
@@ -55,52 +102,90 @@ def js_only_extension() -> Path:
     return out
 
 
-def launch(pw: object, ext: Path) -> tuple[BrowserContext, str, float]:
-    profile = tempfile.mkdtemp(prefix="sidepy-bench-")
-    t0 = time.perf_counter()
-    context = pw.chromium.launch_persistent_context(  # type: ignore[attr-defined]
-        profile, executable_path=CHROMIUM, headless=True, args=chromium_args(ext)
-    )
-    workers = context.service_workers
-    worker = workers[0] if workers else context.wait_for_event("serviceworker")
-    return context, worker.url.split("/")[2], t0
+class Browser:
+    """A fresh profile with one extension, a page of it and a CDP session."""
+
+    def __init__(self, pw: Any, ext: Path, page_path: str) -> None:
+        self.profile = tempfile.mkdtemp(prefix="sidepy-bench-")
+        self.t0 = time.perf_counter()
+        self.context: BrowserContext = pw.chromium.launch_persistent_context(
+            self.profile, executable_path=CHROMIUM, headless=True, args=chromium_args(ext)
+        )
+        workers = self.context.service_workers
+        worker = workers[0] if workers else self.context.wait_for_event("serviceworker")
+        self.page: Page = self.context.new_page()
+        self.page.goto(f"chrome-extension://{worker.url.split('/')[2]}/{page_path}")
+        self.cdp: CDPSession = self.context.new_cdp_session(self.page)
+        self.cdp.send("ServiceWorker.enable")
+        self.sent = 0
+
+    def ping(self) -> tuple[float, dict[str, Any]]:
+        self.sent += 1
+        t = self.page.evaluate(
+            """async (n) => {
+                const t0 = performance.now();
+                const reply = await chrome.runtime.sendMessage(JSON.stringify({type: "ping", id: n}));
+                return [performance.now() - t0, reply];
+            }""",
+            self.sent,
+        )
+        return float(t[0]), json.loads(t[1])
+
+    def wake(self) -> dict[str, Any]:
+        self.cdp.send("ServiceWorker.stopAllWorkers")
+        time.sleep(0.3)
+        rtt, reply = self.ping()
+        boot = reply.get("boot") or {}
+        return {"pong_ms": rtt, "mode": boot.get("mode"), "phases": boot.get("phases", [])}
+
+    def wait_saved(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            save = self.ping()[1]["boot"].get("save")
+            if save != "saving":
+                if save not in ("saved", None):
+                    raise RuntimeError(f"the worker did not save its snapshot: {save}")
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the snapshot was still saving after 60 s")
+
+    def close(self) -> None:
+        self.context.close()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def ping(page: Page, n: int) -> tuple[float, dict[str, object]]:
-    t = page.evaluate(
-        """async (n) => {
-            const t0 = performance.now();
-            const reply = await chrome.runtime.sendMessage(JSON.stringify({type: "ping", id: n}));
-            return [performance.now() - t0, reply];
-        }""",
-        n,
-    )
-    return float(t[0]), json.loads(t[1])
-
-
-def phases(reply: dict[str, object]) -> dict[str, float]:
-    boot = reply.get("boot") or {}
-    return {name: float(ms) for name, ms in boot.get("phases", [])}  # type: ignore[union-attr]
-
-
-def measure(pw: object, ext: Path, wakes: int, page_path: str) -> dict[str, object]:
-    context, ext_id, t0 = launch(pw, ext)
+def measure_sidepy(pw: Any, wakes: int) -> dict[str, Any]:
+    browser = Browser(pw, DIST, "build-info.json")
     try:
-        page = context.new_page()
-        page.goto(f"chrome-extension://{ext_id}/{page_path}")
-        _, first = ping(page, 0)
-        install_ms = (time.perf_counter() - t0) * 1000
-        cdp = context.new_cdp_session(page)
-        cdp.send("ServiceWorker.enable")
-        rows = []
-        for i in range(1, wakes + 1):
-            cdp.send("ServiceWorker.stopAllWorkers")
-            time.sleep(0.3)
-            rtt, reply = ping(page, i)
-            rows.append({"pong_ms": rtt, **phases(reply)})
-        return {"install_ms": install_ms, "install_phases": phases(first), "wakes": rows}
+        _, first = browser.ping()
+        install = {"launch_to_pong_ms": (time.perf_counter() - browser.t0) * 1000,
+                   "mode": first["boot"]["mode"], "phases": first["boot"]["phases"]}
+        version = browser.cdp.send("Browser.getVersion")["product"]
+        snapshot, cold = [], []
+        for _ in range(wakes):  # alternated, so a busy spell on the machine hits both
+            browser.wait_saved()  # the last cold boot's snapshot is stored
+            snapshot.append(browser.wake())
+            browser.page.evaluate(DELETE_SNAPSHOT)
+            cold.append(browser.wake())
+        browser.wait_saved()
+        storage = browser.page.evaluate(STORAGE_JS, wakes)
+        return {"browser": version, "install": install, "snapshot": snapshot, "cold": cold,
+                "storage": storage}
     finally:
-        context.close()
+        browser.close()
+
+
+def measure_floor(pw: Any, wakes: int) -> dict[str, Any]:
+    ext = js_only_extension()
+    browser = Browser(pw, ext, "page.html")
+    try:
+        _, first = browser.ping()
+        install = {"launch_to_pong_ms": (time.perf_counter() - browser.t0) * 1000,
+                   "phases": first["boot"]["phases"]}
+        return {"install": install, "wakes": [browser.wake() for _ in range(wakes)]}
+    finally:
+        browser.close()
+        shutil.rmtree(ext, ignore_errors=True)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -110,35 +195,71 @@ def pct(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def p50_p95(values: list[float]) -> str:
+    return f"{pct(values, .5):.0f} / {pct(values, .95):.0f}"
+
+
+def ready_ms(row: dict[str, Any]) -> float:
+    return float(dict(row["phases"])["ready"])
+
+
+def phase_table(title: str, rows: list[dict[str, Any]]) -> list[str]:
+    """p50 of each phase (ms since the worker started), in boot order."""
+    names = [name for name, _ in rows[0]["phases"]]
+    same = [r for r in rows if [n for n, _ in r["phases"]] == names]
+    cells = [f"{statistics.median(dict(r['phases'])[n] for r in same):.0f}" for n in names]
+    runs = f"p50 of {len(same)} wakes" if len(same) > 1 else "one boot"
+    return [f"{title} ({runs}, ms since the worker started):", "",
+            "| " + " | ".join(names) + " |", "|" + "---|" * len(names), "| " + " | ".join(cells) + " |", ""]
+
+
 def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and p.suffix != ".inputs")
 
 
-def report(results: dict[str, dict[str, object]], wakes: int) -> str:
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores ({model}), load average {load}"
+
+
+def report(side: dict[str, Any], floor: dict[str, Any], wakes: int, started: str, before: str) -> str:
+    mb = 1e6
+    rows = {"SidePy, snapshot boot": side["snapshot"], "SidePy, cold boot (no snapshot)": side["cold"],
+            "JS-only floor": floor["wakes"]}
+    modes = {name: sorted({str(r.get("mode") or "-") for r in rs}) for name, rs in rows.items()}
+    st = side["storage"]
+    install = side["install"]
     lines = [
-        f"Worker wake, {wakes} forced stops each (ms; p50 / p95)",
+        f"{started}, {side['browser']}, headless; machine: {before} at the start, "
+        f"{machine().split(', load average ')[1]} at the end",
         "",
-        "| worker | wake -> Python ready | wake -> first pong | install -> ready |",
+        f"Worker wakes, {wakes} forced stops each (ms; p50 / p95):",
+        "",
+        "| worker | wake -> Python ready | wake -> first pong | modes seen |",
         "|---|---|---|---|",
     ]
-    for name, res in results.items():
-        rows = res["wakes"]
-        ready = [r["ready"] for r in rows]  # type: ignore[index]
-        pong = [r["pong_ms"] for r in rows]  # type: ignore[index]
-        lines.append(
-            f"| {name} | {pct(ready, .5):.0f} / {pct(ready, .95):.0f} "
-            f"| {pct(pong, .5):.0f} / {pct(pong, .95):.0f} | {res['install_ms']:.0f} |"
-        )
-    sidepy = results.get("sidepy")
-    if sidepy:
-        names = [k for k in sidepy["wakes"][0] if k != "pong_ms"]  # type: ignore[index]
-        lines += ["", "SidePy boot phases on wake (ms since the worker started; p50):", ""]
-        lines.append("| " + " | ".join(names) + " |")
-        lines.append("|" + "---|" * len(names))
-        lines.append("| " + " | ".join(
-            f"{statistics.median(r[n] for r in sidepy['wakes']):.0f}" for n in names  # type: ignore[index,union-attr]
-        ) + " |")
-    lines += ["", f"dist/ size: {dir_size(DIST) / 1e6:.1f} MB"]
+    for name, rs in rows.items():
+        lines.append(f"| {name} | {p50_p95([ready_ms(r) for r in rs])} "
+                     f"| {p50_p95([r['pong_ms'] for r in rs])} | {', '.join(modes[name])} |")
+    lines += [
+        "",
+        f"First install (fresh profile, browser launch -> first pong): SidePy "
+        f"{install['launch_to_pong_ms']:.0f} ms (worker start -> ready "
+        f"{dict(install['phases'])['ready']:.0f} ms, {install['mode']}); "
+        f"JS-only floor {floor['install']['launch_to_pong_ms']:.0f} ms",
+        "",
+        *phase_table("First install phases", [install]),
+        *phase_table("Snapshot wake phases", side["snapshot"]),
+        *phase_table("Cold wake phases", side["cold"]),
+        f"Sizes (MB = 10^6 bytes): dist/ {dir_size(DIST) / mb:.1f} MB (python/site.pyfb "
+        f"{(DIST / 'python' / 'site.pyfb').stat().st_size / mb:.1f} MB); snapshot: heap "
+        f"{st['heap_bytes'] / mb:.1f} MB, stored without its zero pages {st['image_bytes'] / mb:.1f} MB raw "
+        f"({st['gzip_bytes'] / mb:.1f} MB if gzipped) + bundle {st['bundle_bytes'] / mb:.1f} MB",
+        f"Reading the heap image from IndexedDB (extension page, {len(st['raw'])} reads, p50 / p95): "
+        f"raw Blob {p50_p95(st['raw'])} ms, gzip Blob + DecompressionStream {p50_p95(st['inflated'])} ms",
+    ]
     return "\n".join(lines)
 
 
@@ -150,18 +271,14 @@ def main() -> int:
     if not (DIST / "manifest.json").exists():
         print("bench/boot.py: build first (python build.py)", file=sys.stderr)
         return 1
-    floor = js_only_extension()
-    try:
-        with sync_playwright() as pw:
-            results = {
-                "sidepy": measure(pw, DIST, args.wakes, "build-info.json"),
-                "js-only floor": measure(pw, floor, args.wakes, "page.html"),
-            }
-    finally:
-        shutil.rmtree(floor, ignore_errors=True)
-    print(report(results, args.wakes))
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    before = machine()
+    with sync_playwright() as pw:
+        side = measure_sidepy(pw, args.wakes)
+        floor = measure_floor(pw, args.wakes)
+    print(report(side, floor, args.wakes, started, before))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"sidepy": side, "floor": floor}, indent=2))
     return 0
 
 

@@ -16,8 +16,12 @@ def test_worker_boots_python_and_records_phases(extension: Extension) -> None:
     boot = extension.wait_ready()
     assert boot["state"] == "ready", boot
     assert boot["python"].startswith("3.14."), boot
+    # A fresh profile has no snapshot: the first boot makes one and restores it
+    # (extension/boot.js; the snapshot wakes are in test_snapshot.py).
+    assert boot["mode"] == "cold" and boot["rejected"] == "none stored", boot
     names = [name for name, _ in boot["phases"]]
-    assert names == ["start", "runtime", "packages", "import", "ready"]
+    made = ["start", "python", "packages", "import", "snapshot"]  # a _makeSnapshot Pyodide
+    assert names == [*made, "module", "heap", "runtime", "ready"]  # its snapshot restored
     times = [ms for _, ms in boot["phases"]]
     assert times == sorted(times)
 
