@@ -81,6 +81,14 @@ NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("micropython.mjs", "micropython.wasm"),
         "vendor/micropython",
     ),
+    # The panel's markdown pipeline: marked -> DOMPurify, highlight.js, KaTeX (woff2 fonts
+    # only: every browser that runs MV3 extensions reads them).
+    ("marked/lib", ("marked.umd.js",), "vendor/marked"),
+    ("dompurify/dist", ("purify.min.js",), "vendor/dompurify"),
+    ("@highlightjs/cdn-assets", ("highlight.min.js",), "vendor/highlight"),
+    ("@highlightjs/cdn-assets/styles", ("github.min.css", "github-dark.min.css"), "vendor/highlight/styles"),
+    ("katex/dist", ("katex.min.js", "katex.min.css"), "vendor/katex"),
+    ("katex/dist/fonts", ("*.woff2",), "vendor/katex/fonts"),
 )
 
 
