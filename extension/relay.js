@@ -1,14 +1,28 @@
-// Relay between the sandboxed UI frame (postMessage) and the service worker
+// Relay between a sandboxed UI frame (postMessage) and the service worker
 // (one chrome.runtime Port). Messages are JSON text and pass through untouched.
 // The relay only checks where a message came from, buffers while either side
 // is not there yet, reconnects when the worker was stopped, and sends a
-// heartbeat so Chrome keeps the worker alive while the panel is open.
-// The UI announces itself with the plain string "ui.ready" (not JSON).
+// heartbeat so Chrome keeps the worker alive while the page is open.
+//
+// One relay serves both pages that host Python UIs; its <script> tag says which:
+//   data-port        the Port's name ("panel" by default; "options" for the options
+//                    page, which the worker lets reveal or wipe the key)
+//   data-frame       the id of the sandboxed frame ("ui" by default)
+//   data-permissions present: the UI may ask for host permissions (options page only)
+// The UI's control words are plain strings, not JSON (docs/protocol.md):
+//   "ui.ready"                 its listener exists: deliver what was held
+//   "ui.options"               open the options page (a sandbox cannot)
+//   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
 
 const HEARTBEAT_MS = 20000;
 const RECONNECT_MS = 250;
+const PERMISSIONS = "ui.permissions ";
+const PATTERN = /^https?:\/\/[^/*\s]+\/\*$/; // one origin, every path: "https://host/*"
 
-const frame = document.getElementById("ui");
+const tag = document.querySelector("script[data-port]");
+const portName = tag?.dataset.port ?? "panel";
+const frame = document.getElementById(tag?.dataset.frame ?? "ui");
+const mayRequest = tag?.hasAttribute("data-permissions") ?? false;
 let port = null;
 let uiReady = false;
 const toUi = []; // worker -> UI, held until the UI has said "ui.ready"
@@ -21,7 +35,7 @@ function deliverToUi(text) {
 
 function connect() {
   try {
-    port = chrome.runtime.connect({ name: "panel" });
+    port = chrome.runtime.connect({ name: portName });
   } catch (error) {
     // The extension was reloaded or removed: this page is orphaned.
     deliverToUi(JSON.stringify({ type: "port.closed", reason: String(error) }));
@@ -37,6 +51,25 @@ function connect() {
   while (toWorker.length && port) port.postMessage(toWorker.shift());
 }
 
+// chrome.permissions.request needs a user gesture. The click happened in the
+// sandboxed frame; its transient activation also activates this (ancestor) page
+// for a few seconds, so the request must be made now, before anything is awaited.
+function requestPermissions(text) {
+  let origins = null;
+  try {
+    origins = JSON.parse(text.slice(PERMISSIONS.length));
+  } catch {}
+  const answer = (fields) => deliverToUi(JSON.stringify({ type: "permission.result", origins, ...fields }));
+  if (!Array.isArray(origins) || !origins.length || !origins.every((o) => typeof o === "string" && PATTERN.test(o))) {
+    answer({ granted: false, error: "not a list of http(s)://host/* patterns" });
+    return;
+  }
+  chrome.permissions.request({ origins }).then(
+    (granted) => answer({ granted }),
+    (error) => answer({ granted: false, error: String(error?.message ?? error) }),
+  );
+}
+
 window.addEventListener("message", (event) => {
   // Only our own sandboxed frame may speak to the worker through us.
   if (event.source !== frame.contentWindow || typeof event.data !== "string") return;
@@ -45,6 +78,14 @@ window.addEventListener("message", (event) => {
     uiReady = true;
     while (toUi.length) frame.contentWindow.postMessage(toUi.shift(), "*");
     return;
+  }
+  if (event.data === "ui.options") {
+    chrome.runtime.openOptionsPage().catch((error) => console.error(error));
+    return;
+  }
+  if (event.data.startsWith(PERMISSIONS)) {
+    if (mayRequest) requestPermissions(event.data);
+    return; // never forwarded: the worker has no use for it
   }
   if (port) port.postMessage(event.data);
   else toWorker.push(event.data);

@@ -24,6 +24,7 @@ from typing import Any
 from modelclient import Transport
 
 from .chat import ChatService, new_id
+from .conntest import AccessProbe
 from .conversations import ConversationStore
 from .diag import Diagnostics, OpenStream, ProtocolError
 from .host import Host, Sleep
@@ -34,6 +35,7 @@ from .protocol import PROTOCOL_VERSION, REQUESTS, Hello, Request, error_reply, p
 from .records import LimitsRecord, conversation_view
 from .routes import Routes
 from .settings import KeySource, MemoryKeySource, SettingsStore
+from .settings_push import OPTIONS_PORT, SettingsPush
 from .storage import KeyValueStore, MemoryStore, Records, StorageProblem
 from .turns import TurnDeps
 from .vault_app import VaultHandlers
@@ -73,6 +75,7 @@ class App:
         sleep: Sleep = asyncio.sleep,
         ids: Callable[[str], str] = new_id,
         vault: KeyVault | None = None,
+        access: AccessProbe | None = None,
     ) -> None:
         self.host = host
         self.version = version
@@ -94,13 +97,16 @@ class App:
         self._list_push_pending = False
         self._pending_selection: tuple[float, Message] | None = None
         self._secret: str | None = None  # the API key, once read: scrubbed from everything we post
+        self.transport = transport
+        self.client_options = dict(client_options or {})
+        self.access = access  # host permissions and reachability, for settings.test
         deps = TurnDeps(
             transport=transport, keepalive=self.keepalive, conversations=self.conversations,
             clock_ms=self.now_ms, monotonic=monotonic, sleep=sleep, spawn=spawn,
             save_limits=self._save_limits, client_options=dict(client_options or {}),
         )
         self.chat = ChatService(self.conversations, self.settings, self.keys, deps,
-                                sink=self._sink, after_reply=self._after_reply, ids=ids)
+                                sink=self._sink, after_reply=self.after_reply, ids=ids)
         self.diagnostics = Diagnostics(
             self.keepalive, spawn, open_stream=open_stream, transport=transport, client_options=client_options
         )
@@ -109,7 +115,8 @@ class App:
         self.vault = vault
         self.diagnostics.keys = self.keys  # diag.chat without an api_key uses the stored key
         if vault is not None:  # the key vault (docs/security.md); some messages never from a panel
-            self._handlers.update(VaultHandlers(vault, from_panel=lambda: self.port is not None).handlers())
+            self._handlers.update(VaultHandlers(vault, from_panel=self._from_panel).handlers())
+        self.settings_push = SettingsPush(self)
         self._typed: dict[str, Callable[[Request], Awaitable[Message]]] = {
             "hello": self._hello, **self.routes.handlers(),
             "chat.send": self._chat_send, "chat.stop": self.chat.stop,
@@ -126,6 +133,11 @@ class App:
         """The port the request being handled came from (``None``: a one-shot message)."""
         return _PORT.get()
 
+    def _from_panel(self) -> bool:
+        """The request came over a port that is not the options page's (unknown ports count as panels)."""
+        port = self.port
+        return port is not None and self.ports.get(port) != OPTIONS_PORT
+
     # ------------------------------------------------------------- host entry points
 
     def on_installed(self, reason: str) -> None:
@@ -137,15 +149,22 @@ class App:
         """A ``chrome.alarms`` alarm fired (the vault's auto-lock)."""
         if self.vault is not None:
             await self.vault.on_alarm(name)
+            # An auto-lock shows on open pages. Only then: reading the settings' key counts
+            # as a use of it, which must not keep an idle vault open.
+            if self.ports and (await self.vault.status()).state == "locked":
+                await self.settings_push.push()
 
     def on_port_connect(self, port_id: int, name: str) -> None:
         self.ports[port_id] = name
+        if name == OPTIONS_PORT:  # the options page: settings and vault status, not hello
+            self.spawn_guarded(self.settings_push.greet(port_id))
+            return
 
         async def greet() -> None:
-            self._post(port_id, await self.hello_message(None, None, port_id))
+            self.post(port_id, await self.hello_message(None, None, port_id))
             pending, self._pending_selection = self._pending_selection, None
             if pending is not None and self._monotonic() - pending[0] <= SELECTION_TTL_S:
-                self._post(port_id, pending[1])
+                self.post(port_id, pending[1])
 
         self._spawn(self._guard(greet()))
 
@@ -164,7 +183,7 @@ class App:
             finally:
                 _AFTER.reset(token)
             if message is not None:
-                self._post(port_id, message)
+                self.post(port_id, message)
             for start in later:
                 start()
 
@@ -220,12 +239,16 @@ class App:
             if kind == "heartbeat":
                 return None  # its arrival alone kept the worker awake
             typed = self._typed.get(kind)
-            if typed is not None:
-                return await typed(parse_request(msg))
             handler = self._handlers.get(kind)
-            if handler is None:
+            result: Message | None
+            if typed is not None:
+                result = await typed(parse_request(msg))
+            elif handler is not None:
+                result = await handler(msg)
+            else:
                 raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
-            return await handler(msg)
+            self.settings_push.after(kind, result, port_id)
+            return result
         except ProtocolError as exc:
             return error_reply(msg_id, exc.code, str(exc))
         except StorageProblem as exc:
@@ -236,7 +259,7 @@ class App:
         finally:
             _PORT.reset(token)
 
-    def _post(self, port_id: int, message: Message) -> None:
+    def post(self, port_id: int, message: Message) -> None:
         if not self.host.post(port_id, self._scrub(json.dumps(message))):
             self.ports.pop(port_id, None)
             self.showing.pop(port_id, None)
@@ -255,12 +278,12 @@ class App:
     def _sink(self, conversation_id: str) -> Callable[[Message], bool]:
         def send(message: Message) -> bool:
             for port_id in [p for p, shown in self.showing.items() if shown == conversation_id]:
-                self._post(port_id, message)
+                self.post(port_id, message)
             return True  # a port cannot push back; a gone panel reloads from storage
 
         return send
 
-    def _after_reply(self, start: Callable[[], None]) -> None:
+    def after_reply(self, start: Callable[[], None]) -> None:
         later = _AFTER.get()
         if later is None:
             start()
@@ -274,8 +297,13 @@ class App:
 
     def broadcast(self, message: Message) -> None:
         """Post to every connected panel."""
-        for port_id in list(self.ports):
-            self._post(port_id, message)
+        for port_id, name in list(self.ports.items()):
+            if name != OPTIONS_PORT:
+                self.post(port_id, message)
+
+    def spawn_guarded(self, work: Awaitable[None]) -> None:
+        """Run ``work`` as a task that logs its failure instead of raising."""
+        self._spawn(self._guard(work))
 
     async def _guard(self, work: Awaitable[None]) -> None:
         try:

@@ -7,7 +7,9 @@
   the browser quits. **Temporary**: issue 5's encrypted vault replaces it;
 * :class:`ChromePages` — :class:`~background.page_context.PageBridge`: reads the
   active tab with ``chrome.scripting.executeScript`` running
-  ``extension/page_text.js``, and installs the context-menu entry.
+  ``extension/page_text.js``, and installs the context-menu entry;
+* :class:`ChromeAccess` — :class:`~background.conntest.AccessProbe`: host
+  permissions (``chrome.permissions``) and a ``no-cors`` reachability probe.
 
 ``js`` and ``pyodide`` are imported inside the methods: this module is imported
 before the worker's memory snapshot is taken, which must not hold JS objects
@@ -23,7 +25,7 @@ from .page_context import MENU_ID, MENU_TITLE, PageUnavailable, explain_failure,
 from .settings import mask_key
 from .storage import StorageFullError
 
-__all__ = ["PAGE_SCRIPT", "SESSION_KEY", "ChromePages", "ChromeStorage", "SessionKeySource"]
+__all__ = ["PAGE_SCRIPT", "SESSION_KEY", "ChromeAccess", "ChromePages", "ChromeStorage", "SessionKeySource"]
 
 PAGE_SCRIPT = "page_text.js"  # extension/page_text.js: returns {title, url, text, selection, ...}
 SESSION_KEY = "sidepy.api_key"
@@ -160,3 +162,29 @@ class ChromePages:
         await Promise.new(create_once_callable(lambda resolve, reject: menus.removeAll(resolve)))
         options = _js({"id": MENU_ID, "title": MENU_TITLE, "contexts": ["selection"]})
         menus.create(options, create_once_callable(lambda *args: chrome.runtime.lastError))
+
+
+class ChromeAccess:
+    """What the browser knows about an origin, for ``settings.test`` (background.conntest)."""
+
+    PROBE_TIMEOUT_MS = 5000
+
+    async def granted(self, pattern: str) -> bool | None:
+        from js import chrome
+
+        return bool(await chrome.permissions.contains(_js({"origins": [pattern]})))
+
+    async def reachable(self, url: str) -> bool | None:
+        """A ``no-cors`` GET without credentials: any HTTP answer (opaque to us) means the
+        server is there and CORS was what blocked the real request; a rejection means
+        nothing answered (refused, DNS, TLS)."""
+        from js import AbortSignal, fetch
+        from pyodide.ffi import JsException
+
+        init = {"mode": "no-cors", "credentials": "omit", "cache": "no-store",
+                "signal": AbortSignal.timeout(self.PROBE_TIMEOUT_MS)}
+        try:
+            await fetch(url, _js(init))
+        except JsException:
+            return False
+        return True

@@ -71,7 +71,7 @@ async def open_stream(url: str, method: str, body: str | None) -> AsyncIterator[
 def main(js_host: Any, version: str) -> App:
     from modelclient import FetchTransport
 
-    from .browser import ChromePages, ChromeStorage
+    from .browser import ChromeAccess, ChromePages, ChromeStorage
     from .vault_app import VaultKeySource
     from .webcrypto import browser_vault, isolated_webcrypto
 
@@ -85,6 +85,7 @@ def main(js_host: Any, version: str) -> App:
         keys=VaultKeySource(vault),
         store=ChromeStorage(),  # conversations, settings, limits: chrome.storage.local
         pages=ChromePages(),  # page context and the context menu: chrome.scripting
+        access=ChromeAccess(),  # settings.test: host permissions, CORS vs network
     )
     # diag.vault_vectors: the shared test vectors on WebCrypto, never on the real vault
     app.diagnostics.vault_lab = lambda: isolated_webcrypto(js_host.crypto)

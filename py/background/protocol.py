@@ -50,7 +50,9 @@ __all__ = [
     "PageContextRequest",
     "Request",
     "SettingsGet",
+    "SettingsPreview",
     "SettingsSet",
+    "SettingsTest",
     "error_reply",
     "parse_request",
     "reply",
@@ -211,6 +213,20 @@ class SettingsSet(Request):
     patch: dict[str, Any]
 
 
+class SettingsPreview(Request):
+    """``settings.preview``: what a partial ``SettingsView`` would give, validated, not saved."""
+
+    patch: dict[str, Any] = Field(default_factory=dict)
+
+
+class SettingsTest(Request):
+    """``settings.test``: one cheap authenticated call with the saved settings, or with
+    ``patch`` applied (not saved), and the stored key or ``key`` (not stored)."""
+
+    patch: dict[str, Any] = Field(default_factory=dict)
+    key: StrictStr | None = Field(None, max_length=4096)
+
+
 class KeySet(Request):
     """``key.set``: store the API key (never echoed back)."""
 
@@ -239,6 +255,8 @@ REQUESTS: dict[str, type[Request]] = {
     "page.context": PageContextRequest,
     "settings.get": SettingsGet,
     "settings.set": SettingsSet,
+    "settings.preview": SettingsPreview,
+    "settings.test": SettingsTest,
     "key.set": KeySet,
     "key.clear": KeyClear,
 }

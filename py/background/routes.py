@@ -8,9 +8,11 @@ ports; chat turns live in :mod:`background.chat`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .conntest import ConnectionTest
 from .diag import ProtocolError
 from .page_context import PageUnavailable, build_context
 from .protocol import (
@@ -25,7 +27,9 @@ from .protocol import (
     KeySet,
     PageContextRequest,
     Request,
+    SettingsPreview,
     SettingsSet,
+    SettingsTest,
     error_reply,
     reply,
 )
@@ -64,6 +68,8 @@ class Routes:
             "page.context": self.page_context,
             "settings.get": self.settings_get,
             "settings.set": self.settings_set,
+            "settings.preview": self.settings_preview,
+            "settings.test": self.settings_test,
             "key.set": self.key_set,
             "key.clear": self.key_clear,
         }
@@ -219,6 +225,35 @@ class Routes:
             message = f"Settings not saved: {exc}"
             return error_reply(request.id, "invalid_settings", message, fields=exc.fields)
         return reply("settings", request, settings=await self.app.settings_view())
+
+    async def settings_preview(self, request: Request) -> Message:
+        """``settings.preview``: the view a form's values would give (``request_url``), not saved."""
+        assert isinstance(request, SettingsPreview)
+        try:
+            settings = await self.app.settings.preview(request.patch)
+        except SettingsError as exc:
+            message = f"Settings not valid: {exc}"
+            return error_reply(request.id, "invalid_settings", message, fields=exc.fields)
+        masked = self.app.keys.masked()  # the last known mask: reading the key is not this message's business
+        key = {"set": masked is not None, "masked": masked}
+        return reply("settings.preview", request, settings=settings.view(key))
+
+    async def settings_test(self, request: Request) -> Message:
+        """``settings.test``: ``GET {base}/models`` with the key; says exactly what is wrong."""
+        assert isinstance(request, SettingsTest)
+        try:
+            settings = await self.app.settings.preview(request.patch)
+            key = validate_key(request.key) if request.key is not None else await self.app.keys.get()
+        except SettingsError as exc:
+            return error_reply(request.id, "invalid_settings", f"Cannot test: {exc}", fields=exc.fields)
+        with_timeout = self.app.client_options.get("with_timeout", asyncio.wait_for)
+        tester = ConnectionTest(self.app.transport, self.app.access, with_timeout=with_timeout)
+        outcome = await tester.run(settings, key)
+        if outcome["kind"] == "no_key" and self.app.vault is not None:
+            status = await self.app.vault.status()  # say why there is no key: locked or damaged
+            if status.state in ("locked", "damaged") and status.message:
+                outcome["message"] = f"No key to test: {status.message}"
+        return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
 
     async def key_set(self, request: Request) -> Message:
         """``key.set``: the key is stored by the key source and never sent back."""

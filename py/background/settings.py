@@ -240,8 +240,12 @@ class SettingsStore:
             self._cached = stored or Settings()
         return self._cached
 
-    async def patch(self, patch: dict[str, Any]) -> Settings:
-        """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""
+    async def preview(self, patch: dict[str, Any]) -> Settings:
+        """The settings ``patch`` would give, validated but not saved (a form's live view).
+
+        Raises:
+            SettingsError: per-field messages; nothing changes.
+        """
         unknown = sorted(set(patch) - _PATCHABLE - _READ_ONLY)
         if unknown:
             raise SettingsError({name: "not a setting" for name in unknown})
@@ -250,9 +254,13 @@ class SettingsStore:
         if patch.get("provider") == "openai" and "base_url" not in patch:
             merged["base_url"] = OPENAI_BASE  # back to the preset
         try:
-            settings = Settings.model_validate(merged)
+            return Settings.model_validate(merged)
         except ValidationError as exc:
             raise SettingsError(_field_errors(exc)) from None
+
+    async def patch(self, patch: dict[str, Any]) -> Settings:
+        """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""
+        settings = await self.preview(patch)
         await self.records.write({SETTINGS_KEY: settings})
         self._cached = settings
         return settings

@@ -1,0 +1,154 @@
+# The options page's DOM, built once by Python (MicroPython under PyScript, in the
+# sandboxed options-ui.html; not imported by the tests): small element helpers and
+# ``build``, the whole form, empty. panel.options_view paints values into it.
+
+from pyscript import document
+
+from panel import settings_form as sf
+
+
+def el(tag, attrs=None, *children):
+    e = document.createElement(tag)
+    for name in attrs or {}:
+        value = attrs[name]
+        if value is True:
+            e.setAttribute(name, "")
+        elif value is not None and value is not False:
+            e.setAttribute(name, str(value))
+    for child in children:
+        if isinstance(child, str):
+            e.appendChild(document.createTextNode(child))
+        elif child is not None:
+            e.appendChild(child)
+    return e
+
+
+def g(element_id):
+    return document.getElementById(element_id)
+
+
+def show(e, flag):
+    e.hidden = not flag
+
+
+def button(text, action, cls=None, testid=None):
+    attrs = {"type": "button", "data-action": action, "class": cls, "data-testid": testid, "id": testid}
+    return el("button", attrs, text)
+
+
+def field(name, label, control, hint=None, after=None):
+    return el("div", {"class": "field", "id": "f-" + name},
+              el("label", {"for": name}, label), control,
+              el("p", {"class": "hint", "id": "hint-" + name}, hint) if hint else None, after,
+              el("p", {"class": "error", "id": "err-" + name, "role": "alert", "hidden": True}))
+
+
+def text_input(name, testid=None, kind="text", **extra):
+    attrs = {"id": name, "name": name, "type": kind, "data-testid": testid, "data-field": name,
+             "autocomplete": "off", "spellcheck": "false"}
+    for k in extra:
+        attrs[k.replace("_", "-")] = extra[k]
+    return el("input", attrs)
+
+
+def select(name, options, testid=None):
+    s = el("select", {"id": name, "name": name, "data-testid": testid, "data-field": name})
+    for value, label in options:
+        s.appendChild(el("option", {"value": value}, label))
+    return s
+
+
+def section(title, *children, **attrs):
+    return el("section", {"aria-labelledby": "h-" + attrs.get("sid", title)},
+              el("h2", {"id": "h-" + attrs.get("sid", title)}, title), *children)
+
+
+def build(root):
+    """The whole page, empty; values arrive with the first ``settings`` message."""
+    provider = field("provider", "Provider", select("provider", sf.PROVIDERS, "provider"),
+                     hint=sf.HINTS["openai"])
+    base = field("base_url", "Base URL", text_input("base_url", "base-url", inputmode="url"),
+                 hint="A base URL (https://host/v1) or the full endpoint you were given: both work.",
+                 after=el("p", {"class": "preview"}, "Requests go to ",
+                          el("code", {"id": "request-url", "data-testid": "request-url"})))
+    model = field("model", "Model", text_input("model", "model", list="models"),
+                  after=el("datalist", {"id": "models"}))
+    org = field("organization", "Organization (optional)", text_input("organization"))
+    proj = field("project", "Project (optional)", text_input("project"))
+    key = section(
+        "API key",
+        el("p", {"id": "key-state", "data-testid": "key-state", "class": "state"}),
+        el("div", {"id": "key-entry", "class": "field"},
+           el("label", {"for": "api_key"}, "Paste your API key"),
+           el("div", {"class": "row"},
+              # No data-field: the typed key is read once, at Save or Test, never kept in the state.
+              text_input("api_key", "api-key", "password", placeholder="sk-…", data_field=None),
+              button("Cancel", "key-cancel", testid="key-cancel")),
+           el("p", {"class": "hint"}, "Stored encrypted in this browser profile. After saving, only its last "
+              "four characters are shown."),
+           el("p", {"class": "error", "id": "err-api_key", "role": "alert", "hidden": True})),
+        el("div", {"id": "key-actions", "class": "row"},
+           button("Replace", "replace", testid="key-replace"),
+           button("Reveal…", "confirm-reveal", testid="key-reveal"),
+           button("Wipe…", "confirm-wipe", "danger-text", "key-wipe")),
+        el("div", {"id": "key-confirm", "class": "confirm", "role": "alertdialog",
+                   "aria-labelledby": "confirm-text"},
+           el("p", {"id": "confirm-text"}),
+           el("div", {"class": "row"}, button("", "confirm-yes", "primary", "confirm-yes"),
+              button("Cancel", "confirm-no"))),
+        el("div", {"id": "key-revealed", "class": "revealed"},
+           el("code", {"id": "secret", "data-testid": "secret"}),
+           button("Hide", "hide-secret"), el("span", {"class": "hint"}, "Hidden again in 30 s.")),
+        sid="key")
+    vault = section("Passphrase lock", el("div", {"id": "vault-body", "data-testid": "vault"}),
+                    el("p", {"class": "error", "id": "vault-error", "role": "alert", "hidden": True}),
+                    sid="vault")
+    default = [("", "Model default")]
+    behaviour = section(
+        "Answers",
+        el("div", {"class": "grid3"},
+           field("reasoning_effort", "Reasoning effort", select(
+               "reasoning_effort", default + [(v, v) for v in sf.CHOICES["reasoning_effort"][1:]])),
+           field("reasoning_summary", "Reasoning summary", select(
+               "reasoning_summary", [(v, v) for v in sf.CHOICES["reasoning_summary"]])),
+           field("verbosity", "Verbosity", select(
+               "verbosity", default + [(v, v) for v in sf.CHOICES["verbosity"][1:]]))),
+        field("instructions", "Instructions",
+              el("textarea", {"id": "instructions", "data-field": "instructions", "rows": "4"}),
+              hint="Sent as the system instructions of every conversation."),
+        el("label", {"class": "check"}, el("input", {"type": "checkbox", "id": "web_search",
+                                                     "data-field": "web_search"}),
+           " Let the model search the web"),
+        sid="answers")
+    requests = section(
+        "Requests",
+        el("div", {"class": "grid3"},
+           field("idle_timeout_s", "Idle timeout (seconds)", text_input("idle_timeout_s", kind="number",
+                                                                       min="5", max="3600")),
+           field("request_max_retries", "Request retries", text_input("request_max_retries", kind="number",
+                                                                      min="0", max="100")),
+           field("stream_max_retries", "Stream retries", text_input("stream_max_retries", kind="number",
+                                                                    min="0", max="100"))),
+        el("div", {"class": "grid2"}, org, proj),
+        sid="requests")
+    templates = section(
+        "Prompt templates",
+        el("p", {"class": "hint"}, "Type /name in the panel to send a template; {input} in it is replaced by "
+           "what you type after the name."),
+        el("div", {"id": "templates", "data-testid": "templates"}),
+        button("Add template", "add-template", testid="add-template"),
+        el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
+        sid="templates")
+    result = el("div", {"id": "test-result", "data-testid": "test-result", "role": "status", "hidden": True})
+    connection = section("Connection", provider, base, model, result, sid="connection")
+    bar = el("div", {"class": "bar"},
+             button("Save", "save", "primary", "save"),
+             button("Test connection", "test", None, "test-connection"),
+             el("span", {"id": "settings-status", "data-testid": "settings-status", "role": "status",
+                         "aria-live": "polite"}))
+    logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
+    main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
+              connection, key, vault, behaviour, requests, templates)
+    root.replaceChildren(main)
+    root.appendChild(el("footer", None, bar,
+                        el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

@@ -1,0 +1,198 @@
+"""The options form's fields: from a SettingsView to form values and back, and local checks.
+
+Pure functions (MicroPython in options-ui.html, CPython in the tests). Form values
+are what the inputs hold: strings, and a bool for the checkbox. The background
+validates again (pydantic) and normalises the base URL; the checks here only catch
+what a user can fix before a round trip, in words about the form (seconds, not
+``idle_timeout_ms``).
+"""
+
+PROVIDERS = (
+    ("openai", "OpenAI"),
+    ("azure", "Azure OpenAI"),
+    ("compatible", "OpenAI-compatible server (any, incl. local)"),
+)
+OPENAI_BASE = "https://api.openai.com/v1"
+PLACEHOLDERS = {
+    "openai": OPENAI_BASE,
+    "azure": "https://NAME.openai.azure.com/openai/v1",
+    "compatible": "http://127.0.0.1:8000/v1",
+}
+HINTS = {
+    "openai": "OpenAI's API. Paste a key from platform.openai.com.",
+    "azure": ("Your Azure OpenAI resource: its endpoint (…/openai/v1), or a full …/responses?api-version=… "
+              "URL. The key goes in the api-key header."),
+    "compatible": ("Any server with the Responses API: a proxy, a gateway, or a local one "
+                   "(e.g. http://127.0.0.1:8000/v1). A key is optional."),
+}
+CHOICES = {
+    "provider": [p for p, _ in PROVIDERS],
+    "reasoning_effort": ["", "minimal", "low", "medium", "high"],
+    "reasoning_summary": ["auto", "concise", "detailed", "none"],
+    "verbosity": ["", "low", "medium", "high"],
+}
+TEXTS = ("base_url", "model", "instructions", "organization", "project")
+OPTIONAL = ("reasoning_effort", "verbosity", "organization", "project")  # "" is sent as null
+# name, low, high, what a unit is called
+NUMBERS = (
+    ("idle_timeout_s", 5, 3600, "seconds"),
+    ("request_max_retries", 0, 100, "retries"),
+    ("stream_max_retries", 0, 100, "retries"),
+)
+BOOLS = ("web_search",)
+# Background field names that the form shows under another name.
+FROM_BACKGROUND = {"idle_timeout_ms": "idle_timeout_s", "key": "api_key"}
+
+# Origins the extension may reach without asking: the manifest's host_permissions
+# (loopback, for local servers and the tests' mock), and OpenAI's API, which answers
+# CORS requests from any origin.
+NO_PERMISSION_NEEDED = ("http://127.0.0.1", "http://localhost", "https://api.openai.com")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _text(value):
+    return "" if value is None else str(value)
+
+
+def form_from_view(view):
+    """Form values of a SettingsView (docs/protocol.md)."""
+    form = {}
+    for name in TEXTS:
+        form[name] = _text(view.get(name))
+    for name in CHOICES:
+        value = _text(view.get(name))
+        form[name] = value if value in CHOICES[name] else CHOICES[name][0]
+    ms = view.get("idle_timeout_ms")
+    form["idle_timeout_s"] = str(ms // 1000) if isinstance(ms, int) else "300"
+    for name in ("request_max_retries", "stream_max_retries"):
+        form[name] = _text(view.get(name))
+    for name in BOOLS:
+        form[name] = bool(view.get(name))
+    return form
+
+
+def templates_from_view(view):
+    found = view.get("templates") or []
+    return [{"name": _text(t.get("name")), "prompt": _text(t.get("prompt"))} for t in found]
+
+
+def parse_int(text):
+    text = text.strip()
+    digits = text[1:] if text.startswith("-") else text
+    if not digits or not digits.isdigit():
+        return None
+    return int(text)
+
+
+def patch_from_form(form, templates):
+    """The ``settings.set`` patch (call :func:`check` first: numbers must parse)."""
+    patch = {}
+    for name in TEXTS:
+        patch[name] = form[name].strip() if name != "instructions" else form[name]
+    for name in CHOICES:
+        patch[name] = form[name]
+    for name in OPTIONAL:
+        if patch[name] == "":
+            patch[name] = None
+    patch["idle_timeout_ms"] = parse_int(form["idle_timeout_s"]) * 1000
+    patch["request_max_retries"] = parse_int(form["request_max_retries"])
+    patch["stream_max_retries"] = parse_int(form["stream_max_retries"])
+    for name in BOOLS:
+        patch[name] = bool(form[name])
+    patch["templates"] = [{"name": t["name"].strip().lstrip("/"), "prompt": t["prompt"]} for t in templates]
+    return patch
+
+
+def _template_name_ok(name):
+    # [a-z0-9][a-z0-9_-]{0,31}, spelled out: MicroPython's re has no counted repeats.
+    if not 1 <= len(name) <= 32:
+        return False
+    for i in range(len(name)):
+        c = name[i]
+        if not ("a" <= c <= "z" or "0" <= c <= "9" or (i > 0 and c in "_-")):
+            return False
+    return True
+
+
+def check_key(key):
+    """None if ``key`` could be an API key (the background's rule), else what is wrong."""
+    key = key.strip()
+    if len(key) < 8 or len(key) > 1024:
+        return "this does not look like an API key (too short or too long)"
+    for c in key:
+        if not "!" <= c <= "~":
+            return "the key has spaces or characters that cannot be sent to the server"
+    return None
+
+
+def check(form, templates, key=None):
+    """Errors the form can show before anything is sent: ``{field: message}``."""
+    errors = {}
+    model = form["model"].strip()
+    if not model or " " in model or "\t" in model:
+        errors["model"] = "a model name has no spaces, e.g. gpt-5-mini"
+    for name, low, high, unit in NUMBERS:
+        value = parse_int(form[name])
+        if value is None or not low <= value <= high:
+            errors[name] = "a whole number of %s from %d to %d" % (unit, low, high)
+    seen = []
+    for i in range(len(templates)):
+        name = templates[i]["name"].strip().lstrip("/")
+        if not _template_name_ok(name):
+            errors["template-%d" % i] = "a name is 1–32 lower-case letters, digits, - or _ (e.g. tldr)"
+        elif name in seen:
+            errors["template-%d" % i] = "another template has this name"
+        elif not templates[i]["prompt"].strip():
+            errors["template-%d" % i] = "write the prompt this /" + name + " stands for"
+        seen.append(name)
+    if key:
+        problem = check_key(key)
+        if problem:
+            errors["api_key"] = problem
+    return errors
+
+
+def field_errors(fields):
+    """The background's ``invalid_settings`` fields, under the form's names."""
+    out = {}
+    for name in fields or {}:
+        out[FROM_BACKGROUND.get(name, name)] = fields[name]
+    return out
+
+
+def origin(url):
+    """``(scheme, host)`` of what the user typed, as the background will read it, or None.
+
+    Mirrors background.settings.normalise_base_url's scheme rule: no scheme means
+    https, or http for a local host.
+    """
+    text = url.strip()
+    if not text:
+        return ("https", "api.openai.com")
+    if "://" not in text:
+        host = text.split("/")[0].split(":")[0].lower()
+        local = host in LOCAL_HOSTS or host.endswith(".localhost")
+        text = ("http://" if local else "https://") + text
+    scheme, _, rest = text.partition("://")
+    scheme = scheme.lower()
+    netloc = rest.split("/")[0].split("?")[0].split("#")[0]
+    netloc = netloc.rpartition("@")[2]  # no user:password@
+    host = netloc[: netloc.find("]") + 1] if netloc.startswith("[") else netloc.split(":")[0]
+    host = host.lower()
+    if scheme not in ("http", "https") or not host or " " in host:
+        return None
+    return (scheme, host)
+
+
+def permission_pattern(url):
+    """The host permission to ask for before using ``url`` (``https://host/*``), or None.
+
+    Chrome match patterns have no port: one grant covers every port of the host.
+    """
+    found = origin(url)
+    if found is None:
+        return None
+    base = found[0] + "://" + found[1]
+    if base in NO_PERMISSION_NEEDED:
+        return None
+    return base + "/*"
