@@ -28,6 +28,7 @@ a rebuild with nothing changed takes well under two seconds.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import re
@@ -66,6 +67,8 @@ PYFB_MAGIC = b"PYFB"
 # Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
 # PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
 # the core and the chunks it imports when the page has no such plugins.
+# Sandboxed pages running MicroPython: their PyScript config -> their entry script.
+PYSCRIPT_PAGES = {"pyscript.json": "panel/main.py", "pyscript-options.json": "panel/options.py"}
 PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
 PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
 NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -281,6 +284,29 @@ def pack_bundle(entries: dict[str, bytes]) -> bytes:
     return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
 
 
+def panel_imports(entry: Path) -> list[str]:
+    """The ``panel`` modules ``entry`` imports, directly or not (paths like ``panel/x.py``)."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module == "panel" and node.level == 0:
+                names = [f"panel.{alias.name}" for alias in node.names]  # from panel import x
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.startswith("panel."):
+                    arc = name.replace(".", "/") + ".py"
+                    if arc not in seen:
+                        seen.add(arc)
+                        todo.append(ROOT / "py" / arc)
+    return sorted(seen)
+
+
 def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, str]]:
     """Write site.pyfb; return (python_key, {shared library path: sha256}).
 
@@ -381,15 +407,18 @@ def build(*, relock: bool = False) -> None:
     for src, arc in panel:
         copy_if_changed(src, DIST / arc)
         shipped.add(arc)
-    # PyScript config for ui.html: MicroPython from our bundle, panel modules in its FS.
-    pyscript = {
-        "interpreter": "./vendor/micropython/micropython.mjs",
-        # Plugins we do not ship (PyScript would import them all at start-up).
-        "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
-        "files": {f"./{arc}": f"./{arc}" for _, arc in panel if arc != "panel/main.py"},
-    }
-    write_if_changed(DIST / "pyscript.json", json.dumps(pyscript, indent=2) + "\n")
-    shipped.add("pyscript.json")
+    # One PyScript config per page: MicroPython from our bundle, and in its FS only
+    # the panel modules that page's entry script imports (found by walking imports).
+    for config, entry in PYSCRIPT_PAGES.items():
+        modules = panel_imports(ROOT / "py" / entry)
+        pyscript = {
+            "interpreter": "./vendor/micropython/micropython.mjs",
+            # Plugins we do not ship (PyScript would import them all at start-up).
+            "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
+            "files": {f"./{arc}": f"./{arc}" for arc in ["panel/__init__.py", *modules]},
+        }
+        write_if_changed(DIST / config, json.dumps(pyscript, indent=2) + "\n")
+        shipped.add(config)
 
     manifest = json.loads((ROOT / "manifest.json").read_text())
     info = {
