@@ -8,7 +8,7 @@
 // tests/pyodide/run.py fetches and hash-checks them first.
 
 import { loadPyodide } from "pyodide";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,15 +17,28 @@ const sep = process.argv.indexOf("--");
 const wheels = process.argv.slice(2, sep === -1 ? undefined : sep);
 const pytestArgs = sep === -1 ? ["tests/unit"] : process.argv.slice(sep + 1);
 
+// The shared corpus: $SIDEPY_SHARED, else ../shared beside the checkout (as tests/support/paths.py).
+const shared = process.env.SIDEPY_SHARED || path.join(path.dirname(repo), "shared");
+const env = process.env.SIDEPY_SHARED ? { SIDEPY_SHARED: shared } : {};
+
 const t0 = performance.now();
-const pyodide = await loadPyodide({ args: ["-B"] }); // -B: no 3.14 .pyc files in the checkout
+// -B: no 3.14 .pyc files in the checkout.
+const pyodide = await loadPyodide({ args: ["-B"], env });
 const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
 for (const wheel of wheels) {
   pyodide.unpackArchive(new Uint8Array(readFileSync(wheel)), "zip", { extractDir: sitePackages });
 }
-const parent = path.dirname(repo);
-pyodide.FS.mkdirTree(parent);
-pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: parent }, parent);
+// Mount host folders at their own paths: the checkout's parent, and wherever the
+// shared corpus really is (../shared may be a symlink pointing outside the parent).
+const mounted = [];
+function mount(dir) {
+  if (mounted.some((m) => dir === m || dir.startsWith(m + path.sep))) return;
+  pyodide.FS.mkdirTree(dir);
+  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: dir }, dir);
+  mounted.push(dir);
+}
+mount(path.dirname(repo));
+if (existsSync(shared)) mount(realpathSync(shared));
 console.log(`pyodide ${pyodide.version} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 pyodide.globals.set("REPO", repo);
