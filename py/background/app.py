@@ -23,6 +23,8 @@ from typing import Any
 
 from modelclient import Transport
 
+from .accounts import Accounts
+from .accounts_app import AccountHandlers
 from .chat import ChatService, new_id
 from .conntest import AccessProbe
 from .conversations import ConversationStore
@@ -32,6 +34,7 @@ from .keepalive import KeepAlive
 from .keyvault import KeyVault
 from .page_context import PageBridge, PageUnavailable, build_context
 from .protocol import PROTOCOL_VERSION, REQUESTS, Hello, Request, error_reply, parse_request, reply
+from .queue_service import QUEUE_ALARM, QueueService
 from .records import LimitsRecord, conversation_view
 from .routes import Routes
 from .settings import KeySource, MemoryKeySource, SettingsStore
@@ -100,13 +103,21 @@ class App:
         self.transport = transport
         self.client_options = dict(client_options or {})
         self.access = access  # host permissions and reachability, for settings.test
+        # ChatGPT sign-in (background/accounts.py): one AuthManager shared by turns and settings.test.
+        bound = dict(client_options or {}).get("with_timeout", asyncio.wait_for)
+        self.accounts = Accounts(vault, transport, clock=clock, with_timeout=bound)
         deps = TurnDeps(
             transport=transport, keepalive=self.keepalive, conversations=self.conversations,
             clock_ms=self.now_ms, monotonic=monotonic, sleep=sleep, spawn=spawn,
             save_limits=self._save_limits, client_options=dict(client_options or {}),
+            chatgpt_auth=self.accounts.manager,
         )
         self.chat = ChatService(self.conversations, self.settings, self.keys, deps,
                                 sink=self._sink, after_reply=self.after_reply, ids=ids)
+        # Messages that cannot start at once wait here, persisted (background/queue_service.py).
+        self.queue = QueueService(self.records, self.conversations, self.chat, clock_ms=self.now_ms,
+                                  spawn=spawn, sleep=sleep, keepalive=self.keepalive, push=self.broadcast,
+                                  after_reply=self.after_reply)
         self.diagnostics = Diagnostics(
             self.keepalive, spawn, open_stream=open_stream, transport=transport, client_options=client_options
         )
@@ -116,11 +127,13 @@ class App:
         self.diagnostics.keys = self.keys  # diag.chat without an api_key uses the stored key
         if vault is not None:  # the key vault (docs/security.md); some messages never from a panel
             self._handlers.update(VaultHandlers(vault, from_panel=self._from_panel).handlers())
+        self._handlers.update(AccountHandlers(self).handlers())  # auth.import / clear / status
         self.settings_push = SettingsPush(self)
         self._typed: dict[str, Callable[[Request], Awaitable[Message]]] = {
             "hello": self._hello, **self.routes.handlers(),
             "chat.send": self._chat_send, "chat.stop": self.chat.stop,
             "chat.regenerate": self._chat_send, "chat.edit": self._chat_send,
+            "chat.cancel_queued": self.chat.cancel_queued, "queue.config": self.queue.configure,
         }
         assert set(self._typed) == set(REQUESTS), "every request type of the protocol has a handler"
 
@@ -146,7 +159,10 @@ class App:
             self._spawn(self._install_menu())
 
     async def on_alarm(self, name: str) -> None:
-        """A ``chrome.alarms`` alarm fired (the vault's auto-lock)."""
+        """A ``chrome.alarms`` alarm fired (the vault's auto-lock, the request queue's hold)."""
+        if name == QUEUE_ALARM:
+            await self.queue.resume()
+            return
         if self.vault is not None:
             await self.vault.on_alarm(name)
             # An auto-lock shows on open pages. Only then: reading the settings' key counts
@@ -165,6 +181,7 @@ class App:
             pending, self._pending_selection = self._pending_selection, None
             if pending is not None and self._monotonic() - pending[0] <= SELECTION_TTL_S:
                 self.post(port_id, pending[1])
+            await self.queue.resume()  # a restarted worker drains what waited in storage
 
         self._spawn(self._guard(greet()))
 
@@ -248,6 +265,7 @@ class App:
             else:
                 raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
             self.settings_push.after(kind, result, port_id)
+            self.queue.after_request(kind, result)  # new settings may lift a hold
             return result
         except ProtocolError as exc:
             return error_reply(msg_id, exc.code, str(exc))
@@ -273,6 +291,8 @@ class App:
         secret = self._secret
         if secret:
             text = text.replace(secret, "…").replace(json.dumps(secret)[1:-1], "…")
+        for token in self.accounts.secrets():  # the ChatGPT tokens in use (JWTs: nothing to escape)
+            text = text.replace(token, "…")
         return text
 
     def _sink(self, conversation_id: str) -> Callable[[Message], bool]:
@@ -324,6 +344,7 @@ class App:
 
     async def _hello(self, request: Request) -> Message:
         assert isinstance(request, Hello)
+        self.after_reply(lambda: self.spawn_guarded(self.queue.resume()))
         return await self.hello_message(request, request.conversation_id, self.port)
 
     async def hello_message(
@@ -351,6 +372,8 @@ class App:
         limits = await self._load_limits()
         if limits is not None:
             message["limits"] = limits
+        await self.queue.load()
+        message["queue"] = self.queue.state()
         return message
 
     async def settings_view(self) -> Message:
@@ -359,7 +382,9 @@ class App:
         key = await self.keys.get()
         if key:
             self._secret = key
-        return settings.view({"set": bool(key), "masked": self.keys.masked()})
+        view = settings.view({"set": bool(key), "masked": self.keys.masked()})
+        view["auth"] = await self.accounts.view(settings, key_set=bool(key))  # AuthView: never a token
+        return view
 
     async def _chat_send(self, request: Request) -> Message:
         handler = {"chat.send": self.chat.send, "chat.regenerate": self.chat.regenerate,
@@ -385,6 +410,7 @@ class App:
     async def _save_limits(self, limits: dict[str, Any]) -> None:
         self.limits = limits
         self._limits_loaded = True
+        self.queue.note_limits(limits, self.now_ms())  # a hold may begin or end with it
         try:
             await self.records.write({LIMITS_KEY: LimitsRecord(at=self.now_ms(), limits=limits)})
         except Exception as exc:  # limits are a nicety; never fail a turn over them

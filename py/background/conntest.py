@@ -39,7 +39,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from modelclient import ConnectionFailedError, HttpRequest, ModelClientError, Transport
+from modelclient import (
+    Auth,
+    ConnectionFailedError,
+    HttpRequest,
+    ModelClientError,
+    RefreshTokenFailedError,
+    RefreshTokenTransientError,
+    Transport,
+)
 from modelclient._json import loads_untrusted  # server JSON: depth-guarded (a deep body kills Pyodide)
 
 from .request import redact
@@ -93,7 +101,7 @@ def _auth_headers(settings: Settings, key: str | None) -> dict[str, str]:
 
 
 def models_url(settings: Settings) -> str:
-    return f"{settings.base}/models" + (f"?{settings.query}" if settings.query else "")
+    return f"{settings.api_base}/models" + (f"?{settings.query}" if settings.query else "")
 
 
 class ConnectionTest:
@@ -112,28 +120,66 @@ class ConnectionTest:
         self._with_timeout = with_timeout
         self._monotonic = monotonic
 
-    async def run(self, settings: Settings, key: str | None) -> Message:
-        """The outcome: ``{ok, kind, message, url, origin, status?, detail?, models?, model_listed?}``."""
+    async def run(self, settings: Settings, key: str | None, *, auth: Auth | None = None) -> Message:
+        """The outcome: ``{ok, kind, message, url, origin, status?, detail?, models?, model_listed?}``.
+
+        ``auth``: ChatGPT sign-in instead of ``key`` (its access token and
+        ``chatgpt-account-id``; a 401 refreshes the token and asks once more).
+        """
         url = models_url(settings)
         out: Message = {"url": url, "origin": origin_pattern(url)}
+        if auth is not None:
+            return await self._run_chatgpt(settings, auth, out)
         if not key and settings.provider != "compatible":
             return {**out, "ok": False, "kind": "no_key",
                     "message": "No API key to test: paste your key and save it (or test it before saving)."}
         if self._transport is None:
             return {**out, "ok": False, "kind": "network", "message": "No network access in this runtime."}
+        return {**out, **await self._try(settings, url, _auth_headers(settings, key), key)}
+
+    async def _run_chatgpt(self, settings: Settings, auth: Auth, out: Message) -> Message:
+        """``GET /models`` as a turn signed in with ChatGPT asks: fresh token, a refresh on 401."""
+        if self._transport is None:
+            return {**out, "ok": False, "kind": "network", "message": "No network access in this runtime."}
+        outcome: Message = {}
+        for attempt in range(2):
+            try:
+                token = await auth.token()
+                headers = _auth_headers(settings, token)
+                if auth.account_id:
+                    headers["chatgpt-account-id"] = auth.account_id
+                outcome = await self._try(settings, out["url"], headers, token)
+                if outcome.get("status") != 401 or attempt or not auth.can_refresh:
+                    break
+                await auth.refresh()
+            except RefreshTokenFailedError as exc:  # the Rust text: sign in again
+                return {**out, "ok": False, "kind": "signed_out", "message": exc.message}
+            except RefreshTokenTransientError as exc:
+                return {**out, "ok": False, "kind": "network", "message": f"ChatGPT sign-in: {exc}"}
+        if outcome.get("kind") == "bad_key":
+            outcome["message"] = ("ChatGPT refused the access token (HTTP 401), even after refreshing it: "
+                                  "import your auth.json again.")
+        elif outcome.get("kind") == "forbidden":
+            outcome["message"] = ("ChatGPT refused the request for this account (HTTP 403): check the plan, "
+                                  "or import your auth.json again.")
+        return {**out, **outcome}
+
+    async def _try(self, settings: Settings, url: str, headers: dict[str, str], secret: str | None
+                   ) -> Message:
+        """One ``GET``, classified: what :meth:`run` answers, without ``url`` and ``origin``."""
         started = self._monotonic()
         try:
-            status, body = await self._with_timeout(self._get(url, _auth_headers(settings, key)), TIMEOUT_S)
+            status, body = await self._with_timeout(self._get(url, headers), TIMEOUT_S)
         except TimeoutError:  # asyncio.TimeoutError is TimeoutError since 3.11
-            return {**out, "ok": False, "kind": "timeout",
+            return {"ok": False, "kind": "timeout",
                     "message": f"No answer from {_host(url)} within {TIMEOUT_S:.0f} s: is the server up?"}
         except ConnectionFailedError as exc:
-            return {**out, **await self._no_response(url, out["origin"], redact(exc.message, key))}
+            return await self._no_response(url, origin_pattern(url), redact(exc.message, secret))
         except ModelClientError as exc:  # the body broke off
-            return {**out, "ok": False, "kind": "network",
-                    "message": f"The connection to {_host(url)} broke: {redact(str(exc), key)}"}
-        out["elapsed_ms"] = int((self._monotonic() - started) * 1000)
-        return {**out, **_classify(status, body, url, settings, key)}
+            return {"ok": False, "kind": "network",
+                    "message": f"The connection to {_host(url)} broke: {redact(str(exc), secret)}"}
+        return {"elapsed_ms": int((self._monotonic() - started) * 1000),
+                **_classify(status, body, url, settings, secret)}
 
     async def _get(self, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
         assert self._transport is not None
@@ -237,6 +283,9 @@ def _model_list(body: bytes, url: str, settings: Settings) -> Message:
     except ValueError:
         data = None
     models = data.get("data") if isinstance(data, dict) else None
+    if isinstance(data, dict) and models is None and isinstance(data.get("models"), list):
+        # The ChatGPT backend's list (Codex's ModelsResponse): {"models": [{"slug": ...}]}.
+        models = [{"id": m.get("slug")} for m in data["models"] if isinstance(m, dict)]
     if not isinstance(models, list):
         return {"ok": False, "kind": "not_openai",
                 "message": (f"Something answered at {url}, but not like an OpenAI-compatible API (no model "

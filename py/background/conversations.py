@@ -10,6 +10,8 @@ Storage layout (``chrome.storage.local``, values are JSON text):
 ``part.<id>``          :class:`~background.records.PartialReply`: a streaming
                        reply's text, rewritten every ~2 s, removed at the end
 ``limits``             the latest rate-limit snapshot
+``queue``              :class:`~background.queue.QueueRecord`: messages waiting
+                       to start (their user messages are stored ``queued``)
 ``settings``           :class:`~background.settings.Settings`
 =====================  =====================================================
 
@@ -33,6 +35,8 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel
 
 from .records import (
     ConversationIndex,
@@ -126,6 +130,8 @@ class ConversationStore:
         self._held: dict[str, int] = {}
         self._deleted: set[str] = set()
         self.evicted: list[str] = []  # ids removed by the bound, for tests and logs
+        # Called with the id after a delete (the request queue drops that conversation's messages).
+        self.on_delete: Callable[[str], None] = lambda conversation_id: None
 
     # ------------------------------------------------------------------ reading
 
@@ -212,8 +218,12 @@ class ConversationStore:
         else:
             self._held.pop(conversation_id, None)
 
-    async def save(self, conversation: StoredConversation) -> None:
-        """Write a conversation and the index in one operation, then apply the bound."""
+    async def save(self, conversation: StoredConversation, extra: dict[str, BaseModel] | None = None) -> None:
+        """Write a conversation and the index in one operation, then apply the bound.
+
+        ``extra`` records go in the same write (the request queue: a queued message and
+        its queue entry are stored together or not at all).
+        """
         if conversation.id in self._deleted:
             return  # deleted while a turn was finishing: do not bring it back
         index = await self._load_index()
@@ -234,7 +244,7 @@ class ConversationStore:
         evicted = self._evict(index, protect={conversation.id})
         if evicted:
             await self.records.remove([k for cid in evicted for k in (conv_key(cid), part_key(cid))])
-        await self._write({key: text})
+        await self._write({key: text, **(extra or {})})
         self._on_list_change()
 
     async def save_partial(self, conversation_id: str, partial: PartialReply) -> None:
@@ -256,6 +266,7 @@ class ConversationStore:
         await self.records.remove([conv_key(conversation_id), part_key(conversation_id)])
         await self._write({})
         self._on_list_change()
+        self.on_delete(conversation_id)
 
     # ---------------------------------------------------------------- internals
 
@@ -288,7 +299,7 @@ class ConversationStore:
             print(f"background: storage bound reached; removed {len(evicted)} old conversation(s)")
         return evicted
 
-    async def _write(self, items: dict[str, str]) -> None:
+    async def _write(self, items: dict[str, BaseModel | str]) -> None:
         index = ConversationIndex(entries=list((await self._load_index()).values()))
         sizes = await self.records.write({**items, INDEX_KEY: index})
         self._index_bytes = sizes[INDEX_KEY]

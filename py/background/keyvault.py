@@ -73,6 +73,9 @@ __all__ = [
 DEFAULT_AUTO_LOCK_MINUTES = 15
 MIN_PASSPHRASE_CHARS = 8
 MAX_SECRET_CHARS = 32 * 1024
+# Records that are not keys: the ChatGPT sign-in (background.accounts) is a whole auth.json,
+# whose last characters say nothing useful; its status shows "…" instead.
+OPAQUE_RECORDS = frozenset({"chatgpt_auth"})
 
 
 class VaultStatus(BaseModel):
@@ -129,7 +132,7 @@ class KeyVault:
                     names = dict.fromkeys(env.records)
                     return VaultStatus(state="locked", mode=env.mode, records=names, message=str(exc))
                 for name in env.records:
-                    self._masks[name] = mask(await self._unseal(env, name))
+                    self._masks[name] = _mask(name, await self._unseal(env, name))
                 s = self._sessions.current if env.lock is not None else None
                 return VaultStatus(
                     state="ready",
@@ -150,7 +153,7 @@ class KeyVault:
                 return None
             await self._open(env)
             secret = await self._unseal(env, record)
-            self._masks[record] = mask(secret)
+            self._masks[record] = _mask(record, secret)
             return secret
 
     # ----------------------------------------------------------------------- writing
@@ -176,7 +179,7 @@ class KeyVault:
                 self._live = env.kid
             sealed = await self._seal(env.kid, record, secret)
             await self._commit(env.model_copy(update={"records": {**env.records, record: sealed}}))
-            self._masks[record] = mask(secret)
+            self._masks[record] = _mask(record, secret)
 
     async def delete(self, record: str) -> None:
         async with self._mutex:
@@ -360,7 +363,12 @@ class KeyVault:
             await self._sessions.start(env, minutes)
             await self.crypto.delete_key(KEK_ID)
         self._live = kid
-        self._masks = {name: mask(secret) for name, secret in secrets.items()}
+        self._masks = {name: _mask(name, secret) for name, secret in secrets.items()}
+
+
+def _mask(record: str, secret: str) -> str | None:
+    """A record's mask; records that are not keys show none of their text."""
+    return "…" if record in OPAQUE_RECORDS else mask(secret)
 
 
 def _check_minutes(minutes: int) -> None:

@@ -73,7 +73,7 @@ def main(js_host: Any, version: str) -> App:
 
     from .browser import ChromeAccess, ChromePages, ChromeStorage
     from .vault_app import VaultKeySource
-    from .webcrypto import browser_vault, isolated_webcrypto
+    from .webcrypto import ChromeAlarms, browser_vault, isolated_webcrypto
 
     vault = browser_vault(js_host)  # the API key: encrypted, see docs/security.md
     app = App(
@@ -89,4 +89,10 @@ def main(js_host: Any, version: str) -> App:
     )
     # diag.vault_vectors: the shared test vectors on WebCrypto, never on the real vault
     app.diagnostics.vault_lab = lambda: isolated_webcrypto(js_host.crypto)
+    # The request queue's hold ends even if the worker was stopped meanwhile: an alarm wakes it.
+    from js import chrome
+
+    alarms = getattr(chrome, "alarms", None)  # absent without the "alarms" permission
+    if alarms is not None:
+        app.queue.alarms = ChromeAlarms(alarms)
     return app

@@ -31,6 +31,7 @@ from .records import PageContext
 __all__ = [
     "PROTOCOL_VERSION",
     "REQUESTS",
+    "ChatCancelQueued",
     "ChatEdit",
     "ChatRegenerate",
     "ChatSend",
@@ -48,6 +49,7 @@ __all__ = [
     "KeyClear",
     "KeySet",
     "PageContextRequest",
+    "QueueConfig",
     "Request",
     "SettingsGet",
     "SettingsPreview",
@@ -171,6 +173,7 @@ class ChatSend(Request):
     client_id: StrictStr | None = Field(None, max_length=100)
     model: StrictStr | None = Field(None, max_length=200)
     reasoning_effort: Effort | None = None
+    priority: StrictInt = Field(0, ge=-100, le=100)  # when it has to wait: higher goes first
 
     _text = field_validator("text")(_not_blank)
     _effort = field_validator("reasoning_effort", mode="before")(_blank_is_none)
@@ -195,6 +198,19 @@ class ChatEdit(Request):
     text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
 
     _text = field_validator("text")(_not_blank)
+
+
+class ChatCancelQueued(Request):
+    """``chat.cancel_queued``: take a waiting message out of the request queue."""
+
+    queue_id: StrictStr = Field(max_length=100)
+
+
+class QueueConfig(Request):
+    """``queue.config``: change the queue's limits (a partial ``QueueLimits``) or drop its holds."""
+
+    limits: dict[str, Any] = Field(default_factory=dict)
+    clear_hold: StrictBool = False
 
 
 class PageContextRequest(Request):
@@ -252,6 +268,8 @@ REQUESTS: dict[str, type[Request]] = {
     "chat.stop": ChatStop,
     "chat.regenerate": ChatRegenerate,
     "chat.edit": ChatEdit,
+    "chat.cancel_queued": ChatCancelQueued,
+    "queue.config": QueueConfig,
     "page.context": PageContextRequest,
     "settings.get": SettingsGet,
     "settings.set": SettingsSet,

@@ -113,6 +113,7 @@ class StoredMessage(_Record):
     error: ErrorInfo | None = None
     usage: Usage | None = None
     searches: list[str] = Field(default_factory=list)
+    queued: bool = False  # a user message waiting in the request queue (not sent to the model yet)
 
 
 class StoredConversation(_Record):
@@ -186,6 +187,8 @@ def message_view(
     }
     if message.client_id is not None:
         view["client_id"] = message.client_id
+    if message.queued:
+        view["queued"] = True
     shown_reasoning = message.reasoning if reasoning is None else reasoning
     if shown_reasoning:
         view["reasoning"] = shown_reasoning

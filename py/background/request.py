@@ -60,7 +60,8 @@ def redact(value: Any, secret: str | None) -> Any:
 
 
 def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt:
-    """The whole history as items; the streaming placeholder and unreadable items left out.
+    """The whole history as items; the streaming placeholder, queued messages and unreadable
+    items left out (a queued message waits for its own turn; see ``background.queue``).
 
     Reasoning items go back only to models that reason: another family would
     reject their encrypted content after a model switch.
@@ -68,7 +69,7 @@ def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt
     reasons = ModelSettings(model=conversation.model).family().supports_reasoning_summaries
     items: list[ResponseItem] = []
     for message in conversation.messages:
-        if message.streaming:
+        if message.streaming or message.queued:
             continue
         for raw in message.items:
             if raw.get("type") == "reasoning" and not reasons:
@@ -96,7 +97,8 @@ def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
     """Where requests go: the preset, base URL and query, retries, idle timeout."""
     return ModelProviderInfo(
         name="azure" if settings.provider == "azure" else "OpenAI",
-        base_url=settings.base,
+        # None: the client's default for its auth, the ChatGPT backend with ChatGPT sign-in.
+        base_url=None if settings.uses_chatgpt_base else settings.base,
         query_params=settings.query_params(),
         # Azure's key auth is the api-key header (Bearer also works on its v1 API).
         http_headers={"api-key": key} if settings.provider == "azure" and key else None,

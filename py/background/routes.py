@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .accounts_app import chatgpt_connection_test
 from .conntest import ConnectionTest
 from .diag import ProtocolError
 from .page_context import PageUnavailable, build_context
@@ -248,7 +249,10 @@ class Routes:
             return error_reply(request.id, "invalid_settings", f"Cannot test: {exc}", fields=exc.fields)
         with_timeout = self.app.client_options.get("with_timeout", asyncio.wait_for)
         tester = ConnectionTest(self.app.transport, self.app.access, with_timeout=with_timeout)
-        outcome = await tester.run(settings, key)
+        if settings.auth_mode == "chatgpt":  # the ChatGPT sign-in, not the key (background/accounts.py)
+            outcome = await chatgpt_connection_test(self.app.accounts, tester, settings)
+        else:
+            outcome = await tester.run(settings, key)
         if outcome["kind"] == "no_key" and self.app.vault is not None:
             status = await self.app.vault.status()  # say why there is no key: locked or damaged
             if status.state in ("locked", "damaged") and status.message:

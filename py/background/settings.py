@@ -42,6 +42,8 @@ __all__ = [
 
 SETTINGS_KEY = "settings"
 OPENAI_BASE = "https://api.openai.com/v1"
+CHATGPT_BASE = "https://chatgpt.com/backend-api/codex"  # modelclient.CHATGPT_BASE_URL
+TOKEN_URL = "https://auth.openai.com/oauth/token"  # modelclient.REFRESH_TOKEN_URL
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_MODELS = ("gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
 DEFAULT_INSTRUCTIONS = (
@@ -125,6 +127,9 @@ class Settings(BaseModel):
     project: str | None = Field(None, max_length=200)
     templates: list[Template] = Field(default_factory=list, max_length=100)
     web_search: bool = False
+    # ChatGPT sign-in (background.accounts): which credential turns use, and where tokens refresh.
+    auth_mode: Literal["apikey", "chatgpt"] = "apikey"
+    token_url: str = Field(TOKEN_URL, max_length=2_000)
 
     @field_validator("base_url")
     @classmethod
@@ -134,6 +139,18 @@ class Settings(BaseModel):
         if provider == "azure" and urlsplit(base).hostname == "api.openai.com":
             raise ValueError("enter your Azure OpenAI resource URL, e.g. https://NAME.openai.azure.com/openai/v1")
         return f"{base}?{query}" if query else base
+
+    @field_validator("token_url", mode="before")
+    @classmethod
+    def _token_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return TOKEN_URL  # blank: the real endpoint (the field exists for tests and proxies)
+        if isinstance(value, str):
+            parts = urlsplit(value.strip())
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in value.strip():
+                raise ValueError("must be an http:// or https:// URL, e.g. " + TOKEN_URL)
+            return value.strip()
+        return value
 
     @field_validator("organization", "project")
     @classmethod
@@ -172,9 +189,19 @@ class Settings(BaseModel):
         return self.base_url.partition("?")[2]
 
     @property
+    def uses_chatgpt_base(self) -> bool:
+        """ChatGPT sign-in with the OpenAI preset's own URL: requests go to the ChatGPT backend."""
+        return self.auth_mode == "chatgpt" and self.provider == "openai" and self.base_url == OPENAI_BASE
+
+    @property
+    def api_base(self) -> str:
+        """The base URL requests go to: the ChatGPT backend's by default with ChatGPT sign-in."""
+        return CHATGPT_BASE if self.uses_chatgpt_base else self.base
+
+    @property
     def request_url(self) -> str:
         """The exact URL each turn is POSTed to."""
-        return f"{self.base}/responses" + (f"?{self.query}" if self.query else "")
+        return f"{self.api_base}/responses" + (f"?{self.query}" if self.query else "")
 
     def query_params(self) -> dict[str, str] | None:
         """The query string as the client's ``query_params``."""
@@ -201,13 +228,15 @@ class Settings(BaseModel):
             "organization": self.organization,
             "project": self.project,
             "web_search": self.web_search,
+            "auth_mode": self.auth_mode,
+            "token_url": self.token_url,
             "key": key,
             "templates": [t.model_dump() for t in self.templates],
         }
 
 
 _PATCHABLE = frozenset(Settings.model_fields) - {"schema_"}
-_READ_ONLY = frozenset({"request_url", "key"})  # in the view; sent back by a form, ignored
+_READ_ONLY = frozenset({"request_url", "key", "auth"})  # in the view; sent back by a form, ignored
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:

@@ -26,6 +26,7 @@ OPTIONS_PORT = "options"
 CHANGES = frozenset({
     "settings.set", "key.set", "key.clear",
     "vault.set", "vault.wipe", "vault.lock", "vault.unlock", "vault.passphrase",
+    "auth.import", "auth.clear",  # ChatGPT sign-in (background/accounts_app.py)
 })
 
 Message = dict[str, Any]

@@ -138,5 +138,6 @@ def parse_import(text: str, *, taken: set[str], new_id: Callable[[str], str]) ->
             if message.streaming:
                 message.streaming = False
                 message.stopped = True
+            message.queued = False  # this worker's queue does not hold it: a plain message
         result.conversations.append(conversation)
     return result

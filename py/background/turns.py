@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelclient import (
+    Auth,
     Completed,
     ModelClient,
     ModelClientError,
@@ -40,6 +41,7 @@ from modelclient import (
     WebSearchCallBegin,
 )
 
+from .accounts import AccountUnavailable
 from .conversations import ConversationStore
 from .keepalive import KeepAlive
 from .records import ErrorInfo, PartialReply, StoredConversation, StoredMessage, Usage, message_view
@@ -69,6 +71,9 @@ class TurnDeps:
     spawn: Callable[[Coroutine[Any, Any, None]], object]
     save_limits: Callable[[dict[str, Any]], Awaitable[None]]
     client_options: dict[str, Any] = field(default_factory=dict)
+    # The shared ChatGPT AuthManager when settings.auth_mode is "chatgpt" (background.accounts);
+    # raises AccountUnavailable. None: API keys only.
+    chatgpt_auth: Callable[[Settings], Awaitable[Auth]] | None = None
 
 
 Outcome = Literal["done", "stopped", "error"]
@@ -79,7 +84,8 @@ class Turn:
 
     def __init__(self, conversation: StoredConversation, assistant: StoredMessage, *, settings: Settings,
                  api_key: str | None, deps: TurnDeps, send: Send,
-                 on_end: Callable[[Turn], None] = lambda turn: None) -> None:
+                 on_end: Callable[[Turn], None] = lambda turn: None,
+                 user: StoredMessage | None = None) -> None:
         assert assistant.turn_id is not None
         self.id = assistant.turn_id
         self.conversation = conversation
@@ -88,6 +94,8 @@ class Turn:
         self._key = api_key
         self.deps = deps
         self._on_end = on_end
+        self.user = user  # a queued message this turn answers: turn.started says it left the queue
+        self.retry_after_ms: int | None = None  # the server's last requested wait (a 429's hold)
         base = {"conversation_id": conversation.id, "turn_id": self.id}
         self.processor = StreamProcessor(base)
         self.pump = Pump(self.processor, send, clock=deps.monotonic, sleep=deps.sleep, spawn=deps.spawn)
@@ -134,6 +142,8 @@ class Turn:
         try:
             async with self.deps.keepalive.hold():
                 started = {"type": "turn.started", "assistant": message_view(self.assistant)}
+                if self.user is not None:
+                    started["user"] = message_view(self.user)
                 self.pump.event(started, sticky=True)
                 outcome = await self._stream()
                 await self._finish(outcome)
@@ -142,7 +152,14 @@ class Turn:
             self._on_end(self)
 
     async def _stream(self) -> Outcome:
-        if self._key is None and self.settings.provider != "compatible":
+        auth: Auth | str | None = self._key
+        if self.settings.auth_mode == "chatgpt" and self.deps.chatgpt_auth is not None:
+            try:
+                auth = await self.deps.chatgpt_auth(self.settings)
+            except AccountUnavailable as exc:  # not signed in, or the vault is locked / damaged
+                self.error = exc.info()
+                return "error"
+        elif self._key is None and self.settings.provider != "compatible":
             self.error = {"kind": "no_api_key", "message": NO_API_KEY, "retryable": False, "fields": {}}
             return "error"
         if self.deps.transport is None:
@@ -151,7 +168,7 @@ class Turn:
             return "error"
         self._streaming = True
         try:
-            client = self._client()
+            client = self._client(auth)
             prompt = build_prompt(self.conversation, self.settings)
             async with client.stream_turn(prompt) as events:
                 async for event in events:
@@ -175,14 +192,14 @@ class Turn:
             self._streaming = False
         return "stopped" if self._stop else "done"
 
-    def _client(self) -> ModelClient:
+    def _client(self, auth: Auth | str | None) -> ModelClient:
         assert self.deps.transport is not None
         options = {**self.deps.client_options, "sleep": self._sleep}
         return ModelClient(
             self.deps.transport(),
             settings=model_settings(self.conversation, self.settings),
-            provider=provider_info(self.settings, self._key),
-            auth=self._key,
+            provider=provider_info(self.settings, auth if isinstance(auth, str) else None),
+            auth=auth,
             conversation_id=self.conversation.id,
             **options,
         )
@@ -192,10 +209,12 @@ class Turn:
         # between request retries (429/5xx): announce the latter as a countdown.
         if self._reconnect_sleep:
             self._reconnect_sleep = False
-        elif seconds >= 1:
-            until = self.deps.clock_ms() + int(seconds * 1000)
-            reason = "The server is busy or rate-limited; SidePy will retry."
-            self.pump.event({"type": "turn.waiting", "until": until, "reason": reason}, key="waiting")
+        else:
+            self.retry_after_ms = int(seconds * 1000)  # if the retries run out on a 429, hold this long
+            if seconds >= 1:
+                until = self.deps.clock_ms() + int(seconds * 1000)
+                reason = "The server is busy or rate-limited; SidePy will retry."
+                self.pump.event({"type": "turn.waiting", "until": until, "reason": reason}, key="waiting")
         await self.deps.client_options.get("sleep", self.deps.sleep)(seconds)
 
     async def _on_event(self, event: object) -> None:

@@ -22,6 +22,7 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .accounts import CHATGPT_AUTH
 from .diag import ProtocolError
 from .keyvault import DEFAULT_AUTO_LOCK_MINUTES, KeyVault
 from .settings import SettingsError, validate_key
@@ -141,6 +142,8 @@ class VaultHandlers:
     async def set(self, msg: Message) -> Message:
         record = _record(msg)
         secret = msg.get("secret")
+        if record == CHATGPT_AUTH:  # only as a checked auth.json, through auth.import
+            raise ProtocolError("bad_request", "the ChatGPT sign-in is stored by auth.import (it checks it)")
         if record == API_KEY:
             try:
                 secret = validate_key(secret)
@@ -152,6 +155,9 @@ class VaultHandlers:
 
     async def reveal(self, msg: Message) -> Message:
         record = _record(msg)
+        if record == CHATGPT_AUTH:  # tokens never go back to a page (docs/protocol.md, "Accounts")
+            raise ProtocolError("forbidden", "ChatGPT tokens are never shown: import an auth.json to "
+                                "replace them")
         _confirmed(msg, "revealing a secret shows it on screen")
         try:
             secret = await self.vault.read(record)

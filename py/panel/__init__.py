@@ -3,6 +3,10 @@
 Pure modules (no DOM; they run and are tested on CPython and on MicroPython):
 
 * ``state``: the state machine, worker messages and user intents in, view state out;
+  one ``PanelState`` split by responsibility into ``connection`` (requests, ``hello``),
+  ``conv_list`` (the list and conversation intents), ``turn`` (streaming, stop,
+  regenerate, edit), ``composer`` (send, templates, page context, export), ``banners``
+  (banners, usage, rate limits) and ``queue_view`` (the worker's request queue);
 * ``conversation``: the messages on screen and the turn streaming into them (``seq``);
 * ``blocks``: reply text cut into markdown blocks as it streams (render only the tail);
 * ``mdprep``: math taken out before markdown and put back after;

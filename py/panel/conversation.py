@@ -113,6 +113,13 @@ def message_from_view(view):
     return msg
 
 
+def user_from_view(view):
+    """A user message from a ``MessageView`` (or the panel's own draft of one)."""
+    m = message_from_view(view)
+    m.role = "user"
+    return m
+
+
 class Conversation:
     """The conversation on screen. ``id`` is None for a new chat not stored yet."""
 
@@ -181,6 +188,11 @@ class Conversation:
         seen = {}
         for v in view.get("messages") or []:
             key = v.get("client_id") or v.get("id") or ""
+            if v.get("queued"):
+                # Waiting in the worker's queue: the queue list shows it, not the log (and a
+                # local copy still marked pending is the same message: not kept either).
+                seen[key] = True
+                continue
             m = old.get(key)
             if m is None:
                 m = message_from_view(v)

@@ -110,7 +110,8 @@ paint_proxy = proxy(paint)
 def set_timer():
     """A clock for the status line (fast) and for countdowns (each second)."""
     global timer, timer_period
-    period = 100 if state.ticking else (1000 if state.counting_down or state.limits else 0)
+    counting = state.counting_down or state.limits or state.queue_counting
+    period = 100 if state.ticking else (1000 if counting else 0)
     if period == timer_period:
         return
     if timer is not None:
@@ -344,6 +345,18 @@ def on_banner_click(event):
     changed()
 
 
+def on_queue_click(event):
+    target = event.target.closest("[data-action]")
+    if target is None:
+        return
+    action = target.getAttribute("data-action")
+    if action == "cancel-queued":
+        state.cancel_queued(target.getAttribute("data-queue-id"))
+    elif action == "send-now":
+        state.send_now()
+    changed()
+
+
 def on_global_key(event):
     if event.key != "Escape":
         return
@@ -398,6 +411,7 @@ on(g("more"), "click", lambda _e: set_more(g("more-menu").hidden))
 on(g("export-md"), "click", act(lambda: export("download")))
 on(g("copy-md"), "click", act(lambda: export("copy")))
 on(g("banners"), "click", on_banner_click)
+on(g("queue"), "click", on_queue_click)
 on(g("messages"), "click", on_log_click)
 on(g("ping"), "click", lambda _e: post(state.make_ping(now())))
 on(g("options"), "click", lambda _e: window.parent.postMessage("ui.options", "*"))  # relay.js opens them

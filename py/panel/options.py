@@ -9,6 +9,7 @@ import json
 from pyscript import document, window
 from pyscript.ffi import create_proxy
 
+from panel.auth_intents import MAX_AUTH_FILE_BYTES
 from panel.options_dom import build, g
 from panel.options_view import OptionsView
 from panel.settings_state import SettingsState
@@ -106,14 +107,45 @@ def on_input(event):
         if name is None or name == "provider":
             return
         state.edit(name, target.checked if target.type == "checkbox" else target.value)
-        if name == "base_url":
+        if name in ("base_url", "auth_mode"):  # both change where requests go
             schedule_preview()
     changed()
 
 
+def read_auth_file(picker):
+    """Read the picked auth.json here (the sandbox may read a file the user chose) and send it."""
+    files = picker.files
+    if files is None or files.length == 0:
+        return
+    chosen = files.item(0)
+    if chosen.size > MAX_AUTH_FILE_BYTES:
+        picker.value = ""
+        state.refuse_auth_file("That file is too large to be a Codex auth.json.")
+        changed()
+        return
+    reader = window.FileReader.new()
+
+    def loaded(*_):
+        text = reader.result
+        picker.value = ""  # nothing of the file stays in the page; the same file can be picked again
+        state.import_auth(text if isinstance(text, str) else "")
+        changed()
+
+    def failed(*_):
+        picker.value = ""
+        state.refuse_auth_file("The file could not be read.")
+        changed()
+
+    reader.onload = proxy(loaded)
+    reader.onerror = proxy(failed)
+    reader.readAsText(chosen)
+
+
 def on_change(event):
     target = event.target
-    if target.getAttribute("data-field") == "provider":
+    if target.id == "auth-import":
+        read_auth_file(target)
+    elif target.getAttribute("data-field") == "provider":
         state.set_provider(target.value)
         changed()
     elif target.type == "checkbox":
@@ -166,6 +198,7 @@ ACTIONS = {
     "confirm-no": lambda: state.confirm(None),
     "confirm-yes": lambda: state.reveal() if state.confirming == "reveal" else state.wipe(),
     "hide-secret": state.hide_secret,
+    "auth-clear": state.sign_out,
     "lock": state.lock,
     "pp-on": lambda: state.open_passphrase("on"),
     "pp-change": lambda: state.open_passphrase("change"),

@@ -100,6 +100,23 @@ def build(root):
            el("code", {"id": "secret", "data-testid": "secret"}),
            button("Hide", "hide-secret"), el("span", {"class": "hint"}, "Hidden again in 30 s.")),
         sid="key")
+    account = section(
+        "ChatGPT account",
+        el("p", {"id": "auth-status", "data-testid": "auth-status", "class": "state", "role": "status"}),
+        field("auth_mode", "Sign requests with", select("auth_mode", sf.AUTH_MODES, "auth-mode"),
+              hint="ChatGPT sign-in uses your ChatGPT plan instead of API credits, as Codex does."),
+        el("div", {"class": "row wrap"},
+           el("label", {"class": "stack", "for": "auth-import"}, "Import Codex auth.json",
+              # Read here by FileReader (options.py) and sent once in auth.import; never kept.
+              el("input", {"type": "file", "id": "auth-import", "data-testid": "auth-import",
+                           "accept": ".json,application/json"})),
+           button("Sign out", "auth-clear", "danger-text", "auth-clear")),
+        el("p", {"class": "hint"}, "Codex writes it to ~/.codex/auth.json when you run codex login. SidePy "
+           "keeps the tokens encrypted in this profile, refreshes them as Codex does, and never shows them."),
+        el("p", {"class": "error", "id": "auth-error", "role": "alert", "hidden": True}),
+        field("token_url", "Token endpoint", text_input("token_url", "token-url", inputmode="url"),
+              hint="Where the tokens are refreshed: keep the default unless you test another server."),
+        sid="account")
     vault = section("Passphrase lock", el("div", {"id": "vault-body", "data-testid": "vault"}),
                     el("p", {"class": "error", "id": "vault-error", "role": "alert", "hidden": True}),
                     sid="vault")
@@ -148,7 +165,7 @@ def build(root):
                          "aria-live": "polite"}))
     logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
-              connection, key, vault, behaviour, requests, templates)
+              connection, key, account, vault, behaviour, requests, templates)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

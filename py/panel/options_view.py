@@ -7,7 +7,9 @@
 from pyscript import window
 
 from panel import settings_form as sf
+from panel.auth_intents import auth_summary
 from panel.options_dom import button, el, g, show
+from panel.settings_state import sites
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
 KEY_STATES = {
@@ -16,7 +18,13 @@ KEY_STATES = {
 }
 FIELD_ERRORS = ("provider", "base_url", "model", "reasoning_effort", "reasoning_summary", "verbosity",
                 "instructions", "idle_timeout_s", "request_max_retries", "stream_max_retries",
-                "organization", "project", "web_search", "api_key")
+                "organization", "project", "web_search", "api_key", "auth_mode", "token_url")
+
+
+def _date(ms):
+    d = window.Date.new(float(ms))
+    return "%d-%02d-%02d %02d:%02d" % (d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(),
+                                       d.getMinutes())
 
 
 def _time(ms):
@@ -120,6 +128,8 @@ class OptionsView:
             self.key()
         if self._moved("vault"):
             self.vault()
+        if self._moved("auth"):
+            self.auth()
         if self._moved("test"):
             self.test()
         if self._moved("status"):
@@ -221,6 +231,18 @@ class OptionsView:
             s.clear_key_field = False
             self.key_field.value = ""
 
+    def auth(self):
+        s = self.state
+        state = (s.auth or {}).get("chatgpt")
+        line = g("auth-status")
+        line.textContent = auth_summary(s.auth, _date)
+        line.setAttribute("data-state", state or "")
+        line.classList.toggle("bad", state == "damaged")
+        show(g("auth-clear"), state in ("signed_in", "locked"))
+        box = g("auth-error")
+        box.textContent = s.auth_error or ""
+        show(box, bool(s.auth_error))
+
     def vault(self):
         s = self.state
         vault = s.vault
@@ -262,7 +284,7 @@ class OptionsView:
         if p is not None:
             words = {"asking": "Asking Chrome for access to %s…", "granted": "Chrome granted access to %s.",
                      "denied": "Chrome did not grant access to %s.", "error": "Chrome could not ask for %s"}
-            line = words[p["state"]] % (p["pattern"] or "")[:-2]
+            line = words[p["state"]] % sites(p.get("patterns") or [p["pattern"] or "//"])
             if p.get("error"):
                 line += ": " + p["error"]
             attrs = {"class": "hint", "data-testid": "permission", "data-state": p["state"]}

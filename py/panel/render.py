@@ -268,6 +268,7 @@ class Renderer:
         self.loading = g("loading")
         self.thinking = g("thinking")
         self.banners = g("banners")
+        self.queue = g("queue")
         self.composer = g("composer")
         self.send_btn = g("send")
         self.stop_btn = g("stop")
@@ -294,6 +295,7 @@ class Renderer:
         self.suggestions = []
         self.selected = 0
         self.banner_second = -1
+        self.queue_second = -1
         self.footer_second = -1
 
     def _due(self, name):
@@ -312,6 +314,7 @@ class Renderer:
         if self._due("list"):
             self._list()
         self._banners(wall)
+        self._queue(wall)
         self._footer(wall)
         if self._due("composer"):
             self._composer()
@@ -400,6 +403,36 @@ class Renderer:
             self.banners.append(row)
         _show(self.banners, bool(s.banners))
 
+    # ----------------------------------------------------------------- queue
+
+    def _queue(self, wall):
+        s = self.state
+        second = int(wall // 1000)
+        if not self._due("queue") and not (s.queue_counting and second != self.queue_second):
+            return  # a hold's countdown changes once a second
+        self.queue_second = second
+        self.queue.replaceChildren()
+        views = s.queue_views(wall)
+        for q in views:
+            li = _el("li", "queued")
+            li.setAttribute("data-queue-id", q["queue_id"])
+            li.append(_el("span", "pos", "%d." % q["position"]))
+            body = _el("span", "q-body")
+            body.append(_el("span", "q-text", q["text"]))
+            status = q["status"] + (" · " + q["where"] if q["where"] else "")
+            body.append(_el("span", "q-status", status))
+            li.append(body)
+            if q["position"] == 1 and s.can_send_now(wall):
+                now = _button("Send now", "send-now", "Send now, without waiting for the reset", "link")
+                now.setAttribute("data-testid", "queue-send-now")
+                li.append(now)
+            x = _button("×", "cancel-queued", "Cancel this queued message", "icon")
+            x.setAttribute("data-testid", "queue-cancel")
+            x.setAttribute("data-queue-id", q["queue_id"])
+            li.append(x)
+            self.queue.append(li)
+        _show(self.queue, bool(views))
+
     # ---------------------------------------------------------------- footer
 
     def _footer(self, wall):
@@ -444,7 +477,8 @@ class Renderer:
     def _composer(self):
         s = self.state
         busy = s.conv.busy
-        _show(self.send_btn, not busy)
+        # While a reply streams both show: what is sent now waits in the worker's queue.
+        _show(self.send_btn, not busy or s.can_send())
         _show(self.stop_btn, busy)
         self.stop_btn.disabled = s.conv.stopping
         self.regen_btn.disabled = not s.can_regenerate()

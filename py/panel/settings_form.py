@@ -13,6 +13,14 @@ PROVIDERS = (
     ("compatible", "OpenAI-compatible server (any, incl. local)"),
 )
 OPENAI_BASE = "https://api.openai.com/v1"
+# ChatGPT sign-in (docs/protocol.md, "Accounts"): the backend the OpenAI preset then uses, and
+# where the tokens are refreshed (a setting, for tests and proxies).
+CHATGPT_BASE = "https://chatgpt.com/backend-api/codex"
+TOKEN_URL = "https://auth.openai.com/oauth/token"
+AUTH_MODES = (
+    ("apikey", "API key"),
+    ("chatgpt", "ChatGPT sign-in (Codex auth.json)"),
+)
 PLACEHOLDERS = {
     "openai": OPENAI_BASE,
     "azure": "https://NAME.openai.azure.com/openai/v1",
@@ -30,8 +38,9 @@ CHOICES = {
     "reasoning_effort": ["", "minimal", "low", "medium", "high"],
     "reasoning_summary": ["auto", "concise", "detailed", "none"],
     "verbosity": ["", "low", "medium", "high"],
+    "auth_mode": [m for m, _ in AUTH_MODES],
 }
-TEXTS = ("base_url", "model", "instructions", "organization", "project")
+TEXTS = ("base_url", "model", "instructions", "organization", "project", "token_url")
 OPTIONAL = ("reasoning_effort", "verbosity", "organization", "project")  # "" is sent as null
 # name, low, high, what a unit is called
 NUMBERS = (
@@ -182,6 +191,22 @@ def origin(url):
     if scheme not in ("http", "https") or not host or " " in host:
         return None
     return (scheme, host)
+
+
+def permission_patterns(form):
+    """Every host permission the form's settings need: the base URL's origin and, with ChatGPT
+    sign-in, the ChatGPT backend (the OpenAI preset's own URL goes there) and the token endpoint."""
+    base = form["base_url"].strip()
+    chatgpt = form.get("auth_mode") == "chatgpt"
+    if chatgpt and form["provider"] == "openai" and base in ("", OPENAI_BASE):
+        base = CHATGPT_BASE
+    urls = [base, (form.get("token_url") or "").strip() or TOKEN_URL] if chatgpt else [base]
+    out = []
+    for url in urls:
+        pattern = permission_pattern(url)
+        if pattern is not None and pattern not in out:
+            out.append(pattern)
+    return out
 
 
 def permission_pattern(url):

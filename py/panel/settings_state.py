@@ -14,9 +14,10 @@ the DOM hides it again (``hide_secret``).
 """
 
 from panel import settings_form as sf
+from panel.auth_intents import AuthIntents
 from panel.vault_intents import VaultIntents
 
-SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test")
+SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth")
 
 STARTING = "starting"
 READY = "ready"
@@ -40,7 +41,12 @@ TEST_SUMMARY = {
 }
 
 
-class SettingsState(VaultIntents):
+def sites(patterns):
+    """``https://a, https://b`` for host permission patterns (``https://a/*``)."""
+    return ", ".join([p[:-2] for p in patterns or []])
+
+
+class SettingsState(VaultIntents, AuthIntents):
     def __init__(self):
         self.phase = STARTING
         self.saved = None  # the worker's SettingsView
@@ -59,6 +65,8 @@ class SettingsState(VaultIntents):
         self.replacing = False  # the key field is open although a key is saved
         self.passphrase_form = None  # None | "on" | "change" | "off"
         self.secret_b64 = None  # a revealed key, until hidden
+        self.auth = None  # the worker's AuthView: ChatGPT sign-in (email, plan, masked account; no token)
+        self.auth_error = None  # the last import's or sign-out's refusal
         self.clear_key_field = False  # tells the DOM to empty the API key input, once
         self.clear_passphrases = False  # the same for the passphrase inputs
         self.outbox = []
@@ -149,6 +157,8 @@ class SettingsState(VaultIntents):
             self._touch("test")
         elif kind == "vault.status":
             self._vault_status(msg, entry)
+        elif kind == "auth.status":
+            self._auth_status(msg, entry)
         elif kind == "vault.secret":
             self.secret_b64 = msg.get("secret_b64")
             self._touch("key")
@@ -159,7 +169,8 @@ class SettingsState(VaultIntents):
         if self.phase == CLOSED:
             return
         self.phase = RECONNECTING
-        lost = [kind for kind, _ in self._pending.values() if kind in ("save", "key", "test", "vault")]
+        lost = [kind for kind, _ in self._pending.values()
+                if kind in ("save", "key", "test", "vault", "auth")]
         self._pending = {}
         self._preview_id = None
         if lost:
@@ -193,7 +204,9 @@ class SettingsState(VaultIntents):
             self._say("Saved · key stored encrypted" + (" (" + masked + ")" if masked else ""), "ok")
         elif was != READY and self.status_kind == "busy":
             self._say("Ready")
-        self._touch("key", "vault")
+        if view.get("auth") is not None:
+            self.auth = view["auth"]
+        self._touch("key", "vault", "auth")
 
     def _load(self, view):
         self.form = sf.form_from_view(view)
@@ -231,6 +244,8 @@ class SettingsState(VaultIntents):
         elif fields:
             self._say(("Not saved" if kind == "save" else "Not tested") + ": fix the fields marked below.",
                       "error")
+        elif kind == "auth":
+            self._auth_refuse(text)
         elif kind in ("vault", "reveal"):
             self.vault_error = text
             self._touch("vault", "key")
@@ -243,15 +258,15 @@ class SettingsState(VaultIntents):
         origins = msg.get("origins") or []
         pattern = origins[0] if origins else None
         state = "granted" if granted else ("error" if msg.get("error") else "denied")
-        self.permission = {"pattern": pattern, "state": state, "error": msg.get("error")}
+        self.permission = {"pattern": pattern, "patterns": origins, "state": state, "error": msg.get("error")}
         self._touch("test", "status")
         waiting, self._waiting_test = self._waiting_test, None
         if waiting is not None:
             self._send_test(waiting[0], waiting[1])  # granted or not: the test says what that means
         elif state == "granted":
-            self._say("Chrome granted SidePy access to " + pattern[:-2] + ".", "ok")
+            self._say("Chrome granted SidePy access to " + sites(origins) + ".", "ok")
         else:
-            self._say("Chrome did not grant access to " + pattern[:-2]
+            self._say("Chrome did not grant access to " + sites(origins)
                       + (": " + msg.get("error") if msg.get("error") else "")
                       + ". Requests there may be blocked (CORS).", "error")
 
@@ -309,20 +324,21 @@ class SettingsState(VaultIntents):
         """Ask the background what the base URL will give (debounced by the DOM layer)."""
         if self.form is None:
             return
-        patch = {"provider": self.form["provider"], "base_url": self.form["base_url"]}
+        patch = {"provider": self.form["provider"], "base_url": self.form["base_url"],
+                 "auth_mode": self.form["auth_mode"]}  # ChatGPT sign-in changes where requests go
         self._preview_id = self._request("preview", {"type": "settings.preview", "patch": patch})
 
     def _ask_permission(self):
-        """Queue the relay's permission request for the form's base URL; True if one is asked.
+        """Queue the relay's permission request for the form's origins; True if one is asked.
 
         Must run inside the click: the relay calls chrome.permissions.request as soon as
         it reads this, while the click's user activation lasts.
         """
-        pattern = sf.permission_pattern(self.form["base_url"])
-        if pattern is None:
+        patterns = sf.permission_patterns(self.form)
+        if not patterns:
             return False
-        self.control.append("ui.permissions [\"" + pattern + "\"]")
-        self.permission = {"pattern": pattern, "state": "asking", "error": None}
+        self.control.append("ui.permissions [" + ", ".join(["\"" + p + "\"" for p in patterns]) + "]")
+        self.permission = {"pattern": patterns[0], "patterns": patterns, "state": "asking", "error": None}
         self._touch("test")
         return True
 

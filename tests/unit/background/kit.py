@@ -79,6 +79,27 @@ class Clock:
         self.now += seconds
 
 
+class FakeTimers:
+    """The request queue's ``call_later`` on the fake clock: timers fire when a test says so."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.pending: list[tuple[float, Callable[[], None]]] = []
+        self.delays: list[float] = []  # every delay asked for, in seconds
+
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> None:
+        self.delays.append(seconds)
+        self.pending.append((self.clock.now + seconds, fn))
+
+    def fire(self) -> int:
+        """Run the timers due at the clock's time; return how many ran."""
+        due = [p for p in self.pending if p[0] <= self.clock.now]
+        self.pending = [p for p in self.pending if p[0] > self.clock.now]
+        for _, fn in due:
+            fn()
+        return len(due)
+
+
 def no_sleep(seconds: float) -> Coroutine[Any, Any, None]:
     async def nothing() -> None:
         return None
@@ -130,6 +151,8 @@ class Harness:
             sleep=no_sleep,
             ids=lambda prefix: f"{prefix}{next(counter)}",
         )
+        self.timers = FakeTimers(self.clock)
+        self.app.queue.call_later = self.timers.call_later
 
     def _next_reply(self, request: HttpRequest) -> Any:
         if not self.replies:

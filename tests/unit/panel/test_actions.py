@@ -116,12 +116,20 @@ def test_a_selection_pushed_from_the_context_menu_lands_in_the_composer() -> Non
     assert only(state.take_outbox(), "chat.send")["context"] == ctx and state.context is None
 
 
-def test_quick_actions_wait_for_the_current_reply() -> None:
+def test_quick_actions_during_a_reply_are_sent_for_the_worker_to_queue() -> None:
     state = with_conversation()
     start_turn(state)
     state.quick_action("summarize")
+    assert only(state.take_outbox(), "page.context")["include"] == "page"
+
+
+def test_quick_actions_wait_while_a_message_is_still_being_sent() -> None:
+    state = with_conversation()
+    assert state.send("first")
+    state.take_outbox()
+    state.quick_action("summarize")
     assert state.take_outbox() == []
-    assert state.banner_views(0)[0]["text"] == "Wait for the current reply to finish, or stop it."
+    assert state.banner_views(0)[0]["text"] == "Wait a moment: your last message is still being sent."
 
 
 def test_quick_actions_before_the_worker_is_ready_are_queued() -> None:

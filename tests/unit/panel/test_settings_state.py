@@ -160,7 +160,8 @@ def test_saving_a_custom_origin_asks_chrome_inside_the_click() -> None:
     s.edit("base_url", "https://llm.example.com:8443/v1")
     s.save(None)
     assert s.take_control() == ['ui.permissions ["https://llm.example.com/*"]']
-    assert s.permission == {"pattern": "https://llm.example.com/*", "state": "asking", "error": None}
+    assert s.permission == {"pattern": "https://llm.example.com/*", "patterns": ["https://llm.example.com/*"],
+                            "state": "asking", "error": None}
     assert [m["type"] for m in sent(s)] == ["settings.set"]  # saved whatever Chrome answers
     s.receive({"type": "permission.result", "origins": ["https://llm.example.com/*"], "granted": False})
     assert s.permission["state"] == "denied" and "may be blocked" in s.status
