@@ -302,9 +302,13 @@ class ModelClient:
                     can_refresh_auth=bool(self.auth and self.auth.can_refresh),
                     plan_type=self.auth.plan_type if self.auth else None,
                 )
-            if isinstance(outcome, Fatal) or not self.retry.can_retry_request(attempt):
+            if isinstance(outcome, Fatal):
                 raise outcome.into_error()
             if getattr(outcome, "refresh_auth", False) and self.auth is not None:
+                # Refresh even when no attempt is left (as Rust A does): the next turn
+                # then starts with a good token instead of another 401.
                 await self.auth.refresh()
+            if not self.retry.can_retry_request(attempt):
+                raise outcome.into_error()
             await self._sleep(self.retry.request_delay(outcome, attempt).total_seconds())
             attempt += 1

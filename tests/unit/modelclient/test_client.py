@@ -433,3 +433,16 @@ def test_events_of_each_attempt_are_complete() -> None:
     client, _, _ = make_client(replies(*bodies))
     deltas = [e.delta for e in collect(client.stream_turn(prompt())) if isinstance(e, OutputTextDelta)]
     assert deltas == ["one", "two", "three"]
+
+
+def test_a_401_refreshes_even_when_no_request_retry_is_left() -> None:
+    auth = ChatGptAuth()
+    client, transport, _ = make_client(
+        replies((401, {}, b"expired")),
+        auth=auth,
+        provider=ModelProviderInfo(),
+        retry=RetryPolicy(request_max_retries=0),
+    )
+    _, error = collect_until_error(client.stream(prompt()))
+    assert isinstance(error, UnauthorizedError)
+    assert auth.refreshes == 1 and len(transport.requests) == 1
