@@ -1,0 +1,177 @@
+"""Server faults in the panel: each shows the right banner (``error``) and leaves the right state.
+
+One browser for the module; the worker stays up throughout (``status`` "Ready"):
+
+* 429 ``usage_limit_reached``: the banner says the usage limit was hit, the plan's way
+  out and when it resets, with "Try again"; it is not retried (one request); the next
+  message waits in the request queue (``queue``: "rate limit") until "Send now"; the
+  rate-limit windows should show 100 % used (xfail: they stay hidden);
+* a 500 then success: retried by itself, the reply arrives, no banner left, and the
+  public API's ``x-ratelimit-*`` headers of the success show in ``rate-limits``;
+* idle timeout (``idle_timeout_ms`` 5 s, the smallest allowed; no stream retries): the
+  partial text is kept, the banner names the timeout and offers "Try again", which
+  regenerates the reply;
+* a connection cut mid-stream: the banner says "Reconnecting… 1/5" (with the cause)
+  while the request is re-sent, then the whole reply arrives and the banner goes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Playwright, expect
+
+from mockapi import (
+    MockServerThread,
+    cut_reply,
+    http_error,
+    openai_rate_limit_headers,
+    stall_reply,
+    text_reply,
+)
+from tests.e2e.chatkit import (
+    ARTICLE_HTML,
+    TIMEOUT_MS,
+    ChatBrowser,
+    Panel,
+    WebServer,
+    chat_browser,
+    set_settings,
+)
+
+pytestmark = pytest.mark.e2e
+
+KEY = "sk-e2e-faults-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockServerThread]:
+    with MockServerThread(api_key=KEY) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, server: MockServerThread) -> Iterator[ChatBrowser]:
+    web = WebServer({"/article": ARTICLE_HTML})
+    try:
+        with chat_browser(playwright, server, KEY, web) as b:
+            yield b
+    finally:
+        web.close()
+
+
+@pytest.fixture
+def panel(browser: ChatBrowser, server: MockServerThread) -> Iterator[Panel]:
+    server.reset()
+    # A 429 holds the request queue until its reset: each test starts without a hold.
+    assert browser.send({"type": "queue.config", "id": 7, "clear_hold": True})["type"] == "queue.state"
+    panel = browser.panel
+    panel.wait_ready()
+    panel.wait_idle()
+    panel.new_chat()
+    yield panel
+    expect(panel.status).to_have_text("Ready")  # a fault of the server never takes the worker down
+
+
+def test_usage_limit_shows_the_plan_and_reset_and_is_not_retried(
+    server: MockServerThread, panel: Panel
+) -> None:
+    server.enqueue(http_error("usage_limit_reached", plan_type="plus", resets_in_seconds=5400))
+    panel.send("Anything left this month?")
+    banner = panel.banner
+    expect(banner).to_be_visible(timeout=TIMEOUT_MS)
+    expect(banner).to_contain_text("You've hit your usage limit.")
+    expect(banner).to_contain_text("Upgrade to Pro")
+    expect(banner).to_contain_text("try again in 1 hour 30 minutes")
+    expect(banner.get_by_role("button", name="Try again")).to_be_visible()
+    panel.wait_idle()
+    expect(panel.meta()).to_contain_text("Failed: You've hit your usage limit.")
+    time.sleep(1.5)  # a retry would have gone out by now
+    assert len(server.requests_to("responses")) == 1
+    expect(panel.users).to_have_text(["Anything left this month?"])  # the message is kept
+    expect(panel.composer).to_be_enabled()
+
+    # Until the reset the queue holds what is sent next, visibly; "Send now" overrides it.
+    server.enqueue(text_reply("Squeezed in."))
+    panel.send("One more?")
+    queue = panel.get("queue")
+    expect(queue).to_be_visible(timeout=TIMEOUT_MS)
+    expect(queue).to_contain_text("One more?")
+    expect(queue).to_contain_text("rate limit")
+    time.sleep(1.0)
+    assert len(server.requests_to("responses")) == 1  # held, not sent
+    panel.get("queue-send-now").click()
+    panel.reply("Squeezed in.")
+    expect(queue).to_be_hidden()
+    assert len(server.requests_to("responses")) == 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: after a 429 usage_limit_reached whose x-codex-* headers say 100 % used, the "
+    "rate-limits hook stays hidden: modelclient puts the parsed snapshot in the error "
+    "(UsageLimitReachedError.rate_limits, ErrorInfo.fields.rate_limits) but the turn neither pushes "
+    "turn.limits nor saves it, so the panel never shows the window that ran out"))
+def test_usage_limit_shows_the_exhausted_rate_limit_window(server: MockServerThread, panel: Panel) -> None:
+    server.enqueue(http_error("usage_limit_reached", plan_type="plus", resets_in_seconds=5400))
+    panel.send("And now?")
+    expect(panel.banner).to_contain_text("You've hit your usage limit.", timeout=TIMEOUT_MS)
+    limits = panel.get("rate-limits")
+    expect(limits).to_be_visible()
+    expect(limits).to_contain_text("100% used")
+
+
+def test_a_server_error_is_retried_and_the_reply_arrives(server: MockServerThread, panel: Panel) -> None:
+    headers = openai_rate_limit_headers(limit_requests=500, remaining_requests=123)
+    server.enqueue(http_error("server_error"), text_reply("Back on my feet.").with_options(headers=headers))
+    panel.send("Are you there?")
+    panel.reply("Back on my feet.")
+    expect(panel.banner).to_be_hidden()
+    expect(panel.get("rate-limits")).to_contain_text("123 of 500 left")  # the public API's headers
+    expect(panel.meta()).not_to_contain_text("Failed")
+    assert [r.status for r in server.requests_to("responses")] == [500, 200]
+
+
+def test_an_idle_stream_times_out_with_a_banner_and_try_again_works(
+    browser: ChatBrowser, server: MockServerThread, panel: Panel
+) -> None:
+    set_settings(browser.ext, idle_timeout_ms=5_000, stream_max_retries=0)
+    try:
+        server.enqueue(stall_reply(after_deltas=3, text="Waiting on the tide, then silence forever"))
+        panel.send("Tell me a long story")
+        expect(panel.assistants.last).to_have_text("Waiting on the", timeout=TIMEOUT_MS)
+        expect(panel.get("stop")).to_be_visible()
+        started = time.monotonic()
+        banner = panel.banner
+        expect(banner).to_contain_text("idle timeout", timeout=TIMEOUT_MS)
+        waited = time.monotonic() - started
+        assert 3 < waited < 15, waited
+        panel.wait_idle()
+        expect(panel.assistants.last).to_have_text("Waiting on the")  # the partial text is kept
+        expect(panel.meta()).to_contain_text("Failed")
+        assert len(server.requests_to("responses")) == 1
+
+        server.enqueue(text_reply("Once upon a time."))
+        banner.get_by_role("button", name="Try again").click()
+        panel.reply("Once upon a time.")
+        expect(banner).to_be_hidden()
+        expect(panel.assistants).to_have_count(1)
+    finally:
+        set_settings(browser.ext, idle_timeout_ms=300_000, stream_max_retries=5)
+
+
+def test_a_cut_connection_shows_reconnecting_then_the_reply(server: MockServerThread, panel: Panel) -> None:
+    text = "The ferry leaves at nine and returns at five."
+    # The re-sent request waits 2 s before answering, so the notice can be seen.
+    server.enqueue(cut_reply(after_deltas=3, text=text), text_reply(text).with_options(delay_ms=2_000))
+    panel.send("When is the ferry?")
+    banner = panel.banner
+    expect(banner).to_contain_text("Reconnecting… 1/5", timeout=TIMEOUT_MS)
+    expect(banner).to_contain_text("stream disconnected")
+    expect(panel.get("stop")).to_be_visible()  # still the same turn
+    panel.reply(text)
+    expect(banner).to_be_hidden()
+    expect(panel.assistants).to_have_count(1)
+    expect(panel.meta()).not_to_contain_text("Failed")
+    assert len(server.requests_to("responses")) == 2
