@@ -55,8 +55,9 @@ SITE_PACKAGES_IN_PYODIDE = "/lib/python3.14/site-packages"
 WORKER_PACKAGES = ("modelclient", "background")
 
 # The worker's JavaScript that decides what a memory snapshot contains and how it
-# is restored: a change here must invalidate stored snapshots (build-info: boot_key).
-WORKER_BOOT_JS = ("boot.js", "snapshot/*.js")
+# is stored and restored: a change here must invalidate stored snapshots (build-info:
+# boot_key). indexeddb.js is snapshot/store.js's IndexedDB helper.
+WORKER_BOOT_JS = ("boot.js", "snapshot/*.js", "indexeddb.js")
 
 # The file bundle format read by extension/snapshot/bundle.js:
 #   "PYFB" | u32 LE index length | index JSON (utf-8) | file bytes, back to back.

@@ -6,35 +6,20 @@
 // Python (background/webcrypto.py) calls these through host.idb. Values pass
 // through untouched; nothing here knows what a key is.
 //
-// Database "sidepy-vault" (the worker's snapshot lives apart, in "sidepy").
+// Database "sidepy-vault" (the worker's snapshot lives apart, in "sidepy-snapshot").
 
-const DB_NAME = "sidepy-vault";
+import { committed, opener } from "../indexeddb.js";
+
 const STORE = "keys";
-
-let connection = null;
-
-function open() {
-  connection ??= new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  }).catch((error) => {
-    connection = null; // let the next call try again
-    throw error;
-  });
-  return connection;
-}
+const open = opener("sidepy-vault", STORE);
 
 // One request in its own transaction; resolves once the transaction has
 // committed, so a put is durable before Python goes on.
 async function run(mode, use) {
   const tx = (await open()).transaction(STORE, mode);
   const req = use(tx.objectStore(STORE));
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve(req.result);
-    tx.onabort = tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-  });
+  await committed(tx);
+  return req.result;
 }
 
 export const idb = {

@@ -11,30 +11,12 @@
 // Extension pages share the worker's origin, so tests and the benchmark open
 // the same database to corrupt or delete a snapshot.
 
+import { committed, opener, request } from "../indexeddb.js";
+
 export const DB_NAME = "sidepy-snapshot";
 export const STORE = "snapshot";
 
-let connection = null;
-
-function request(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function open() {
-  connection ??= new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  }).catch((error) => {
-    connection = null; // let the next call try again
-    throw error;
-  });
-  return connection;
-}
+const open = opener(DB_NAME, STORE);
 
 /**
  * The three records, read in one transaction: {meta (undefined when none is
@@ -48,25 +30,18 @@ export async function read() {
   return { meta, image, bundle };
 }
 
-function commit(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-  });
-}
-
 /** Replace the stored snapshot (image, bundle: Blobs); all records or none. */
 export async function save(meta, { image, bundle }) {
   const tx = (await open()).transaction(STORE, "readwrite");
   tx.objectStore(STORE).put(image, "image");
   tx.objectStore(STORE).put(bundle, "bundle");
   tx.objectStore(STORE).put(meta, "meta");
-  return commit(tx);
+  return committed(tx);
 }
 
 /** Forget the stored snapshot (a rejected one must not be tried again). */
 export async function clear() {
   const tx = (await open()).transaction(STORE, "readwrite");
   tx.objectStore(STORE).clear();
-  return commit(tx);
+  return committed(tx);
 }

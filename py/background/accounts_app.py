@@ -21,7 +21,6 @@ from .accounts import Accounts, AccountUnavailable, AuthImportError
 from .conntest import ConnectionTest, models_url, origin_pattern
 from .diag import ProtocolError
 from .settings import Settings
-from .settings_push import OPTIONS_PORT
 from .vault import VaultError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ class AccountHandlers:
         return {"auth.import": self.import_auth, "auth.clear": self.clear, "auth.status": self.status}
 
     def _options_only(self, msg: Message) -> None:
-        if self.app.port is not None and self.app.ports.get(self.app.port) != OPTIONS_PORT:
+        if self.app.from_panel():
             raise ProtocolError("forbidden", f"{msg['type']} is only accepted from the options page")
 
     async def _reply(self, msg: Message) -> Message:

@@ -7,8 +7,8 @@ or unknown messages get an ``error`` reply, never a crash. Work that outlives
 the call (a reply being written) runs as a task and holds the keep-alive.
 
 The worker can be stopped at any moment, so nothing here is the truth: storage
-is. Memory holds the ports, which conversation each panel shows (turn events go
-to those panels), the live turns, and caches.
+is. Memory holds the ports and which conversation each panel shows (turn events go
+to those panels: :mod:`background.ports`), the live turns, and caches.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ from .diag import Diagnostics, OpenStream, ProtocolError
 from .host import Host, Sleep
 from .keepalive import KeepAlive
 from .keyvault import KeyVault
-from .page_context import PageBridge, PageUnavailable, build_context
+from .page_context import PageBridge
+from .ports import OPTIONS_PORT, Ports
 from .protocol import PROTOCOL_VERSION, REQUESTS, Hello, Request, error_reply, parse_request, reply
 from .queue_service import QUEUE_ALARM, QueueService
 from .records import LimitsRecord, conversation_view
 from .routes import Routes
+from .selection import Selections
 from .settings import KeySource, MemoryKeySource, SettingsStore
-from .settings_push import OPTIONS_PORT, SettingsPush
+from .settings_push import SettingsPush
 from .storage import KeyValueStore, MemoryStore, Records, StorageProblem
 from .turns import TurnDeps
 from .vault_app import VaultHandlers
@@ -50,7 +52,6 @@ Handler = Callable[[Message], Awaitable[Message | None]]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 LIMITS_KEY = "limits"
-SELECTION_TTL_S = 60.0  # a context-menu selection waits this long for its panel to connect
 
 # Per-dispatch context: the port a request came from, and work to run once its reply is posted.
 _PORT: ContextVar[int | None] = ContextVar("sidepy_port", default=None)
@@ -85,9 +86,7 @@ class App:
         self.keepalive = keepalive or KeepAlive(host.touch)
         self._spawn = spawn
         self._clock = clock
-        self._monotonic = monotonic
-        self.ports: dict[int, str] = {}
-        self.showing: dict[int, str] = {}  # port -> the conversation that panel shows
+        self.ports = Ports(host.post, self._scrub)
         self.records = Records(store if store is not None else MemoryStore())
         self.conversations = ConversationStore(
             self.records, clock_ms=self.now_ms, on_list_change=self._list_changed
@@ -98,7 +97,8 @@ class App:
         self.limits: dict[str, Any] | None = None
         self._limits_loaded = False
         self._list_push_pending = False
-        self._pending_selection: tuple[float, Message] | None = None
+        self.selections = Selections(pages, broadcast=self.ports.broadcast, spawn_guarded=self.spawn_guarded,
+                                     monotonic=monotonic)
         self._secret: str | None = None  # the API key, once read: scrubbed from everything we post
         self.transport = transport
         self.client_options = dict(client_options or {})
@@ -113,11 +113,11 @@ class App:
             chatgpt_auth=self.accounts.manager,
         )
         self.chat = ChatService(self.conversations, self.settings, self.keys, deps,
-                                sink=self._sink, after_reply=self.after_reply, ids=ids)
+                                sink=self.ports.sink, after_reply=self.after_reply, ids=ids)
         # Messages that cannot start at once wait here, persisted (background/queue_service.py).
         self.queue = QueueService(self.records, self.conversations, self.chat, clock_ms=self.now_ms,
-                                  spawn=spawn, sleep=sleep, keepalive=self.keepalive, push=self.broadcast,
-                                  after_reply=self.after_reply)
+                                  spawn=spawn, sleep=sleep, keepalive=self.keepalive,
+                                  push=self.ports.broadcast, after_reply=self.after_reply)
         self.diagnostics = Diagnostics(
             self.keepalive, spawn, open_stream=open_stream, transport=transport, client_options=client_options
         )
@@ -126,7 +126,7 @@ class App:
         self.vault = vault
         self.diagnostics.keys = self.keys  # diag.chat without an api_key uses the stored key
         if vault is not None:  # the key vault (docs/security.md); some messages never from a panel
-            self._handlers.update(VaultHandlers(vault, from_panel=self._from_panel).handlers())
+            self._handlers.update(VaultHandlers(vault, from_panel=self.from_panel).handlers())
         self._handlers.update(AccountHandlers(self).handlers())  # auth.import / clear / status
         self.settings_push = SettingsPush(self)
         self._typed: dict[str, Callable[[Request], Awaitable[Message]]] = {
@@ -146,17 +146,15 @@ class App:
         """The port the request being handled came from (``None``: a one-shot message)."""
         return _PORT.get()
 
-    def _from_panel(self) -> bool:
-        """The request came over a port that is not the options page's (unknown ports count as panels)."""
-        port = self.port
-        return port is not None and self.ports.get(port) != OPTIONS_PORT
+    def from_panel(self) -> bool:
+        """The request came from a panel's port, not the options page's (nor a one-shot message)."""
+        return self.ports.is_panel(self.port)
 
     # ------------------------------------------------------------- host entry points
 
     def on_installed(self, reason: str) -> None:
         print(f"SidePy {self.version} installed ({reason})")
-        if self.pages is not None:
-            self._spawn(self._install_menu())
+        self.selections.install_menu()
 
     async def on_alarm(self, name: str) -> None:
         """A ``chrome.alarms`` alarm fired (the vault's auto-lock, the request queue's hold)."""
@@ -177,17 +175,16 @@ class App:
             return
 
         async def greet() -> None:
-            self.post(port_id, await self.hello_message(None, None, port_id))
-            pending, self._pending_selection = self._pending_selection, None
-            if pending is not None and self._monotonic() - pending[0] <= SELECTION_TTL_S:
-                self.post(port_id, pending[1])
+            self.ports.post(port_id, await self.hello_message(None, None, port_id))
+            selection = self.selections.take()  # the panel a context-menu click is opening
+            if selection is not None:
+                self.ports.post(port_id, selection)
             await self.queue.resume()  # a restarted worker drains what waited in storage
 
-        self._spawn(self._guard(greet()))
+        self.spawn_guarded(greet())
 
     def on_port_disconnect(self, port_id: int) -> None:
-        self.ports.pop(port_id, None)
-        self.showing.pop(port_id, None)
+        self.ports.forget(port_id)
 
     def on_port_message(self, port_id: int, text: str) -> None:
         """Handle one panel message; the reply (if any) is posted back on the port."""
@@ -200,7 +197,7 @@ class App:
             finally:
                 _AFTER.reset(token)
             if message is not None:
-                self.post(port_id, message)
+                self.ports.post(port_id, message)
             for start in later:
                 start()
 
@@ -220,29 +217,11 @@ class App:
 
     def on_menu_click(self, info: str) -> None:
         """"Ask SidePy about selection" was chosen (the JS glue already opened the panel)."""
-        data = _json_object(info)
-        try:
-            context = build_context(data, "selection")
-        except PageUnavailable:
-            return
-        self._offer_selection(context.model_dump(exclude_none=True))
+        self.selections.on_menu_click(info)
 
     def on_command(self, name: str, info: str) -> None:
         """A keyboard shortcut opened the panel; bring the tab's selection along if there is one."""
-        pages = self.pages
-        tab = _json_object(info).get("tab_id")
-        if name != "open-panel" or pages is None:
-            return
-
-        async def read() -> None:
-            try:
-                raw = await pages.read_page(tab if isinstance(tab, int) else None)
-                context = build_context(raw, "selection")
-            except PageUnavailable:
-                return
-            self._offer_selection(context.model_dump(exclude_none=True))
-
-        self._spawn(self._guard(read()))
+        self.selections.on_command(name, info)
 
     # ---------------------------------------------------------------------- routing
 
@@ -277,11 +256,6 @@ class App:
         finally:
             _PORT.reset(token)
 
-    def post(self, port_id: int, message: Message) -> None:
-        if not self.host.post(port_id, self._scrub(json.dumps(message))):
-            self.ports.pop(port_id, None)
-            self.showing.pop(port_id, None)
-
     def remember_secret(self, key: str) -> None:
         """Scrub ``key`` from everything posted or logged from now on."""
         self._secret = key
@@ -295,14 +269,6 @@ class App:
             text = text.replace(token, "…")
         return text
 
-    def _sink(self, conversation_id: str) -> Callable[[Message], bool]:
-        def send(message: Message) -> bool:
-            for port_id in [p for p, shown in self.showing.items() if shown == conversation_id]:
-                self.post(port_id, message)
-            return True  # a port cannot push back; a gone panel reloads from storage
-
-        return send
-
     def after_reply(self, start: Callable[[], None]) -> None:
         later = _AFTER.get()
         if later is None:
@@ -312,14 +278,7 @@ class App:
 
     def show(self, conversation_id: str) -> None:
         """Remember that the requesting panel now shows ``conversation_id``."""
-        if self.port is not None and self.port in self.ports:
-            self.showing[self.port] = conversation_id
-
-    def broadcast(self, message: Message) -> None:
-        """Post to every connected panel."""
-        for port_id, name in list(self.ports.items()):
-            if name != OPTIONS_PORT:
-                self.post(port_id, message)
+        self.ports.show(self.port, conversation_id)
 
     def spawn_guarded(self, work: Awaitable[None]) -> None:
         """Run ``work`` as a task that logs its failure instead of raising."""
@@ -365,8 +324,8 @@ class App:
             storage=await self.conversations.storage_info(),
         )
         shown = conversation.id if conversation is not None else conversation_id
-        if shown is not None and port_id is not None and port_id in self.ports:
-            self.showing[port_id] = shown
+        if shown is not None:
+            self.ports.show(port_id, shown)
         if conversation is not None:
             message["active"] = conversation_view(conversation, self.chat.live(conversation.id))
         limits = await self._load_limits()
@@ -403,9 +362,9 @@ class App:
 
         async def push() -> None:
             self._list_push_pending = False
-            self.broadcast({"type": "conv.list", "conversations": await self.conversations.summaries()})
+            self.ports.broadcast({"type": "conv.list", "conversations": await self.conversations.summaries()})
 
-        self._spawn(self._guard(push()))
+        self.spawn_guarded(push())
 
     async def _save_limits(self, limits: dict[str, Any]) -> None:
         self.limits = limits
@@ -426,29 +385,6 @@ class App:
             if record is not None and self.limits is None:
                 self.limits = record.limits
         return self.limits
-
-    async def _install_menu(self) -> None:
-        assert self.pages is not None
-        try:
-            await self.pages.install_menu()
-        except Exception as exc:
-            print(f"background: could not create the context menu: {exc}", file=sys.stderr)
-
-    def _offer_selection(self, context: Message) -> None:
-        """Push ``page.selection`` to the open panels and to the panel being opened."""
-        message = {"type": "page.selection", "context": context}
-        self.broadcast(message)
-        # Also kept for the next panel to connect: the one the gesture is opening
-        # may be in a window without a panel yet.
-        self._pending_selection = (self._monotonic(), message)
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def parse_message(text: str) -> Message:

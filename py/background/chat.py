@@ -162,9 +162,7 @@ class ChatService:
     async def regenerate(self, request: Request) -> dict[str, Any]:
         """``chat.regenerate``: drop the last reply, answer the last user message again."""
         assert isinstance(request, ChatRegenerate)
-        conversation = await self.load(request.conversation_id)
-        self._not_busy(conversation.id)
-        self._nothing_waiting(conversation.id)
+        conversation = await self._load_idle(request.conversation_id)
         messages = conversation.messages
         dropped: list[StoredMessage] = []
         while messages and messages[-1].role == "assistant":
@@ -177,9 +175,7 @@ class ChatService:
     async def edit(self, request: Request) -> dict[str, Any]:
         """``chat.edit``: replace the last user message (and what follows), send again."""
         assert isinstance(request, ChatEdit)
-        conversation = await self.load(request.conversation_id)
-        self._not_busy(conversation.id)
-        self._nothing_waiting(conversation.id)
+        conversation = await self._load_idle(request.conversation_id)
         messages = conversation.messages
         users = [i for i, m in enumerate(messages) if m.role == "user"]
         if not users:
@@ -218,6 +214,13 @@ class ChatService:
                 return reply("chat.accepted", request, conversation_id=conversation.id, turn_id=turn_id,
                              user=message_view(message), duplicate=True)
         return None
+
+    async def _load_idle(self, conversation_id: str) -> StoredConversation:
+        """The conversation, to rewrite its end: refused while a reply is written or a message waits."""
+        conversation = await self.load(conversation_id)
+        self._not_busy(conversation.id)
+        self._nothing_waiting(conversation.id)
+        return conversation
 
     def _not_busy(self, conversation_id: str) -> None:
         if conversation_id in self.turns:

@@ -44,7 +44,6 @@ from .records import (
     IndexEntry,
     PartialReply,
     StoredConversation,
-    preview_of,
     summary_view,
 )
 from .storage import Records, StorageProblem, text_bytes
@@ -231,16 +230,7 @@ class ConversationStore:
         self._remember(conversation)
         key = conv_key(conversation.id)
         text = conversation.model_dump_json(by_alias=True)
-        index[conversation.id] = IndexEntry(
-            id=conversation.id,
-            title=conversation.title,
-            created_at=conversation.created_at,
-            updated_at=conversation.updated_at,
-            messages=len(conversation.messages),
-            preview=preview_of(conversation),
-            pinned=conversation.pinned,
-            bytes=text_bytes(key, text),
-        )
+        index[conversation.id] = IndexEntry.of(conversation, key, text)
         evicted = self._evict(index, protect={conversation.id})
         if evicted:
             await self.records.remove([k for cid in evicted for k in (conv_key(cid), part_key(cid))])
@@ -330,16 +320,7 @@ class ConversationStore:
                 conversation = self.records.parse(key, text, StoredConversation, "A saved conversation")
             except StorageProblem:
                 continue  # reported; the key stays untouched
-            self._index[conversation.id] = IndexEntry(
-                id=conversation.id,
-                title=conversation.title,
-                created_at=conversation.created_at,
-                updated_at=conversation.updated_at,
-                messages=len(conversation.messages),
-                preview=preview_of(conversation),
-                pinned=conversation.pinned,
-                bytes=text_bytes(key, text),
-            )
+            self._index[conversation.id] = IndexEntry.of(conversation, key, text)
         if damaged is None and not self._index:
             return self._index  # a fresh install: nothing to write
         backup_key = f"corrupt.{INDEX_KEY}.{self._clock_ms()}"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelclient import TokenUsage
 
-from .storage import SCHEMA_VERSION
+from .storage import SCHEMA_VERSION, text_bytes
 
 __all__ = [
     "ConversationIndex",
@@ -143,6 +143,20 @@ class IndexEntry(_Record):
     preview: str = ""
     pinned: bool = False
     bytes: int = 0
+
+    @classmethod
+    def of(cls, conversation: StoredConversation, key: str, text: str) -> IndexEntry:
+        """The entry of ``conversation``, stored as ``text`` under ``key`` (which ``bytes`` counts)."""
+        return cls(
+            id=conversation.id,
+            title=conversation.title,
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            messages=len(conversation.messages),
+            preview=preview_of(conversation),
+            pinned=conversation.pinned,
+            bytes=text_bytes(key, text),
+        )
 
 
 class ConversationIndex(_Record):

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .ports import OPTIONS_PORT
+
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["CHANGES", "OPTIONS_PORT", "SettingsPush"]
+__all__ = ["CHANGES", "SettingsPush"]
 
-OPTIONS_PORT = "options"
 CHANGES = frozenset({
     "settings.set", "key.set", "key.clear",
     "vault.set", "vault.wipe", "vault.lock", "vault.unlock", "vault.passphrase",
@@ -44,10 +45,10 @@ class SettingsPush:
 
     async def greet(self, port_id: int) -> None:
         """A new options port: what the form shows."""
-        self.app.post(port_id, {"type": "settings", "settings": await self.app.settings_view()})
+        self.app.ports.post(port_id, {"type": "settings", "settings": await self.app.settings_view()})
         status = await self._vault_status()
         if status is not None:
-            self.app.post(port_id, status)
+            self.app.ports.post(port_id, status)
 
     async def push(self, exclude: int | None = None) -> None:
         """Tell every port but ``exclude`` (the one that made the change) the new settings."""
@@ -57,9 +58,9 @@ class SettingsPush:
         settings = {"type": "settings", "settings": await self.app.settings_view()}
         status = await self._vault_status() if any(n == OPTIONS_PORT for _, n in targets) else None
         for port_id, name in targets:
-            self.app.post(port_id, settings)
+            self.app.ports.post(port_id, settings)
             if name == OPTIONS_PORT and status is not None:
-                self.app.post(port_id, status)
+                self.app.ports.post(port_id, status)
 
     def after(self, kind: str, reply: Message | None, port_id: int | None) -> None:
         """Called with every reply: a successful change is pushed once the reply is out."""

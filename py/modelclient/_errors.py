@@ -32,15 +32,21 @@ also stop on the later fatal kinds (quota B, overloaded / invalid request / 401 
 as float seconds) and :func:`error_from_json` rebuilds it on the other side of
 the message bus. A failed HTTP response is mapped onto this tree by
 ``_classify.classify_http_error``.
+
+The base class and its JSON registry are in ``_error_base``, the token refresh's
+two errors in ``_auth_errors``; this module re-exports both, so ``__all__`` below
+is the whole tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
-from ._error_text import format_status, retry_limit_text, unexpected_status_text, usage_limit_text
+from ._auth_errors import RefreshTokenFailedError, RefreshTokenTransientError
+from ._error_base import ModelClientError, error_from_json
+from ._error_text import retry_limit_text, unexpected_status_text, usage_limit_text
 from ._ratelimits import RateLimitSnapshot
 
 __all__ = [
@@ -62,73 +68,6 @@ __all__ = [
     "UsageNotIncludedError",
     "error_from_json",
 ]
-
-_ERROR_KINDS: dict[str, type[ModelClientError]] = {}
-
-
-class ModelClientError(Exception):
-    """Base of every error the model client raises or yields. Not raised itself."""
-
-    kind: ClassVar[str] = ""
-    retryable: ClassVar[bool] = False
-    """Whether the turn-level retry (spec §6.3) may re-send the request."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.kind:
-            _ERROR_KINDS[cls.kind] = cls
-
-    def __init__(self, message: str) -> None:
-        if type(self) is ModelClientError:
-            raise TypeError("ModelClientError is abstract; raise one of its subclasses")
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-    @property
-    def retry_delay(self) -> timedelta | None:
-        """The delay the server asked for before a retry, if any."""
-        return None
-
-    def fields(self) -> dict[str, Any]:
-        """The error's own data, JSON-safe (overridden by errors that carry any)."""
-        return {}
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        """Rebuild the error from :meth:`fields` output."""
-        return cls()  # type: ignore[call-arg]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"kind", "message", "retryable", "fields"}``, ready for ``json.dumps``."""
-        return {
-            "kind": self.kind,
-            "message": str(self),
-            "retryable": self.retryable,
-            "fields": self.fields(),
-        }
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Custom __init__ signatures break Exception's default pickling.
-        return (error_from_json, (self.to_json(),))
-
-
-def error_from_json(data: Mapping[str, Any]) -> ModelClientError:
-    """Rebuild an error from :meth:`ModelClientError.to_json` output.
-
-    Raises:
-        ValueError: ``data["kind"]`` names no error of this tree, or its fields
-            are missing or mistyped.
-    """
-    kind = data.get("kind")
-    cls = _ERROR_KINDS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ValueError(f"unknown model client error kind: {kind!r}")
-    try:
-        return cls.from_fields(data.get("fields") or {})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"malformed {kind} error: {exc!r}") from exc
 
 
 def _seconds(delay: timedelta | None) -> float | None:
@@ -428,75 +367,3 @@ class UsageLimitReachedError(ModelClientError):
             None if rate_limits is None else RateLimitSnapshot.from_json(rate_limits),
             resets_in_seconds=fields.get("resets_in_seconds"),
         )
-
-
-# ---------------------------------------------------------------------------
-# ChatGPT token refresh (B's `RefreshTokenError`, spec §8.3)
-# ---------------------------------------------------------------------------
-
-REFRESH_TOKEN_FAILED_MESSAGES = {
-    "expired": "Your access token could not be refreshed because your refresh token has expired. "
-    "Please log out and sign in again.",
-    "exhausted": "Your access token could not be refreshed because your refresh token was already "
-    "used. Please log out and sign in again.",
-    "revoked": "Your access token could not be refreshed because your refresh token was revoked. "
-    "Please log out and sign in again.",
-    "other": "Your access token could not be refreshed. Please log out and sign in again.",
-}
-"""Rust's ``RefreshTokenFailedReason`` (lower-cased) → its message (B, ``c4ebe4b0``)."""
-
-
-class RefreshTokenFailedError(ModelClientError):
-    """The token endpoint answered 401: the refresh token is dead; only a new sign-in helps.
-
-    B's ``RefreshTokenError::Permanent`` / ``CodexErr::RefreshTokenFailed``.
-
-    Fields:
-        reason: ``"expired"`` (``refresh_token_expired``), ``"exhausted"``
-            (``refresh_token_reused``), ``"revoked"`` (``refresh_token_invalidated``)
-            or ``"other"``.
-        message: the reason's Rust text unless given.
-    """
-
-    kind = "refresh_token_failed"
-
-    def __init__(self, reason: str = "other", message: str | None = None) -> None:
-        self.reason = reason if reason in REFRESH_TOKEN_FAILED_MESSAGES else "other"
-        self.message = REFRESH_TOKEN_FAILED_MESSAGES[self.reason] if message is None else message
-        super().__init__(self.message)
-
-    def fields(self) -> dict[str, Any]:
-        return {"reason": self.reason, "message": self.message}
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        message = fields.get("message")
-        return cls(str(fields.get("reason", "other")), None if message is None else str(message))
-
-
-class RefreshTokenTransientError(ModelClientError):
-    """The token refresh failed in a way a later attempt may not (5xx, network, bad reply).
-
-    B's ``RefreshTokenError::Transient``, surfaced as the retryable ``CodexErr::Io``.
-
-    Fields:
-        status: the token endpoint's HTTP status, or ``None`` (no usable response).
-        message: the body's ``error.message``, else the body, else what went wrong.
-    """
-
-    kind = "refresh_token_transient"
-    retryable = True
-
-    def __init__(self, status: int | None, message: str) -> None:
-        self.status = status
-        self.message = message
-        where = "" if status is None else f"{format_status(status)}: "
-        super().__init__(f"Failed to refresh token: {where}{message}")
-
-    def fields(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message}
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        status = fields.get("status")
-        return cls(None if status is None else int(status), str(fields["message"]))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits
@@ -236,16 +236,7 @@ def parse_rate_limits(headers: HeadersLike, limit_id: str | None = None) -> Rate
     requests, tokens = parse_api_rate_limits(h)
     if requests is None and tokens is None:
         return snapshot
-    return RateLimitSnapshot(
-        primary=snapshot.primary,
-        secondary=snapshot.secondary,
-        credits=snapshot.credits,
-        limit_id=snapshot.limit_id,
-        limit_name=snapshot.limit_name,
-        plan_type=snapshot.plan_type,
-        requests=requests,
-        tokens=tokens,
-    )
+    return replace(snapshot, requests=requests, tokens=tokens)
 
 
 _FAMILY_HEADER = re.compile(r"x-([a-z0-9-]+)-primary-used-percent", re.ASCII)

@@ -12,9 +12,13 @@ Pure modules (no DOM; they run and are tested on CPython and on MicroPython):
 * ``mdprep``: math taken out before markdown and put back after;
 * ``templates``, ``fmt``, ``wire``: ``/name`` templates, numbers and times, long messages.
 
-Browser-only modules (``pyscript``): ``main`` wires events and messages, ``render``
-paints the state by keyed, incremental updates, ``md`` turns markdown into
-sanitized DOM (marked, DOMPurify, highlight.js, KaTeX).
+Browser-only modules (``pyscript``): ``main`` wires events and messages, ``channel``
+carries messages to and from the worker (the browser decodes long strings),
+``render`` paints the state by keyed, incremental updates, ``message_dom`` one
+message and its streaming markdown, ``md`` turns markdown into sanitized DOM
+(marked, DOMPurify, highlight.js, KaTeX), ``dom`` holds the small DOM helpers both
+pages use. The options page: ``options`` (events), ``options_dom`` (the form) and
+``options_view`` (painting).
 
 Written for MicroPython: no typing, dataclasses, enum, ``from __future__``, ``*x`` in
 list displays, ``str.ljust``; its dicts do not keep insertion order.

@@ -23,21 +23,18 @@ non-blank line after a blank line starts a new block, unless it is indented (lis
 item continuations and indented code belong to what came before).
 """
 
+from panel.mdprep import fence_run
+
 MAX_BLOCK = 20000
 MAX_LINE = 20000
 
 
 def _fence_of(stripped):
     """The fence marker a stripped line opens ("```", "~~~~" ...), or None."""
-    char = stripped[:1]
-    if char != "`" and char != "~":
-        return None
-    n = 0
-    while n < len(stripped) and stripped[n] == char:
-        n += 1
-    if n < 3 or (char == "`" and "`" in stripped[n:]):
-        return None
-    return stripped[:n]
+    run = fence_run(stripped)
+    if run is not None and run[0] == "`" and "`" in stripped[len(run):]:
+        return None  # a backtick fence's info string cannot hold a backtick (CommonMark)
+    return run
 
 
 def _math_closer(stripped):

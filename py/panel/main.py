@@ -1,21 +1,15 @@
 # The panel's DOM layer (MicroPython under PyScript, in the sandboxed ui.html).
 # All decisions live in panel.state; panel.render paints them. This file wires the
-# page's events and the worker's messages to the state, posts what the state wants
-# sent, and schedules at most one paint per animation frame.
-
-import json
+# page's events and the worker's messages (panel.channel) to the state, posts what
+# the state wants sent, and schedules at most one paint per animation frame.
 
 from pyscript import document, window
-from pyscript.ffi import create_proxy, to_js
 
+from panel.channel import decode, post
+from panel.dom import copy_text, deliver, g, now_ms, on, proxy
 from panel.fmt import iso_ms
 from panel.render import Renderer
 from panel.state import PanelState
-from panel.wire import PLACEHOLDER, restore
-
-
-def now():
-    return window.performance.now()
 
 
 def wall():
@@ -23,60 +17,14 @@ def wall():
     return iso_ms(window.Date.new().toISOString())
 
 
-state = PanelState(now(), session="p%d" % int(wall()))
+state = PanelState(now_ms(), session="p%d" % int(wall()))
 view = Renderer(state)
-g = document.getElementById
 composer = g("composer")
 body = document.body
 frame = None
 timer = None
 timer_period = 0
 search_timer = None
-_proxies = []  # keep every callback alive
-
-
-def proxy(fn):
-    p = create_proxy(fn)
-    _proxies.append(p)
-    return p
-
-
-def on(el, event, fn):
-    el.addEventListener(event, proxy(fn))
-
-
-# MicroPython's json module slows down sharply on long strings (a 1 MB reply takes
-# seconds): in long messages the browser decodes the long string literals (see
-# panel.wire) and writes long outgoing messages.
-BIG = 8192
-LONG_STRING = window.RegExp.new('"(?:[^"\\\\]|\\\\.){4096,}"', "g")
-_literals = []
-
-
-def _cut(literal, *_):
-    _literals.append(literal)
-    return '"' + PLACEHOLDER + str(len(_literals) - 1) + '"'
-
-
-_cut_proxy = create_proxy(_cut)
-
-
-def decode(text):
-    if len(text) < BIG:
-        return json.loads(text)
-    del _literals[:]
-    short = window.String.prototype.replace.call(text, LONG_STRING, _cut_proxy)
-    literals = list(_literals)
-    del _literals[:]
-    return restore(json.loads(short), lambda i: window.JSON.parse(literals[i]))
-
-
-def post(msg):
-    text = msg.get("text")
-    if text is not None and len(text) >= BIG:
-        window.parent.postMessage(window.JSON.stringify(to_js(msg)), "*")
-    else:
-        window.parent.postMessage(json.dumps(msg), "*")
 
 
 def changed():
@@ -95,10 +43,10 @@ def schedule():
 def paint(*_):
     global frame
     frame = None
-    more = view.paint(now(), wall())
+    more = view.paint(now_ms(), wall())
     download = state.take_download()
     if download is not None:
-        view.deliver(download, copy_text)
+        deliver(download)
     if more:
         schedule()
     set_timer()
@@ -137,7 +85,7 @@ def on_message(event):
     except Exception:  # not JSON (a SyntaxError from JSON.parse arrives as JsException)
         return
     if isinstance(msg, dict):
-        state.receive(msg, now(), wall())
+        state.receive(msg, now_ms(), wall())
         changed()
 
 
@@ -194,23 +142,7 @@ def on_menu_click(event):
         pick_template(item.getAttribute("data-name"))
 
 
-# --------------------------------------------------------------------- copy/export
-
-
-def copy_text(text, button=None):
-    """Copy through a hidden textarea: the sandboxed page has no Clipboard API."""
-    area = g("clipboard")
-    active = document.activeElement
-    area.value = text
-    area.select()
-    ok = document.execCommand("copy")
-    area.value = ""
-    if active is not None:
-        active.focus()
-    if button is not None:
-        flag = "copied" if ok else "failed"
-        button.classList.add(flag)
-        window.setTimeout(proxy(lambda *_: button.classList.remove(flag)), 1200)
+# ------------------------------------------------------------------ the message log
 
 
 def on_log_click(event):
@@ -268,7 +200,7 @@ def on_list_click(event):
     elif action == "rename":
         view.renaming = cid
         state.rev["list"] += 1
-        view.paint(now(), wall())  # the field must take keys at once
+        view.paint(now_ms(), wall())  # the field must take keys at once
     elif action == "pin":
         state.pin(cid, target.getAttribute("aria-pressed") != "true")
     elif action == "delete":
@@ -413,7 +345,7 @@ on(g("copy-md"), "click", act(lambda: export("copy")))
 on(g("banners"), "click", on_banner_click)
 on(g("queue"), "click", on_queue_click)
 on(g("messages"), "click", on_log_click)
-on(g("ping"), "click", lambda _e: post(state.make_ping(now())))
+on(g("ping"), "click", lambda _e: post(state.make_ping(now_ms())))
 on(g("options"), "click", lambda _e: window.parent.postMessage("ui.options", "*"))  # relay.js opens them
 on(document, "keydown", on_global_key)
 on(document, "click", on_doc_click)

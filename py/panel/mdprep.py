@@ -38,7 +38,7 @@ def protect_math(text):
     for line in text.split("\n"):
         stripped = line.strip()
         if fence is None:
-            marker = _fence_marker(stripped)
+            marker = fence_run(stripped)
             if marker is None:
                 prose.append(line)
                 continue
@@ -56,7 +56,8 @@ def protect_math(text):
     return "\n".join(out), maths
 
 
-def _fence_marker(stripped):
+def fence_run(stripped):
+    """The run of three or more backticks or tildes a stripped line starts with, or None."""
     char = stripped[:1]
     if char != "`" and char != "~":
         return None

@@ -7,10 +7,10 @@
 import json
 
 from pyscript import document, window
-from pyscript.ffi import create_proxy
 
 from panel.auth_intents import MAX_AUTH_FILE_BYTES
-from panel.options_dom import build, g
+from panel.dom import g, on, proxy
+from panel.options_dom import build
 from panel.options_view import OptionsView
 from panel.settings_state import SettingsState
 
@@ -20,19 +20,8 @@ REVEAL_MS = 30000  # a revealed key is hidden again after this long
 state = SettingsState()
 build(document.getElementById("app"))
 view = OptionsView(state)
-_proxies = []  # keep every callback alive
 preview_timer = None
 reveal_timer = None
-
-
-def proxy(fn):
-    p = create_proxy(fn)
-    _proxies.append(p)
-    return p
-
-
-def on(el, event, fn):
-    el.addEventListener(event, proxy(fn))
 
 
 def changed():

@@ -23,14 +23,6 @@ def el(tag, attrs=None, *children):
     return e
 
 
-def g(element_id):
-    return document.getElementById(element_id)
-
-
-def show(e, flag):
-    e.hidden = not flag
-
-
 def button(text, action, cls=None, testid=None):
     attrs = {"type": "button", "data-action": action, "class": cls, "data-testid": testid, "id": testid}
     return el("button", attrs, text)

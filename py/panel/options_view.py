@@ -8,7 +8,8 @@ from pyscript import window
 
 from panel import settings_form as sf
 from panel.auth_intents import auth_summary
-from panel.options_dom import button, el, g, show
+from panel.dom import g, show
+from panel.options_dom import button, el
 from panel.settings_state import sites
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")

@@ -2,42 +2,21 @@
 #
 # Reads panel.state.PanelState and updates the page by keyed, incremental changes:
 # each section repaints only when its revision in ``state.rev`` moved; messages are
-# DOM nodes keyed by ``Message.key`` and updated when their ``rev`` moved; a reply's
-# text is a list of block nodes (panel.blocks) where finished blocks are rendered
-# once and only the growing tail is rendered again. ``paint`` runs at most once per
-# animation frame (panel.main schedules it) and spends at most FRAME_BUDGET_MS on
-# markdown; what is left is done in the next frames.
+# DOM nodes keyed by ``Message.key`` (panel.message_dom) and updated when their
+# ``rev`` moved; a reply's text is a list of block nodes (panel.blocks) where finished
+# blocks are rendered once and only the growing tail is rendered again. ``paint`` runs
+# at most once per animation frame (panel.main schedules it) and spends at most
+# FRAME_BUDGET_MS on markdown; what is left is done in the next frames.
 
-from pyscript import document, window
-from pyscript.ffi import create_proxy, to_js
+from pyscript import window
 
 from panel import fmt
 from panel import templates as tpl
+from panel.dom import button, el, fill_select, g, icon_button, show
 from panel.md import Markdown
+from panel.message_dom import Budget, MessageDom
 
 FRAME_BUDGET_MS = 12
-TAIL_COST_FACTOR = 3  # the tail is re-rendered at most every 3x its last render time
-SLOW_TAIL_MS = 50  # a tail this slow to render is shown as plain text until its block is finished
-
-
-def _el(tag, cls=None, text=None):
-    e = document.createElement(tag)
-    if cls:
-        e.className = cls
-    if text is not None:
-        e.textContent = text
-    return e
-
-
-def _button(text, action, label=None, cls=None):
-    b = _el("button", cls, text)
-    b.type = "button"
-    b.setAttribute("data-action", action)
-    if label:
-        b.setAttribute("aria-label", label)
-        b.title = label
-    return b
-
 
 PENCIL = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M11 2.5l2.5 2.5L6 12.5'
           ' 3 13l.5-3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/></svg>')
@@ -49,212 +28,10 @@ TRASH = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><pa
          ' stroke-linejoin="round"/></svg>')
 
 
-def _icon_button(svg, action, label, cls="icon"):
-    b = _button("", action, label, cls)
-    b.innerHTML = svg  # our own constant markup, never model text
-    return b
-
-
-def _show(e, flag):
-    e.hidden = not flag
-
-
-def now_ms():
-    return window.performance.now()
-
-
-class Budget:
-    """Markdown time left in this frame."""
-
-    def __init__(self, ms):
-        self.end = now_ms() + ms
-
-    def out(self):
-        return now_ms() > self.end
-
-
-class BlocksDom:
-    """A BlockText rendered as markdown: one node per finished block, one for the tail."""
-
-    def __init__(self, box):
-        self.box = box
-        self.body = None
-        self.checked = 0  # blocks known to match self.body
-        self.nodes = []
-        self.srcs = []
-        self.tail = _el("div", "b")
-        self.tail_src = ""
-        self.tail_rev = -1
-        self.tail_due = 0
-        self.slow = False
-        self.tail_block = 0
-        box.append(self.tail)
-
-    def sync(self, body, md, budget, streaming):
-        """Bring the DOM up to ``body``; False when work is left for another frame."""
-        if body is not self.body:
-            # A new text (a reload, or the final reply): compare block by block and keep
-            # the nodes of equal ones. The same text only ever grows: blocks already
-            # checked against it stay right.
-            self.body = body
-            self.checked = 0
-            self.tail_rev = -1
-        n = len(body.blocks)
-        i = self.checked
-        while i < n:
-            prefix = body.prefixes[i]
-            src = prefix + body.blocks[i] if prefix else body.blocks[i]
-            if i < len(self.srcs) and self.srcs[i] == src:
-                i += 1
-                self.checked = i
-                continue
-            if budget.out():
-                return False
-            if i < len(self.nodes):
-                node = self.nodes[i]
-                self.srcs[i] = src
-            else:
-                node = _el("div", "b")
-                self.box.insertBefore(node, self.tail)
-                self.nodes.append(node)
-                self.srcs.append(src)
-            md.render(node, src)
-            i += 1
-            self.checked = i
-        while len(self.nodes) > n:
-            self.nodes.pop().remove()
-            self.srcs.pop()
-        if len(self.srcs) != self.tail_block:
-            self.tail_block = len(self.srcs)  # a new tail block: give markdown another chance
-            self.slow = False
-        if body.rev == self.tail_rev:
-            return True
-        tail = body.tail()
-        src = body.tail_prefix + tail if tail else ""
-        if src == self.tail_src:
-            self.tail_rev = body.rev
-            return True
-        t0 = now_ms()
-        if streaming and t0 < self.tail_due:
-            return False
-        if budget.out() and streaming:
-            return False
-        if streaming and self.slow:
-            self.tail.textContent = src  # hostile or huge markdown: text now, markdown once finished
-        else:
-            md.render(self.tail, src, not streaming or len(src) < 4000)
-        cost = now_ms() - t0
-        if streaming and cost > SLOW_TAIL_MS:
-            self.slow = True
-        self.tail_due = t0 + cost * TAIL_COST_FACTOR
-        self.tail_src = src
-        self.tail_rev = body.rev
-        return True
-
-
-class MessageDom:
-    def __init__(self, msg):
-        self.key = msg.key
-        self.rev = -1
-        self.role = msg.role
-        self.el = _el("article", "msg " + msg.role)
-        self.el.setAttribute("data-key", msg.key)
-        self.ctx = _el("div", "ctx")
-        self.reasoning = None  # (details, summary, BlocksDom)
-        self.searches = _el("div", "searches")
-        # The test hook holds the message text only (actions and notes are outside it).
-        self.content = _el("div", "md" if msg.role == "assistant" else "plain")
-        self.content.setAttribute("data-testid", "message-" + msg.role)
-        self.meta = _el("div", "meta")
-        self.actions = _el("div", "actions")
-        self.actions.append(_button(None, "copy", "Copy message", "copy"))
-        self.edit_btn = None
-        self.editable = None
-        if msg.role == "user":
-            self.edit_btn = _button(None, "edit", "Edit and resend", "edit")
-            self.actions.append(self.edit_btn)
-        self.el.append(self.ctx, self.searches, self.content, self.meta, self.actions)
-        self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
-        self.plain_len = -1
-        self.plain_body = None
-        self.done = True
-
-    def update(self, msg, state, md, budget, is_last_user):
-        """Repaint what changed; False when markdown work is left for another frame."""
-        changed = msg.rev != self.rev
-        if changed:
-            self.rev = msg.rev
-            self._chrome(msg, state)
-        if self.edit_btn is not None:
-            editable = is_last_user and state.can_regenerate()
-            if editable != self.editable:
-                self.editable = editable
-                _show(self.edit_btn, editable)
-        if not changed and self.done:
-            return True
-        if self.blocks is None:
-            if msg.body is not self.plain_body or msg.body.length != self.plain_len:
-                self.content.textContent = msg.text
-                self.plain_body = msg.body
-                self.plain_len = msg.body.length
-            self.done = True
-            return True
-        done = self.blocks.sync(msg.body, md, budget, msg.streaming)
-        if self.reasoning is not None and self.reasoning[0].open and msg.reasoning is not None:
-            done = self.reasoning[2].sync(msg.reasoning, md, budget, msg.streaming) and done
-        self.done = done
-        return done
-
-    def _chrome(self, msg, state):
-        el = self.el
-        el.classList.toggle("streaming", bool(msg.streaming))
-        el.setAttribute("aria-busy", "true" if msg.streaming else "false")
-        el.classList.toggle("pending", bool(msg.pending))
-        ctx = msg.context
-        if ctx:
-            if ctx.get("selection"):
-                self.ctx.textContent = "Selection from " + (ctx.get("title") or ctx.get("url") or "the page")
-            else:
-                self.ctx.textContent = "Page: " + (ctx.get("title") or ctx.get("url") or "")
-            self.ctx.title = ctx.get("url") or ""
-        _show(self.ctx, bool(ctx))
-        if msg.reasoning is not None and self.reasoning is None:
-            details = _el("details", "reasoning")
-            summary = _el("summary", None, "Reasoning")
-            box = _el("div", "md")
-            details.append(summary, box)
-            self.el.insertBefore(details, self.searches)
-            self.reasoning = (details, summary, BlocksDom(box))
-            details.setAttribute("data-key", msg.key)
-        if self.reasoning is not None:
-            self.reasoning[1].textContent = "Thinking…" if msg.streaming and not msg.text else "Reasoning"
-        if msg.searches:
-            queries = [q for _, q in msg.searches if q]
-            label = "Searching the web" if msg.streaming else "Searched the web"
-            self.searches.textContent = label + (": " + ", ".join(queries) if queries else "…")
-        _show(self.searches, bool(msg.searches))
-        parts = []
-        if msg.pending:
-            parts.append(state.pending_label(msg))
-        if msg.stopped:
-            parts.append("Stopped")
-        if msg.error:
-            parts.append("Failed: " + (msg.error.get("message") or "error"))
-        if msg.role == "assistant" and not msg.streaming:
-            if msg.model:
-                parts.append(msg.model)
-            if msg.usage:
-                parts.append(" · ".join(fmt.usage_parts(msg.usage)))
-        self.meta.textContent = " · ".join(parts)
-        self.meta.classList.toggle("error", bool(msg.error))
-        _show(self.meta, bool(parts))
-
-
 class Renderer:
     def __init__(self, state):
         self.state = state
         self.md = Markdown()
-        g = document.getElementById
         self.status = g("status")
         self.title = g("conv-title")
         self.model = g("model")
@@ -326,10 +103,10 @@ class Renderer:
         s = self.state
         self.title.textContent = s.conv.title or "New chat"
         h = s.header()
-        _fill_select(self.model, [(m, m) for m in h["models"]], h["model"])
-        _show(self.model, bool(h["models"]))
+        fill_select(self.model, [(m, m) for m in h["models"]], h["model"])
+        show(self.model, bool(h["models"]))
         efforts = [("", "Default effort")] + [(e, e[:1].upper() + e[1:]) for e in h["efforts"]]
-        _fill_select(self.effort, efforts, h["effort"])
+        fill_select(self.effort, efforts, h["effort"])
         has = s.conv.id is not None or bool(s.conv.messages)
         for b in self.export_btns:
             b.disabled = not has
@@ -341,41 +118,41 @@ class Renderer:
         self.list.replaceChildren()
         items = s.visible_conversations()
         for c in items:
-            li = _el("li", "conv")
+            li = el("li", "conv")
             cid = c.get("id")
             li.setAttribute("data-id", cid)
             if cid == s.conv.id:
                 li.classList.add("active")
             if cid == self.renaming:
-                field = _el("input", "rename")
+                field = el("input", "rename")
                 field.value = c.get("title") or ""
                 field.setAttribute("aria-label", "New title")
                 field.setAttribute("data-action", "rename-field")
                 li.append(field)
             else:
-                open_btn = _button("", "open", None, "open")
-                open_btn.append(_el("span", "t", c.get("title") or "Untitled"))
+                open_btn = button("", "open", None, "open")
+                open_btn.append(el("span", "t", c.get("title") or "Untitled"))
                 preview = fmt.plain_preview(c.get("preview"))
                 if preview:
-                    open_btn.append(_el("span", "p", preview))
+                    open_btn.append(el("span", "p", preview))
                 if cid == s.conv.id:
                     open_btn.setAttribute("aria-current", "true")
                 li.append(open_btn)
                 name = c.get("title") or ""
                 pinned = bool(c.get("pinned"))
-                pin = _icon_button(PIN, "pin", ("Unpin " if pinned else "Pin ") + name)
+                pin = icon_button(PIN, "pin", ("Unpin " if pinned else "Pin ") + name)
                 pin.setAttribute("aria-pressed", "true" if pinned else "false")
                 pin.classList.toggle("on", pinned)
                 li.append(pin)
-                li.append(_icon_button(PENCIL, "rename", "Rename " + name))
+                li.append(icon_button(PENCIL, "rename", "Rename " + name))
                 if cid == self.confirm_delete:
-                    li.append(_button("Delete?", "delete", "Confirm: delete " + name, "icon danger"))
+                    li.append(button("Delete?", "delete", "Confirm: delete " + name, "icon danger"))
                 else:
-                    li.append(_icon_button(TRASH, "delete", "Delete " + name))
+                    li.append(icon_button(TRASH, "delete", "Delete " + name))
             self.list.append(li)
         if not items:
             empty = "No conversations found." if s.query else "No conversations yet."
-            self.list.append(_el("li", "conv none", empty))
+            self.list.append(el("li", "conv none", empty))
         self.storage.textContent = s.storage_text()
         if self.renaming is not None:
             field = self.list.querySelector("input.rename")
@@ -393,15 +170,15 @@ class Renderer:
         self.banner_second = second
         self.banners.replaceChildren()
         for b in s.banner_views(wall):
-            row = _el("div", "banner " + b["level"])
-            row.append(_el("span", "text", b["text"]))
+            row = el("div", "banner " + b["level"])
+            row.append(el("span", "text", b["text"]))
             if b["action"] == "regenerate":
-                row.append(_button("Try again", "retry"))
-            x = _button("×", "dismiss", "Dismiss", "icon")
+                row.append(button("Try again", "retry"))
+            x = button("×", "dismiss", "Dismiss", "icon")
             x.setAttribute("data-key", b["key"])
             row.append(x)
             self.banners.append(row)
-        _show(self.banners, bool(s.banners))
+        show(self.banners, bool(s.banners))
 
     # ----------------------------------------------------------------- queue
 
@@ -414,24 +191,24 @@ class Renderer:
         self.queue.replaceChildren()
         views = s.queue_views(wall)
         for q in views:
-            li = _el("li", "queued")
+            li = el("li", "queued")
             li.setAttribute("data-queue-id", q["queue_id"])
-            li.append(_el("span", "pos", "%d." % q["position"]))
-            body = _el("span", "q-body")
-            body.append(_el("span", "q-text", q["text"]))
+            li.append(el("span", "pos", "%d." % q["position"]))
+            body = el("span", "q-body")
+            body.append(el("span", "q-text", q["text"]))
             status = q["status"] + (" · " + q["where"] if q["where"] else "")
-            body.append(_el("span", "q-status", status))
+            body.append(el("span", "q-status", status))
             li.append(body)
             if q["position"] == 1 and s.can_send_now(wall):
-                now = _button("Send now", "send-now", "Send now, without waiting for the reset", "link")
+                now = button("Send now", "send-now", "Send now, without waiting for the reset", "link")
                 now.setAttribute("data-testid", "queue-send-now")
                 li.append(now)
-            x = _button("×", "cancel-queued", "Cancel this queued message", "icon")
+            x = button("×", "cancel-queued", "Cancel this queued message", "icon")
             x.setAttribute("data-testid", "queue-cancel")
             x.setAttribute("data-queue-id", q["queue_id"])
             li.append(x)
             self.queue.append(li)
-        _show(self.queue, bool(views))
+        show(self.queue, bool(views))
 
     # ---------------------------------------------------------------- footer
 
@@ -444,15 +221,15 @@ class Renderer:
         self.footer_second = second
         text = s.usage_text()
         self.usage.textContent = text
-        _show(self.usage, bool(text))
+        show(self.usage, bool(text))
         rows = s.rate_limit_rows(wall)
         self.limits.replaceChildren()
         for r in rows:
-            row = _el("div", "limit")
-            row.append(_el("span", "label", r["label"]))
+            row = el("div", "limit")
+            row.append(el("span", "label", r["label"]))
             if r["used_percent"] is not None:
-                bar = _el("span", "bar")
-                fill = _el("span", "fill")
+                bar = el("span", "bar")
+                fill = el("span", "fill")
                 used = max(0.0, min(100.0, float(r["used_percent"])))
                 fill.style.width = "%d%%" % int(used + 0.5)
                 if used >= 90:
@@ -464,9 +241,9 @@ class Renderer:
                 bar.setAttribute("aria-valuemax", "100")
                 bar.setAttribute("aria-label", r["label"] + " used")
                 row.append(bar)
-            row.append(_el("span", "text", r["text"]))
+            row.append(el("span", "text", r["text"]))
             self.limits.append(row)
-        _show(self.limits, bool(rows))
+        show(self.limits, bool(rows))
         if due:
             self.ping.disabled = not s.ready
             if s.ping_result:
@@ -478,11 +255,11 @@ class Renderer:
         s = self.state
         busy = s.conv.busy
         # While a reply streams both show: what is sent now waits in the worker's queue.
-        _show(self.send_btn, not busy or s.can_send())
-        _show(self.stop_btn, busy)
+        show(self.send_btn, not busy or s.can_send())
+        show(self.stop_btn, busy)
         self.stop_btn.disabled = s.conv.stopping
         self.regen_btn.disabled = not s.can_regenerate()
-        _show(self.regen_btn, s.can_regenerate())
+        show(self.regen_btn, s.can_regenerate())
         for b in self.quick:
             b.disabled = not s.can_send()
         ctx = s.context
@@ -500,9 +277,9 @@ class Renderer:
             self.chip.title = ctx.get("url") or ""
             note = ctx.get("note") or ""
             self.chip_note.textContent = note
-            _show(self.chip_note, bool(note))
-        _show(self.chip, bool(ctx))
-        _show(self.editing, s.editing)
+            show(self.chip_note, bool(note))
+        show(self.chip, bool(ctx))
+        show(self.editing, s.editing)
         self.composer.disabled = s.phase == "closed"
         fill = s.take_composer_fill()
         if fill is not None and (not self.composer.value.strip() or s.editing):
@@ -528,17 +305,17 @@ class Renderer:
     def _menu(self):
         self.menu.replaceChildren()
         for i, t in enumerate(self.suggestions):
-            li = _el("li", "opt")
+            li = el("li", "opt")
             li.setAttribute("role", "option")
             li.setAttribute("id", "tpl-%d" % i)
             li.setAttribute("data-action", "template")
             li.setAttribute("data-name", t["name"])
             li.setAttribute("aria-selected", "true" if i == self.selected else "false")
-            li.append(_el("b", None, "/" + t["name"]))
-            li.append(_el("span", None, " " + " ".join(t["prompt"].split())[:80]))
+            li.append(el("b", None, "/" + t["name"]))
+            li.append(el("span", None, " " + " ".join(t["prompt"].split())[:80]))
             self.menu.append(li)
         open_ = bool(self.suggestions)
-        _show(self.menu, open_)
+        show(self.menu, open_)
         self.composer.setAttribute("aria-expanded", "true" if open_ else "false")
         if open_:
             self.composer.setAttribute("aria-activedescendant", "tpl-%d" % self.selected)
@@ -582,46 +359,14 @@ class Renderer:
             if node is not None and not node.update(m, s, self.md, budget, m is last_user):
                 busy_left = True
         if due:
-            _show(self.empty, not conv.messages and not conv.loading)
-            _show(self.loading, conv.loading)
+            show(self.empty, not conv.messages and not conv.loading)
+            show(self.loading, conv.loading)
             last = conv.last()
             waiting = conv.turn_id is not None and conv.streaming is None
-            _show(self.thinking, waiting and last is not None and last.role == "user")
+            show(self.thinking, waiting and last is not None and last.role == "user")
         if at_bottom:
             sc.scrollTop = sc.scrollHeight
         return busy_left
 
     def scroll_to_bottom(self):
         self.scroller.scrollTop = self.scroller.scrollHeight
-
-    # ------------------------------------------------------------ side effects
-
-    def deliver(self, download, copy):
-        """Hand an export to the user: a file download or the clipboard."""
-        if download["action"] == "copy":
-            copy(download["text"])
-            return
-        blob = window.Blob.new(to_js([download["text"]]), to_js({"type": download["mime"]}))
-        url = window.URL.createObjectURL(blob)
-        a = document.createElement("a")
-        a.href = url
-        a.download = download["filename"]
-        document.body.append(a)
-        a.click()
-        a.remove()
-        window.setTimeout(_revoker(url), 5000)
-
-
-def _revoker(url):
-    return create_proxy(lambda *_: window.URL.revokeObjectURL(url))
-
-
-def _fill_select(select, options, value):
-    select.replaceChildren()
-    for v, label in options:
-        o = document.createElement("option")
-        o.value = v
-        o.textContent = label
-        if v == value:
-            o.selected = True
-        select.append(o)

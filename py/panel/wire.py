@@ -1,4 +1,4 @@
-"""Decoding long messages in pieces (pure; the browser side is in panel.main).
+"""Decoding long messages in pieces (pure; the browser side is in panel.channel).
 
 MicroPython's ``json`` slows down sharply on long strings (a 1 MB reply takes
 seconds), and its JS bridge wraps integers above 2**31, so neither ``json.loads``

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from background.app import App
-from background.settings_push import OPTIONS_PORT
+from background.ports import OPTIONS_PORT
 from background.vault_app import VaultKeySource
 from tests.support.aio import run_sync
 from tests.support.vaultkit import Browser
@@ -99,7 +99,7 @@ def test_a_refused_change_pushes_nothing_and_conversation_lists_skip_options() -
     reply = over(app, host, OPTIONS, type="settings.set", patch={"base_url": "ftp://nowhere"})
     assert reply["code"] == "invalid_settings" and host.sent == [(OPTIONS, reply)]
     host.sent.clear()
-    app.broadcast({"type": "conv.list", "conversations": []})
+    app.ports.broadcast({"type": "conv.list", "conversations": []})
     assert [p for p, _ in host.sent] == [PANEL]
 
 

@@ -1,0 +1,199 @@
+# One message on screen, and the markdown of a reply as it streams (MicroPython under
+# PyScript; not imported by the tests). panel.render keeps one MessageDom per message,
+# keyed by ``Message.key``, and calls ``update`` when the message's ``rev`` moved or
+# its markdown is not finished. A reply's text (panel.blocks) is one node per finished
+# block, rendered once, and one node for the growing tail, rendered again as it grows
+# but never more often than TAIL_COST_FACTOR times its last render time allows.
+
+from panel import fmt
+from panel.dom import button, el, now_ms, show
+
+TAIL_COST_FACTOR = 3  # the tail is re-rendered at most every 3x its last render time
+SLOW_TAIL_MS = 50  # a tail this slow to render is shown as plain text until its block is finished
+
+
+class Budget:
+    """Markdown time left in this frame."""
+
+    def __init__(self, ms):
+        self.end = now_ms() + ms
+
+    def out(self):
+        return now_ms() > self.end
+
+
+class BlocksDom:
+    """A BlockText rendered as markdown: one node per finished block, one for the tail."""
+
+    def __init__(self, box):
+        self.box = box
+        self.body = None
+        self.checked = 0  # blocks known to match self.body
+        self.nodes = []
+        self.srcs = []
+        self.tail = el("div", "b")
+        self.tail_src = ""
+        self.tail_rev = -1
+        self.tail_due = 0
+        self.slow = False
+        self.tail_block = 0
+        box.append(self.tail)
+
+    def sync(self, body, md, budget, streaming):
+        """Bring the DOM up to ``body``; False when work is left for another frame."""
+        if body is not self.body:
+            # A new text (a reload, or the final reply): compare block by block and keep
+            # the nodes of equal ones. The same text only ever grows: blocks already
+            # checked against it stay right.
+            self.body = body
+            self.checked = 0
+            self.tail_rev = -1
+        n = len(body.blocks)
+        i = self.checked
+        while i < n:
+            prefix = body.prefixes[i]
+            src = prefix + body.blocks[i] if prefix else body.blocks[i]
+            if i < len(self.srcs) and self.srcs[i] == src:
+                i += 1
+                self.checked = i
+                continue
+            if budget.out():
+                return False
+            if i < len(self.nodes):
+                node = self.nodes[i]
+                self.srcs[i] = src
+            else:
+                node = el("div", "b")
+                self.box.insertBefore(node, self.tail)
+                self.nodes.append(node)
+                self.srcs.append(src)
+            md.render(node, src)
+            i += 1
+            self.checked = i
+        while len(self.nodes) > n:
+            self.nodes.pop().remove()
+            self.srcs.pop()
+        if len(self.srcs) != self.tail_block:
+            self.tail_block = len(self.srcs)  # a new tail block: give markdown another chance
+            self.slow = False
+        if body.rev == self.tail_rev:
+            return True
+        tail = body.tail()
+        src = body.tail_prefix + tail if tail else ""
+        if src == self.tail_src:
+            self.tail_rev = body.rev
+            return True
+        t0 = now_ms()
+        if streaming and t0 < self.tail_due:
+            return False
+        if budget.out() and streaming:
+            return False
+        if streaming and self.slow:
+            self.tail.textContent = src  # hostile or huge markdown: text now, markdown once finished
+        else:
+            md.render(self.tail, src, not streaming or len(src) < 4000)
+        cost = now_ms() - t0
+        if streaming and cost > SLOW_TAIL_MS:
+            self.slow = True
+        self.tail_due = t0 + cost * TAIL_COST_FACTOR
+        self.tail_src = src
+        self.tail_rev = body.rev
+        return True
+
+
+class MessageDom:
+    def __init__(self, msg):
+        self.key = msg.key
+        self.rev = -1
+        self.role = msg.role
+        self.el = el("article", "msg " + msg.role)
+        self.el.setAttribute("data-key", msg.key)
+        self.ctx = el("div", "ctx")
+        self.reasoning = None  # (details, summary, BlocksDom)
+        self.searches = el("div", "searches")
+        # The test hook holds the message text only (actions and notes are outside it).
+        self.content = el("div", "md" if msg.role == "assistant" else "plain")
+        self.content.setAttribute("data-testid", "message-" + msg.role)
+        self.meta = el("div", "meta")
+        self.actions = el("div", "actions")
+        self.actions.append(button(None, "copy", "Copy message", "copy"))
+        self.edit_btn = None
+        self.editable = None
+        if msg.role == "user":
+            self.edit_btn = button(None, "edit", "Edit and resend", "edit")
+            self.actions.append(self.edit_btn)
+        self.el.append(self.ctx, self.searches, self.content, self.meta, self.actions)
+        self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
+        self.plain_len = -1
+        self.plain_body = None
+        self.done = True
+
+    def update(self, msg, state, md, budget, is_last_user):
+        """Repaint what changed; False when markdown work is left for another frame."""
+        changed = msg.rev != self.rev
+        if changed:
+            self.rev = msg.rev
+            self._chrome(msg, state)
+        if self.edit_btn is not None:
+            editable = is_last_user and state.can_regenerate()
+            if editable != self.editable:
+                self.editable = editable
+                show(self.edit_btn, editable)
+        if not changed and self.done:
+            return True
+        if self.blocks is None:
+            if msg.body is not self.plain_body or msg.body.length != self.plain_len:
+                self.content.textContent = msg.text
+                self.plain_body = msg.body
+                self.plain_len = msg.body.length
+            self.done = True
+            return True
+        done = self.blocks.sync(msg.body, md, budget, msg.streaming)
+        if self.reasoning is not None and self.reasoning[0].open and msg.reasoning is not None:
+            done = self.reasoning[2].sync(msg.reasoning, md, budget, msg.streaming) and done
+        self.done = done
+        return done
+
+    def _chrome(self, msg, state):
+        article = self.el
+        article.classList.toggle("streaming", bool(msg.streaming))
+        article.setAttribute("aria-busy", "true" if msg.streaming else "false")
+        article.classList.toggle("pending", bool(msg.pending))
+        ctx = msg.context
+        if ctx:
+            if ctx.get("selection"):
+                self.ctx.textContent = "Selection from " + (ctx.get("title") or ctx.get("url") or "the page")
+            else:
+                self.ctx.textContent = "Page: " + (ctx.get("title") or ctx.get("url") or "")
+            self.ctx.title = ctx.get("url") or ""
+        show(self.ctx, bool(ctx))
+        if msg.reasoning is not None and self.reasoning is None:
+            details = el("details", "reasoning")
+            summary = el("summary", None, "Reasoning")
+            box = el("div", "md")
+            details.append(summary, box)
+            self.el.insertBefore(details, self.searches)
+            self.reasoning = (details, summary, BlocksDom(box))
+            details.setAttribute("data-key", msg.key)
+        if self.reasoning is not None:
+            self.reasoning[1].textContent = "Thinking…" if msg.streaming and not msg.text else "Reasoning"
+        if msg.searches:
+            queries = [q for _, q in msg.searches if q]
+            label = "Searching the web" if msg.streaming else "Searched the web"
+            self.searches.textContent = label + (": " + ", ".join(queries) if queries else "…")
+        show(self.searches, bool(msg.searches))
+        parts = []
+        if msg.pending:
+            parts.append(state.pending_label(msg))
+        if msg.stopped:
+            parts.append("Stopped")
+        if msg.error:
+            parts.append("Failed: " + (msg.error.get("message") or "error"))
+        if msg.role == "assistant" and not msg.streaming:
+            if msg.model:
+                parts.append(msg.model)
+            if msg.usage:
+                parts.append(" · ".join(fmt.usage_parts(msg.usage)))
+        self.meta.textContent = " · ".join(parts)
+        self.meta.classList.toggle("error", bool(msg.error))
+        show(self.meta, bool(parts))
