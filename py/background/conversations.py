@@ -45,6 +45,7 @@ from .records import (
     PartialReply,
     StoredConversation,
     summary_view,
+    unfinished_items,
 )
 from .storage import Records, StorageProblem, text_bytes
 
@@ -356,6 +357,8 @@ class ConversationStore:
             message.streaming = False
             message.stopped = True
             message.error = ErrorInfo(kind="interrupted", message=INTERRUPTED, retryable=True)
+            # What the user saw goes back to the model, as for a reply they stopped.
+            message.items = unfinished_items(message.items, message.text)
         await self.save(conversation)
         await self.clear_partial(conversation.id)
 

@@ -189,6 +189,20 @@ class LimitsRecord(_Record):
 # ---------------------------------------------------------------------------
 
 
+def unfinished_items(items: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The items an unfinished (stopped, failed or interrupted) reply contributes to history.
+
+    It goes back to the model as the text the user saw; its reasoning and any
+    partial message item are dropped (the API rejects reasoning without the answer
+    item that followed it). Tool calls and searches that completed are kept.
+    """
+    kept = [item for item in items if item.get("type") not in ("reasoning", "message")]
+    if text:
+        content = [{"type": "output_text", "text": text}]
+        kept.append({"type": "message", "role": "assistant", "content": content})
+    return kept
+
+
 def message_view(
     message: StoredMessage, *, text: str | None = None, reasoning: str | None = None
 ) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from modelclient import (
     OutputItemDone,
     OutputTextDelta,
     RateLimits,
+    RateLimitSnapshot,
     ReasoningContentDelta,
     ReasoningSummaryDelta,
     ReasoningSummaryPartAdded,
@@ -44,7 +45,15 @@ from modelclient import (
 from .accounts import AccountUnavailable
 from .conversations import ConversationStore
 from .keepalive import KeepAlive
-from .records import ErrorInfo, PartialReply, StoredConversation, StoredMessage, Usage, message_view
+from .records import (
+    ErrorInfo,
+    PartialReply,
+    StoredConversation,
+    StoredMessage,
+    Usage,
+    message_view,
+    unfinished_items,
+)
 from .request import build_prompt, context_window, model_settings, provider_info, redact
 from .settings import Settings
 from .stream_processor import Pump, Send, StreamProcessor
@@ -182,6 +191,11 @@ class Turn:
             if self._stop:
                 return "stopped"
             self.error = redact(error.to_json(), self._key)
+            snapshot = getattr(error, "rate_limits", None)
+            if isinstance(snapshot, RateLimitSnapshot):
+                # A 429 usage limit carries the exhausted windows (Rust publishes them
+                # before the error): show and keep them like a 2xx's RateLimits.
+                await self._limits(snapshot)
             return "error"
         except Exception as exc:  # a bug must end the turn visibly, not hang it
             print(f"background: turn {self.id} failed: {redact(repr(exc), self._key)}")
@@ -191,6 +205,11 @@ class Turn:
         finally:
             self._streaming = False
         return "stopped" if self._stop else "done"
+
+    async def _limits(self, snapshot: RateLimitSnapshot) -> None:
+        limits = snapshot.to_json()
+        self.pump.event({"type": "turn.limits", "limits": limits}, key="limits", sticky=True)
+        await self.deps.save_limits(limits)
 
     def _client(self, auth: Auth | str | None) -> ModelClient:
         assert self.deps.transport is not None
@@ -237,9 +256,7 @@ class Turn:
         elif isinstance(event, OutputItemDone):
             self._on_item(event.item)
         elif isinstance(event, RateLimits):
-            limits = event.snapshot.to_json()
-            pump.event({"type": "turn.limits", "limits": limits}, key="limits", sticky=True)
-            await self.deps.save_limits(limits)
+            await self._limits(event.snapshot)
         elif isinstance(event, Completed):
             self.usage = event.token_usage
         elif isinstance(event, Reconnecting):
@@ -303,15 +320,7 @@ class Turn:
         message.reasoning = self.processor.reasoning_text.getvalue()
         message.searches = list(self.searches)
         message.streaming = False
-        items = self.items
-        if outcome != "done":
-            # An unfinished reply goes back to the model as the text the user saw;
-            # reasoning without its answer item would be rejected.
-            items = [i for i in items if i.get("type") not in ("reasoning", "message")]
-            if message.text:
-                items.append({"type": "message", "role": "assistant",
-                              "content": [{"type": "output_text", "text": message.text}]})
-        message.items = items
+        message.items = self.items if outcome == "done" else unfinished_items(self.items, message.text)
         message.stopped = outcome == "stopped"
         message.error = ErrorInfo.model_validate(self.error) if outcome == "error" and self.error else None
         window = context_window(conversation.model)

@@ -13,7 +13,7 @@
 from pyscript import document, window
 from pyscript.ffi import create_proxy, to_js
 
-from panel.mdprep import escape_html, protect_math, restore_math
+from panel.mdprep import MAX_QUOTE_DEPTH, escape_html, protect_math, quote_depth, restore_math
 
 MAX_HIGHLIGHT = 40000  # characters: longer code is shown without colours
 MAX_MATH = 4000  # characters of TeX in one formula
@@ -85,7 +85,7 @@ class Markdown:
 
     def render(self, target, src, highlight=True):
         """Replace ``target``'s children with ``src`` rendered (sanitized); plain text if that fails."""
-        if not self.ok:
+        if not self.ok or quote_depth(src) > MAX_QUOTE_DEPTH:
             target.textContent = src
             return
         try:

@@ -27,6 +27,29 @@ def escape_html(text):
     )
 
 
+MAX_QUOTE_DEPTH = 500  # marked recurses per level; ~3,000 levels overflow the JS stack
+
+
+def quote_depth(text):
+    """The deepest run of block-quote markers (``> > >``) that starts a line of ``text``.
+
+    marked parses each level recursively and throws a RangeError deep down, which the
+    panel's FFI cannot always turn into a Python exception; blocks nested deeper
+    than :data:`MAX_QUOTE_DEPTH` are shown as plain text instead.
+    """
+    deepest = 0
+    for line in text.split("\n"):
+        depth = 0
+        for ch in line:
+            if ch == ">":
+                depth += 1
+            elif ch != " " and ch != "\t":
+                break
+        if depth > deepest:
+            deepest = depth
+    return deepest
+
+
 def protect_math(text):
     """Return ``(text with placeholders, [(tex, display), ...])``."""
     if "$" not in text and "\\(" not in text and "\\[" not in text:

@@ -5,7 +5,7 @@ One browser for the module; the worker stays up throughout (``status`` "Ready"):
 * 429 ``usage_limit_reached``: the banner says the usage limit was hit, the plan's way
   out and when it resets, with "Try again"; it is not retried (one request); the next
   message waits in the request queue (``queue``: "rate limit") until "Send now"; the
-  rate-limit windows should show 100 % used (xfail: they stay hidden);
+  rate-limit windows show 100 % used;
 * a 500 then success: retried by itself, the reply arrives, no banner left, and the
   public API's ``x-ratelimit-*`` headers of the success show in ``rate-limits``;
 * idle timeout (``idle_timeout_ms`` 5 s, the smallest allowed; no stream retries): the
@@ -108,11 +108,6 @@ def test_usage_limit_shows_the_plan_and_reset_and_is_not_retried(
     assert len(server.requests_to("responses")) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: after a 429 usage_limit_reached whose x-codex-* headers say 100 % used, the "
-    "rate-limits hook stays hidden: modelclient puts the parsed snapshot in the error "
-    "(UsageLimitReachedError.rate_limits, ErrorInfo.fields.rate_limits) but the turn neither pushes "
-    "turn.limits nor saves it, so the panel never shows the window that ran out"))
 def test_usage_limit_shows_the_exhausted_rate_limit_window(server: MockServerThread, panel: Panel) -> None:
     server.enqueue(http_error("usage_limit_reached", plan_type="plus", resets_in_seconds=5400))
     panel.send("And now?")

@@ -158,12 +158,6 @@ def test_a_reply_cut_by_a_worker_stop_is_kept_and_the_next_message_works(
     assert asked == ["Walk me through it", "Go on"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a reply interrupted by a worker stop is kept (text, stopped, error.kind "
-    "'interrupted') but ConversationStore._recover sets no items, so the next turn's input "
-    "leaves it out: [user 'Walk me through it', user 'Go on'] instead of the partial text as an "
-    "assistant message between them (docs/protocol.md: a stopped or failed reply's text goes back "
-    "to the model; turns._finish does this for a user stop)"))
 def test_an_interrupted_reply_goes_back_to_the_model(
     browser: ChatBrowser, server: MockServerThread, panel: Panel
 ) -> None:

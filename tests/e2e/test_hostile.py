@@ -13,8 +13,7 @@ server → worker → panel markdown renderer), so partial markup is rendered to
   is shown as text;
 * pathological markdown (a 1 000-deep quote, a 2 000-item list 40 levels deep, an
   unclosed link and code fence) renders and does not hang the panel; a 3 000-deep quote
-  (where marked overflows its stack) should fall back to plain text (xfail: it shows
-  nothing);
+  (where marked overflows its stack) falls back to plain text;
 * a 400 000-character line without a break: all of it arrives, the page does not
   scroll sideways;
 * a 1 MB reply: all of it arrives and renders, inert;
@@ -202,12 +201,6 @@ def test_pathological_markdown_does_not_hang_the_panel(server: MockServerThread,
     assert_responsive(panel, server)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a reply of 3,000 nested block quotes ('> ' * 3000 + 'deep down', 6 KB) shows an "
-    "empty assistant message (textContent '') although the stored reply has all 6,009 characters and "
-    "the turn ends normally; in the UI frame marked.parse throws 'RangeError: Maximum call stack size "
-    "exceeded' for it, and panel.md's plain-text fallback (target.textContent = src) never shows; "
-    "nothing is logged. At 1,000 levels it renders. The panel stays responsive."))
 def test_markdown_too_deep_to_parse_is_shown_as_text(server: MockServerThread, panel: Panel) -> None:
     text = "> " * 3000 + "deep down\n\nafter the quote"
     server.enqueue(text_reply(text, deltas=[text]))

@@ -340,6 +340,25 @@ def test_rate_limits_are_pushed_and_kept_for_hello() -> None:
     assert h.restart().connect(2)["limits"]["requests"]["remaining"] == 42
 
 
+def test_a_usage_limit_shows_the_exhausted_windows() -> None:
+    h = Harness()
+    headers = {
+        "x-codex-primary-used-percent": "100.0",
+        "x-codex-primary-window-minutes": "300",
+        "x-codex-secondary-used-percent": "87.5",
+    }
+    body = b'{"error": {"type": "usage_limit_reached", "plan_type": "plus", "resets_in_seconds": 600}}'
+    h.replies.append(lambda r: (429, headers, body))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
+    [error] = h.sent(1, "turn.error")
+    assert error["error"]["kind"] == "usage_limit_reached"
+    [limits] = h.sent(1, "turn.limits")
+    assert limits["limits"]["primary"]["used_percent"] == 100.0
+    assert limits["limits"]["secondary"]["used_percent"] == 87.5
+    assert h.restart().connect(2)["limits"]["primary"]["used_percent"] == 100.0
+
+
 def test_partial_text_is_persisted_every_two_seconds() -> None:
     h = Harness()
     seen: list[str] = []

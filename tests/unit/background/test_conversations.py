@@ -212,6 +212,10 @@ def test_a_reply_left_streaming_is_finished_from_its_partial() -> None:
     assert reply.error is not None and reply.error.kind == "interrupted"
     assert part_key("a") not in memory.data
     assert json.loads(memory.data[conv_key("a")])["messages"][-1]["text"] == "so far"
+    # What the user saw goes back to the model next turn, as for a reply they stopped.
+    assert reply.items == [
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "so far"}]}
+    ]
 
 
 def test_a_stale_partial_is_dropped() -> None:

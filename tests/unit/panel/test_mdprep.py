@@ -3,7 +3,15 @@
 Plain functions and asserts: these tests also run on MicroPython (tests/micropython).
 """
 
-from panel.mdprep import PH_CLOSE, PH_OPEN, escape_html, protect_math, restore_math
+from panel.mdprep import (
+    MAX_QUOTE_DEPTH,
+    PH_CLOSE,
+    PH_OPEN,
+    escape_html,
+    protect_math,
+    quote_depth,
+    restore_math,
+)
 
 
 def ph(i):
@@ -67,3 +75,10 @@ def test_escape_html() -> None:
     assert escape_html("<a href=\"x\" onclick='y'>&</a>") == (
         "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
     )
+
+
+def test_quote_depth_counts_leading_markers():
+    assert quote_depth("plain") == 0
+    assert quote_depth("> a\n> > b\n>>> c") == 3
+    assert quote_depth("  > > x > y") == 2  # markers after text do not count
+    assert quote_depth("> " * 3000 + "deep") == 3000 > MAX_QUOTE_DEPTH
