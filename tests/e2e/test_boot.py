@@ -48,3 +48,16 @@ def test_side_panel_shows_ready_and_ping_round_trips(extension: Extension) -> No
     expect(ui.get_by_test_id("ping-result")).to_have_text(
         re.compile(r"^pong from Python 3\.14\.\d+ in \d+ ms$"), timeout=10_000
     )
+
+
+def test_pages_and_worker_start_without_errors(extension: Extension) -> None:
+    """What chrome://extensions would list: uncaught errors and console errors."""
+    errors: list[str] = []
+    extension.context.on("weberror", lambda e: errors.append(f"uncaught: {e.error}"))
+    extension.context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    panel = extension.page("sidepanel.html").frame_locator("#ui")
+    expect(panel.get_by_test_id("status")).to_have_text("Ready", timeout=30_000)
+    options = extension.page("options.html")
+    expect(options.frame_locator("#options-ui").get_by_test_id("provider")).to_be_visible(timeout=30_000)
+    options.wait_for_timeout(2_000)  # late module errors
+    assert errors == []
