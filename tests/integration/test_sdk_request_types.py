@@ -12,18 +12,15 @@ import json
 from typing import Any
 
 import pytest
-
-openai_types = pytest.importorskip("openai.types.responses")
-
-from openai.types.responses import ResponseInputItemParam, ToolParam  # noqa: E402
-from openai.types.responses.response_create_params import (  # noqa: E402
+from openai.types.responses import ResponseInputItemParam, ToolParam
+from openai.types.responses.response_create_params import (
     ResponseCreateParamsStreaming,
 )
-from pydantic import TypeAdapter, ValidationError  # noqa: E402
+from pydantic import TypeAdapter, ValidationError
 
-from modelclient._items import dump_item, parse_item, parse_items  # noqa: E402
-from modelclient._provider import ModelProviderInfo, ModelSettings  # noqa: E402
-from modelclient._request import Prompt, build_request  # noqa: E402
+from modelclient._items import dump_item, parse_item, parse_items
+from modelclient._provider import ModelProviderInfo, ModelSettings
+from modelclient._request import Prompt, build_request
 
 REQUEST = TypeAdapter(ResponseCreateParamsStreaming)
 ITEM = TypeAdapter(ResponseInputItemParam)
