@@ -25,14 +25,13 @@ within a few seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import expect
 
 from mockapi import MockServerThread, text_reply
-from tests.e2e.chatkit import ARTICLE_HTML, ChatBrowser, Panel, WebServer, chat_browser
+from tests.e2e.chatkit import ChatBrowser, Panel, WebServer
 
 pytestmark = pytest.mark.e2e
 
@@ -91,34 +90,6 @@ INSPECT = """() => {
     text_length: log.textContent.length,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockServerThread]:
-    with MockServerThread(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    site = WebServer({"/article": ARTICLE_HTML})
-    yield site
-    site.close()
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, server: MockServerThread, web: WebServer) -> Iterator[ChatBrowser]:
-    with chat_browser(playwright, server, KEY, web) as b:
-        yield b
-
-
-@pytest.fixture
-def panel(browser: ChatBrowser, server: MockServerThread) -> Panel:
-    server.reset()
-    browser.panel.wait_ready()
-    browser.panel.wait_idle()
-    browser.panel.new_chat()
-    return browser.panel
 
 
 def inspect(panel: Panel) -> dict[str, Any]:

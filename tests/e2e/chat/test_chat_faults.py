@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import expect
 
 from mockapi import (
     MockServerThread,
@@ -32,12 +32,9 @@ from mockapi import (
     text_reply,
 )
 from tests.e2e.chatkit import (
-    ARTICLE_HTML,
     TIMEOUT_MS,
     ChatBrowser,
     Panel,
-    WebServer,
-    chat_browser,
     set_settings,
 )
 
@@ -46,31 +43,8 @@ pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-faults-0123456789"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockServerThread]:
-    with MockServerThread(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, server: MockServerThread) -> Iterator[ChatBrowser]:
-    web = WebServer({"/article": ARTICLE_HTML})
-    try:
-        with chat_browser(playwright, server, KEY, web) as b:
-            yield b
-    finally:
-        web.close()
-
-
 @pytest.fixture
-def panel(browser: ChatBrowser, server: MockServerThread) -> Iterator[Panel]:
-    server.reset()
-    # A 429 holds the request queue until its reset: each test starts without a hold.
-    assert browser.send({"type": "queue.config", "id": 7, "clear_hold": True})["type"] == "queue.state"
-    panel = browser.panel
-    panel.wait_ready()
-    panel.wait_idle()
-    panel.new_chat()
+def panel(panel: Panel) -> Iterator[Panel]:
     yield panel
     expect(panel.status).to_have_text("Ready")  # a fault of the server never takes the worker down
 

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import expect
 
 from mockapi import MockServerThread, text_reply
 from tests.e2e.chatkit import (
-    ARTICLE_HTML,
     TIMEOUT_MS,
     ChatBrowser,
     Panel,
-    WebServer,
-    chat_browser,
     stop_worker,
 )
 
@@ -37,31 +33,6 @@ pytestmark = pytest.mark.e2e
 
 KEY = "sk-e2e-restart-0123456789"
 LONG = " ".join(f"step{i}" for i in range(300))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockServerThread]:
-    with MockServerThread(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, server: MockServerThread) -> Iterator[ChatBrowser]:
-    web = WebServer({"/article": ARTICLE_HTML})
-    try:
-        with chat_browser(playwright, server, KEY, web) as b:
-            yield b
-    finally:
-        web.close()
-
-
-@pytest.fixture
-def panel(browser: ChatBrowser, server: MockServerThread) -> Panel:
-    server.reset()
-    browser.panel.wait_ready()
-    browser.panel.wait_idle()
-    browser.panel.new_chat()
-    return browser.panel
 
 
 def restart(browser: ChatBrowser) -> None:

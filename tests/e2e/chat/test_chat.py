@@ -18,21 +18,16 @@ One browser for the module (a fresh profile; each test starts a new chat):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import expect
 
 from mockapi import MockServerThread, text_reply
 from tests.e2e.chatkit import (
     ARTICLE_FACT,
-    ARTICLE_HTML,
     ARTICLE_TITLE,
     TIMEOUT_MS,
     ChatBrowser,
     Panel,
-    WebServer,
-    chat_browser,
     last_request_text,
 )
 
@@ -56,34 +51,6 @@ def high_tide(hour: int) -> bool:
 Fair winds."""
 
 LONG = " ".join(f"word{i}" for i in range(200))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockServerThread]:
-    with MockServerThread(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    site = WebServer({"/article": ARTICLE_HTML})
-    yield site
-    site.close()
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, server: MockServerThread, web: WebServer) -> Iterator[ChatBrowser]:
-    with chat_browser(playwright, server, KEY, web) as b:
-        yield b
-
-
-@pytest.fixture
-def panel(browser: ChatBrowser, server: MockServerThread) -> Panel:
-    server.reset()
-    browser.panel.wait_ready()
-    browser.panel.wait_idle()
-    browser.panel.new_chat()
-    return browser.panel
 
 
 def test_a_reply_streams_in_and_renders_as_markdown(
