@@ -1,7 +1,9 @@
 """modelclient — a Python port of the Rust ``ModelClient`` of OpenAI Codex.
 
-Streams from the OpenAI Responses API (``POST {base_url}/responses``) and runs
-unchanged on CPython and on Pyodide::
+Streams from the OpenAI Responses API (``POST {base_url}/responses``), or from
+any server that speaks Chat Completions (``ModelProviderInfo(wire_api="chat")``,
+``POST {base_url}/chat/completions``) as the same events, and runs unchanged on
+CPython and on Pyodide::
 
     client = ModelClient(HttpxTransport(), settings=ModelSettings(model="gpt-5"), auth="sk-...")
     async with client.stream_turn(Prompt(input=[...])) as events:
@@ -21,6 +23,8 @@ from __future__ import annotations
 from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
 from ._auth import REFRESH_TOKEN_URL, AuthManager
 from ._authfile import AuthDotJson, IdTokenError, IdTokenInfo, TokenData, parse_id_token
+from ._chat_request import ChatCompletionsRequest, build_chat_request
+from ._chat_stream import ChatCompletionsStreamParser
 from ._classify import classify_http_error
 from ._client import ApiKeyAuth, Auth, ModelClient, Reconnecting, ResponseStream
 from ._errors import (
@@ -89,7 +93,7 @@ from ._items import (
     parse_item,
     parse_items,
 )
-from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, find_family_for_model
+from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, WireApi, find_family_for_model
 from ._ratelimits import (
     CreditsSnapshot,
     RateLimitSnapshot,
@@ -137,6 +141,8 @@ __all__ = [
     "Auth",
     "AuthDotJson",
     "AuthManager",
+    "ChatCompletionsRequest",
+    "ChatCompletionsStreamParser",
     "Completed",
     "ConnectionFailedError",
     "ContextWindowExceededError",
@@ -219,7 +225,9 @@ __all__ = [
     "WebSearchCallBegin",
     "WebSearchCallItem",
     "WebSearchTool",
+    "WireApi",
     "backoff",
+    "build_chat_request",
     "build_request",
     "classify_http_error",
     "dump_item",

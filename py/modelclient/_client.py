@@ -26,6 +26,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar
 
+from ._chat_request import ChatCompletionsRequest, build_chat_request
+from ._chat_stream import ChatCompletionsStreamParser
 from ._errors import ConnectionFailedError, IdleTimeoutError, ModelClientError
 from ._events import RateLimits, ResponseEvent
 from ._provider import ModelProviderInfo, ModelSettings
@@ -196,8 +198,12 @@ class ModelClient:
     def idle_timeout(self) -> timedelta:
         return self.provider.stream_idle_timeout()
 
-    def build_request(self, prompt: Prompt) -> ResponsesApiRequest:
-        """The request body :meth:`stream` sends for ``prompt``."""
+    def build_request(self, prompt: Prompt) -> ResponsesApiRequest | ChatCompletionsRequest:
+        """The request body :meth:`stream` sends for ``prompt``, in the provider's wire API."""
+        if self.provider.wire_api == "chat":
+            return build_chat_request(
+                prompt, self.settings, base_instructions=self.base_instructions, provider=self.provider
+            )
         return build_request(
             prompt,
             self.settings,
@@ -254,7 +260,9 @@ class ModelClient:
             await response.aclose()
 
     async def _parse(self, response: StreamResponse) -> AsyncIterator[ResponseEvent]:
-        decoder, parser = SSEDecoder(), ResponseStreamParser()
+        decoder = SSEDecoder()
+        parser: ResponseStreamParser | ChatCompletionsStreamParser
+        parser = ChatCompletionsStreamParser() if self.provider.wire_api == "chat" else ResponseStreamParser()
         chunks = response.aiter_bytes()
         idle = self.idle_timeout.total_seconds()
         while not parser.completed:
@@ -270,12 +278,15 @@ class ModelClient:
         for sse in decoder.close():
             for event in parser.feed(sse):
                 yield event
-        parser.close()  # raises the stream's error unless Completed was produced
+        # Raises the stream's error unless Completed was produced; a chat stream
+        # that ended without [DONE] still owes its items and Completed.
+        for event in parser.close() or ():
+            yield event
 
     async def _open(self, body: bytes) -> StreamResponse:
         """POST with the request-level retry loop; return the 2xx response."""
         chatgpt = self.auth is not None and self.auth.mode == "chatgpt"
-        url = self.provider.responses_url(chatgpt_auth=chatgpt)
+        url = self.provider.stream_url(chatgpt_auth=chatgpt)
         attempt = 0
         while True:
             token = await self.auth.token() if self.auth else None

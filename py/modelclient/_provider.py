@@ -27,6 +27,7 @@ __all__ = [
     "ReasoningEffort",
     "ReasoningSummary",
     "Verbosity",
+    "WireApi",
     "find_family_for_model",
 ]
 
@@ -38,6 +39,8 @@ _RETRIES_CAP = 100
 ReasoningEffort: TypeAlias = Literal["minimal", "low", "medium", "high"]
 ReasoningSummary: TypeAlias = Literal["auto", "concise", "detailed", "none"]
 Verbosity: TypeAlias = Literal["low", "medium", "high"]
+#: How a provider is spoken to: ``POST /responses`` or ``POST /chat/completions``.
+WireApi: TypeAlias = Literal["responses", "chat"]
 
 
 class _Model(BaseModel):
@@ -145,6 +148,8 @@ class ModelProviderInfo(_Model):
         request_max_retries, stream_max_retries: budgets (defaults 4 / 5, cap 100).
         stream_idle_timeout_ms: idle timeout between SSE events (default 300 000).
         requires_openai_auth: the provider takes OpenAI (API key or ChatGPT) auth.
+        wire_api: ``"responses"`` (the default) or ``"chat"`` for a server that
+            only offers Chat Completions (``_chat_request``, ``_chat_stream``).
     """
 
     name: str = "OpenAI"
@@ -157,6 +162,7 @@ class ModelProviderInfo(_Model):
     stream_max_retries: int | None = None
     stream_idle_timeout_ms: int | None = None
     requires_openai_auth: bool = False
+    wire_api: WireApi = "responses"
 
     def is_azure_responses_endpoint(self) -> bool:
         """Name ``azure``, or a base URL on one of Azure's OpenAI hosts."""
@@ -173,6 +179,27 @@ class ModelProviderInfo(_Model):
         if self.query_params is not None:
             query = "?" + "&".join(f"{k}={v}" for k, v in self.query_params.items())
         return f"{base}/responses{query}"
+
+    def chat_completions_url(self) -> str:
+        """``{base_url}/chat/completions{?query}`` (the default base is OpenAI's)."""
+        return self._url("chat/completions", OPENAI_BASE_URL)
+
+    def models_url(self) -> str:
+        """``{base_url}/models{?query}``: the model list both wire APIs' servers offer."""
+        return self._url("models", OPENAI_BASE_URL)
+
+    def stream_url(self, *, chatgpt_auth: bool = False) -> str:
+        """Where a turn is posted: the URL of the provider's ``wire_api``."""
+        if self.wire_api == "chat":
+            return self.chat_completions_url()
+        return self.responses_url(chatgpt_auth=chatgpt_auth)
+
+    def _url(self, path: str, default_base: str) -> str:
+        base = self.base_url if self.base_url is not None else default_base
+        query = ""
+        if self.query_params is not None:
+            query = "?" + "&".join(f"{k}={v}" for k, v in self.query_params.items())
+        return f"{base}/{path}{query}"
 
     def effective_request_max_retries(self) -> int:
         """Configured value or 4, capped at 100."""
