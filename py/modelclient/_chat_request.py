@@ -18,7 +18,9 @@ llama.cpp, vLLM, LiteLLM …). :func:`build_chat_request` maps the prompt:
   they accept reasoning back, and web search is a Responses-only tool);
 * ``function`` tools become ``{"type": "function", "function": {...}}``; other
   tools have no Chat Completions form and are left out;
-* ``stream_options.include_usage`` asks for the usage chunk that ends the stream.
+* ``stream_options.include_usage`` asks for the usage chunk that ends the stream
+  (unless the provider turns it off: Mistral documents no such field and sends
+  usage in its last chunk anyway).
 
 Only fields every compatible server accepts are sent unconditionally
 (``model``, ``messages``, ``stream``, ``stream_options``); the rest appear
@@ -72,7 +74,9 @@ class ChatCompletionsRequest(BaseModel):
     model: str
     messages: list[JsonObject]
     stream: bool = True
-    stream_options: JsonObject = Field(default_factory=lambda: {"include_usage": True})
+    stream_options: JsonObject | None = Field(
+        default_factory=lambda: {"include_usage": True}, exclude_if=lambda v: v is None
+    )
     tools: list[JsonObject] | None = _omit_none()
     parallel_tool_calls: bool | None = _omit_none()
     reasoning_effort: ReasoningEffort | None = _omit_none()
@@ -99,9 +103,10 @@ def build_chat_request(
     - ``response_format``: the output schema as ``json_schema`` (Codex refused
       a schema on this wire; the Chat API has had the field since 2024).
     - ``tools`` / ``parallel_tool_calls``: only when a function tool survives.
+    - ``stream_options``: left out when the provider says ``chat_include_usage=False``.
     """
-    del provider  # nothing provider-specific in the body yet; kept for symmetry with build_request
     family = settings.family()
+    include_usage = provider is None or provider.chat_include_usage
     tools = chat_tools(prompt.tools)
     response_format = None
     if prompt.output_schema is not None:
@@ -117,6 +122,7 @@ def build_chat_request(
         reasoning_effort=settings.reasoning_effort if family.supports_reasoning_summaries else None,
         verbosity=settings.verbosity if family.supports_verbosity else None,
         response_format=response_format,
+        stream_options={"include_usage": True} if include_usage else None,
     )
 
 

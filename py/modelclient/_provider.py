@@ -150,6 +150,8 @@ class ModelProviderInfo(_Model):
         requires_openai_auth: the provider takes OpenAI (API key or ChatGPT) auth.
         wire_api: ``"responses"`` (the default) or ``"chat"`` for a server that
             only offers Chat Completions (``_chat_request``, ``_chat_stream``).
+        chat_include_usage: on the chat wire, send ``stream_options.include_usage``
+            (off for a server that refuses the field and reports usage anyway).
     """
 
     name: str = "OpenAI"
@@ -163,6 +165,7 @@ class ModelProviderInfo(_Model):
     stream_idle_timeout_ms: int | None = None
     requires_openai_auth: bool = False
     wire_api: WireApi = "responses"
+    chat_include_usage: bool = True
 
     def is_azure_responses_endpoint(self) -> bool:
         """Name ``azure``, or a base URL on one of Azure's OpenAI hosts."""

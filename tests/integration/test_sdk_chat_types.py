@@ -10,6 +10,7 @@ level (body, message, content part, tool call, tool): a key a strict server
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
@@ -32,6 +33,7 @@ from modelclient._chat_request import build_chat_request
 from modelclient._items import parse_items
 from modelclient._provider import ModelSettings
 from modelclient._request import FreeformTool, FreeformToolFormat, FunctionTool, Prompt, WebSearchTool
+from tests.support.paths import REPO
 
 REQUEST = TypeAdapter(CompletionCreateParamsStreaming)
 
@@ -106,7 +108,7 @@ def assert_declared(body: dict[str, Any]) -> None:
     assert set(body) <= keys(CompletionCreateParamsStreaming), set(body) - keys(
         CompletionCreateParamsStreaming
     )
-    assert set(body["stream_options"]) <= {"include_usage", "include_obfuscation"}
+    assert set(body.get("stream_options", {})) <= {"include_usage", "include_obfuscation"}
     for message in body["messages"]:
         kind = MESSAGE_TYPES[message["role"]]
         assert set(message) <= keys(kind), (message["role"], set(message) - keys(kind))
@@ -168,3 +170,14 @@ def test_the_key_check_can_fail() -> None:
     body["messages"][0]["reasoning"] = "not a chat field"
     with pytest.raises(AssertionError):
         assert_declared(body)
+
+
+RECORDED = sorted((REPO / "tests" / "fixtures" / "chat").glob("*.expect.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.name.removesuffix(".expect.json"))
+def test_recorded_request_bodies_match_the_sdk(path: Path) -> None:
+    # The bodies the conformance streams answered (tests/fixtures/chat/SOURCES.md).
+    body = json.loads(path.read_text())["request"]
+    assert_declared(body)
+    assert validate(body) == body

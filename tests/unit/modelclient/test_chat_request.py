@@ -208,3 +208,13 @@ def test_stream_url_follows_the_wire_api(provider: ModelProviderInfo, url: str) 
 def test_models_url() -> None:
     assert ModelProviderInfo(base_url="http://h/v1").models_url() == "http://h/v1/models"
     assert ModelProviderInfo().models_url() == "https://api.openai.com/v1/models"
+
+
+def test_include_usage_can_be_turned_off_per_provider() -> None:
+    prompt, settings = Prompt(), ModelSettings(model="mistral-small-latest")
+    off = ModelProviderInfo(wire_api="chat", chat_include_usage=False)
+    body = build_chat_request(prompt, settings, base_instructions="", provider=off).to_payload()
+    assert "stream_options" not in body
+    on = ModelProviderInfo(wire_api="chat")
+    body = build_chat_request(prompt, settings, base_instructions="", provider=on).to_payload()
+    assert body["stream_options"] == {"include_usage": True}
