@@ -65,6 +65,8 @@ CONVERSIONS = [
     ("assistant text parts are one answer", [{"type": "message", "role": "assistant", "content": [
         {"type": "output_text", "text": "Hel"}, {"type": "output_text", "text": "lo"}]}], "",
      [{"role": "assistant", "content": "Hello"}]),
+    ("a user message with nothing sendable is dropped",
+     [{"type": "message", "role": "user", "content": [{"type": "refusal", "refusal": "no"}]}], "", []),
     ("an assistant message with no text is dropped", [{"type": "message", "role": "assistant", "content": [
         {"type": "refusal", "refusal": "no"}]}], "", []),
     ("a function call and its output", [

@@ -198,6 +198,19 @@ CASES = [
         chunk({}, "tool_calls"),
     ), [Created(), OutputTextDelta("Looking it up."), message("Looking it up."), call("f", "{}", "c"),
         Completed(ID, None)]),
+    Case("fragments that repeat the call's id", body(
+        chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{"}}]}),
+        chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "}"}}]}),
+        chunk({}, "tool_calls"),
+    ), [Created(), call("f", "{}", "c"), Completed(ID, None)]),
+    Case("a fragment with neither index nor id continues the last call", body(
+        chunk({"tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{"}}]}),
+        chunk({"tool_calls": [{"function": {"arguments": "}"}}]}), chunk({}, "tool_calls"),
+    ), [Created(), call("f", "{}", "c"), Completed(ID, None)]),
+    Case("a whole answer in one chunk, as `message`", body(
+        {"id": ID, "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"},
+                               "finish_reason": "stop"}]},
+    ), [Created(), OutputTextDelta("Hi"), message("Hi"), Completed(ID, None)]),
     Case("the legacy function_call delta", body(
         chunk({"function_call": {"name": "f", "arguments": "{\"a\""}}),
         chunk({"function_call": {"arguments": ":1}"}}), chunk({}, "function_call"),
