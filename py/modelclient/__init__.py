@@ -93,6 +93,8 @@ from ._items import (
     parse_item,
     parse_items,
 )
+from ._models import NotAModelListError, list_models, parse_model_list
+from ._presets import PRESETS, KeyNeed, ProviderPreset, explain_failure, find_preset, guess_preset
 from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, WireApi, find_family_for_model
 from ._ratelimits import (
     CreditsSnapshot,
@@ -130,10 +132,12 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import DONE_SENTINEL, ResponseStreamParser
 from ._transport import HttpRequest, MockTransport, StreamResponse, Transport
 from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTracker, UsageRecord
+from ._wire_detect import Probe, detect_wire_api, endpoint_missing
 
 __all__ = [
     "BASELINE_TOKENS",
     "DONE_SENTINEL",
+    "PRESETS",
     "REFRESH_TOKEN_URL",
     "ApiKeyAuth",
     "ApiRateLimit",
@@ -166,6 +170,7 @@ __all__ = [
     "InputText",
     "InternalServerError",
     "InvalidRequestError",
+    "KeyNeed",
     "LocalShellCallItem",
     "LocalShellTool",
     "MessageItem",
@@ -175,12 +180,15 @@ __all__ = [
     "ModelFamily",
     "ModelProviderInfo",
     "ModelSettings",
+    "NotAModelListError",
     "OtherItem",
     "OutputItemAdded",
     "OutputItemDone",
     "OutputText",
     "OutputTextDelta",
+    "Probe",
     "Prompt",
+    "ProviderPreset",
     "QuotaExceededError",
     "RateLimitSnapshot",
     "RateLimitWindow",
@@ -230,10 +238,15 @@ __all__ = [
     "build_chat_request",
     "build_request",
     "classify_http_error",
+    "detect_wire_api",
     "dump_item",
     "dump_items",
+    "endpoint_missing",
     "error_from_json",
+    "explain_failure",
     "find_family_for_model",
+    "find_preset",
+    "guess_preset",
     "is_completed",
     "is_created",
     "is_event",
@@ -245,12 +258,14 @@ __all__ = [
     "is_reasoning_summary_delta",
     "is_reasoning_summary_part_added",
     "is_web_search_call_begin",
+    "list_models",
     "parse_all_rate_limits",
     "parse_api_rate_limits",
     "parse_go_duration",
     "parse_id_token",
     "parse_item",
     "parse_items",
+    "parse_model_list",
     "parse_rate_limits",
     "parse_retry_after",
     "parse_retry_after_header",

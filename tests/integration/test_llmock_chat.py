@@ -29,12 +29,16 @@ from modelclient import (
     ModelSettings,
     OutputItemDone,
     OutputTextDelta,
+    Probe,
     Prompt,
     RateLimits,
     Reconnecting,
     RetryPolicy,
     StreamError,
     UnexpectedStatusError,
+    WireApi,
+    detect_wire_api,
+    list_models,
 )
 
 from .test_llmock import Llmock, clean_verdict
@@ -220,3 +224,62 @@ def test_a_server_without_chat_completions_is_a_clear_404(server: Llmock) -> Non
     _, error = run(server, path="/no-such-api/v1")
     assert isinstance(error, UnexpectedStatusError) and error.status == 404
     assert len(server.requests()) <= 1  # not retried
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def detect(server: Llmock, path: str) -> tuple[WireApi | None, list[Probe]]:
+    async def go() -> tuple[WireApi | None, list[Probe]]:
+        transport = HttpxTransport()
+
+        def make(wire: WireApi) -> ModelClient:
+            return ModelClient(
+                transport,
+                settings=ModelSettings(model="gpt-4o-mini"),
+                provider=ModelProviderInfo(base_url=f"{server.url}{path}", wire_api=wire),
+                auth="sk-test",
+                retry=RetryPolicy(request_max_retries=0, stream_max_retries=0),
+            )
+
+        try:
+            return await detect_wire_api(make)
+        finally:
+            await transport.aclose()
+
+    return asyncio.run(go())
+
+
+def test_detection_prefers_responses_where_both_are_served(server: Llmock) -> None:
+    wire, probes = detect(server, "/v1")
+    assert wire == "responses" and len(probes) == 1 and probes[0].text and probes[0].usage is not None
+    assert [r["path"] for r in server.requests()] == ["/v1/responses"]
+
+
+def test_detection_falls_back_to_chat_where_only_chat_is_served(server: Llmock) -> None:
+    wire, probes = detect(server, "/groq/openai/v1")
+    assert wire == "chat"
+    assert isinstance(probes[0].error, UnexpectedStatusError) and probes[0].error.status == 404
+    assert probes[1].text and probes[1].usage is not None
+    assert [(r["path"], r["status"]) for r in server.requests()] == [
+        ("/groq/openai/v1/responses", 404), ("/groq/openai/v1/chat/completions", 200)]  # fmt: skip
+
+
+def test_list_models_from_the_server(server: Llmock) -> None:
+    async def go(path: str) -> list[str]:
+        transport = HttpxTransport()
+        try:
+            return await list_models(transport, ModelProviderInfo(base_url=f"{server.url}{path}"),
+                                     bearer_token="sk-test")  # fmt: skip
+        finally:
+            await transport.aclose()
+
+    models = asyncio.run(go("/v1"))
+    assert "gpt-4o-mini" in models and len(models) == len(set(models))
+    assert asyncio.run(go("/groq/openai/v1"))
+    try:
+        asyncio.run(go("/nowhere/v1"))
+    except UnexpectedStatusError as error:
+        assert error.status == 404
+    else:
+        raise AssertionError("a missing model list must fail")
