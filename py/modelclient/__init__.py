@@ -94,7 +94,15 @@ from ._items import (
     parse_items,
 )
 from ._models import NotAModelListError, list_models, parse_model_list
-from ._presets import PRESETS, KeyNeed, ProviderPreset, explain_failure, find_preset, guess_preset
+from ._presets import (
+    PRESETS,
+    KeyNeed,
+    ProviderPreset,
+    explain_failure,
+    find_preset,
+    guess_preset,
+    reasoning_efforts,
+)
 from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, WireApi, find_family_for_model
 from ._ratelimits import (
     CreditsSnapshot,
@@ -269,5 +277,6 @@ __all__ = [
     "parse_rate_limits",
     "parse_retry_after",
     "parse_retry_after_header",
+    "reasoning_efforts",
     "request_headers",
 ]

@@ -47,6 +47,7 @@ from ._items import (
     OutputText,
     ResponseItem,
 )
+from ._presets import reasoning_efforts
 from ._provider import ModelProviderInfo, ModelSettings, ReasoningEffort, Verbosity
 from ._request import OUTPUT_SCHEMA_NAME, FunctionTool, Prompt, ToolSpec
 
@@ -97,8 +98,9 @@ def build_chat_request(
 ) -> ChatCompletionsRequest:
     """The Chat Completions request for ``prompt`` (see the module docstring).
 
-    - ``reasoning_effort``: the user's effort, for a model that reasons (the
-      family table, or ``supports_reasoning_summaries``).
+    - ``reasoning_effort``: the user's effort, for a model that takes it
+      (``reasoning_efforts``, which reads through a router's ``vendor/`` prefix,
+      or ``supports_reasoning_summaries``).
     - ``verbosity``: the ``gpt-5`` family only, as on the Responses wire.
     - ``response_format``: the output schema as ``json_schema`` (Codex refused
       a schema on this wire; the Chat API has had the field since 2024).
@@ -107,6 +109,9 @@ def build_chat_request(
     """
     family = settings.family()
     include_usage = provider is None or provider.chat_include_usage
+    effort = settings.reasoning_effort
+    if not (family.supports_reasoning_summaries or effort in reasoning_efforts(settings.model)):
+        effort = None
     tools = chat_tools(prompt.tools)
     response_format = None
     if prompt.output_schema is not None:
@@ -119,7 +124,7 @@ def build_chat_request(
         messages=chat_messages(prompt.input, prompt.full_instructions(base_instructions)),
         tools=tools or None,
         parallel_tool_calls=prompt.parallel_tool_calls if tools else None,
-        reasoning_effort=settings.reasoning_effort if family.supports_reasoning_summaries else None,
+        reasoning_effort=effort,
         verbosity=settings.verbosity if family.supports_verbosity else None,
         response_format=response_format,
         stream_options={"include_usage": True} if include_usage else None,

@@ -29,9 +29,17 @@ from ._errors import (
     UnauthorizedError,
     UnexpectedStatusError,
 )
-from ._provider import ModelProviderInfo, WireApi
+from ._provider import ModelProviderInfo, ReasoningEffort, WireApi, find_family_for_model
 
-__all__ = ["PRESETS", "KeyNeed", "ProviderPreset", "explain_failure", "find_preset", "guess_preset"]
+__all__ = [
+    "PRESETS",
+    "KeyNeed",
+    "ProviderPreset",
+    "explain_failure",
+    "find_preset",
+    "guess_preset",
+    "reasoning_efforts",
+]
 
 KeyNeed: TypeAlias = Literal["required", "optional", "none"]
 
@@ -145,6 +153,22 @@ def guess_preset(base_url: str) -> ProviderPreset:
     if (host in _LOCAL_HOSTS or host.endswith(".localhost")) and port in _LOCAL_PORTS:
         return _BY_ID[_LOCAL_PORTS[port]]
     return _BY_ID["custom"]
+
+
+def reasoning_efforts(model: str) -> tuple[ReasoningEffort, ...]:
+    """The reasoning efforts ``model`` takes, ``()`` for a model that takes none.
+
+    From the family table (``_provider``), reading through a router's vendor
+    prefix (OpenRouter's ``openai/o4-mini``): the ``gpt-5`` family adds
+    ``minimal``; o-series, codex and ``gpt-oss`` models take low / medium / high.
+    """
+    slug = model.rsplit("/", 1)[-1]
+    family = find_family_for_model(slug)
+    if family is not None and family.family == "gpt-5":
+        return ("minimal", "low", "medium", "high")
+    if (family is not None and family.supports_reasoning_summaries) or slug.startswith("gpt-oss"):
+        return ("low", "medium", "high")
+    return ()
 
 
 # ---------------------------------------------------------------------------

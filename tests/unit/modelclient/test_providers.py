@@ -17,7 +17,7 @@ from modelclient._errors import (
     UnexpectedStatusError,
 )
 from modelclient._models import NotAModelListError, list_models, parse_model_list
-from modelclient._presets import PRESETS, explain_failure, find_preset, guess_preset
+from modelclient._presets import PRESETS, explain_failure, find_preset, guess_preset, reasoning_efforts
 from modelclient._provider import ModelProviderInfo, ModelSettings, WireApi
 from modelclient._retry import RetryPolicy
 from modelclient._transport import HttpRequest, MockTransport
@@ -279,3 +279,20 @@ def test_explain(error: Any, preset: Any, kw: dict[str, Any], expected: str) -> 
 def test_explain_has_nothing_better_for_other_errors() -> None:
     assert explain_failure(RetryLimitError(429), find_preset("openai"), "https://api.openai.com/v1") is None
     assert explain_failure(UnexpectedStatusError(404, "x"), find_preset("custom"), "http://h/v1") is None
+
+
+@pytest.mark.parametrize(
+    ("model", "efforts"),
+    [
+        ("gpt-5-mini", ("minimal", "low", "medium", "high")),
+        ("o4-mini", ("low", "medium", "high")),
+        ("openai/o3", ("low", "medium", "high")),
+        ("gpt-oss:20b", ("low", "medium", "high")),
+        ("gpt-5-codex", ("low", "medium", "high")),
+        ("gpt-4o", ()),
+        ("deepseek-reasoner", ()),
+        ("llama3.2:latest", ()),
+    ],
+)
+def test_reasoning_efforts(model: str, efforts: tuple[str, ...]) -> None:
+    assert reasoning_efforts(model) == efforts
