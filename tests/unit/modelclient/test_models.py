@@ -399,25 +399,48 @@ def test_no_auth_no_authorization_header() -> None:
 
 
 @pytest.mark.parametrize(
-    ("slug", "family", "reasoning"),
+    ("slug", "family", "reasoning", "verbosity"),
     [
-        ("o3", "o3", True),
-        ("o3-mini", "o3", True),
-        ("o4-mini", "o4-mini", True),
-        ("codex-mini-latest", "codex-mini-latest", True),
-        ("gpt-4.1", "gpt-4.1", False),
-        ("gpt-oss-20b", "gpt-oss", False),
-        ("openai/gpt-oss-120b", "gpt-oss", False),
-        ("gpt-4o", "gpt-4o", False),
-        ("gpt-3.5-turbo", "gpt-3.5", False),
-        ("gpt-5-codex", "gpt-5-codex", True),
-        ("codex-foo", "codex-foo", True),
-        ("gpt-5", "gpt-5", True),
-        ("gpt-5-mini", "gpt-5", True),
+        ("o3", "o3", True, False),
+        ("o3-mini", "o3", True, False),
+        ("o4-mini", "o4-mini", True, False),
+        ("codex-mini-latest", "codex-mini-latest", True, False),
+        ("gpt-4.1", "gpt-4.1", False, False),
+        ("gpt-4.1-mini", "gpt-4.1", False, False),
+        ("gpt-oss-20b", "gpt-oss", False, False),
+        ("openai/gpt-oss-120b", "gpt-oss", False, False),
+        ("gpt-4o", "gpt-4o", False, False),
+        ("gpt-3.5-turbo", "gpt-3.5", False, False),
+        ("gpt-5-codex", "gpt-5-codex", True, False),
+        ("codex-foo", "codex-foo", True, False),
+        ("gpt-5", "gpt-5", True, True),
+        ("gpt-5-mini", "gpt-5", True, True),
+        # The gpt-5.x line (later Codex): codex models are their own family, no verbosity.
+        ("gpt-5.1-codex", "gpt-5.1-codex", True, False),
+        ("gpt-5.1-codex-max", "gpt-5.1-codex-max", True, False),
+        ("gpt-5.1-codex-mini", "gpt-5.1-codex-mini", True, False),
+        ("gpt-5.2-codex", "gpt-5.2-codex", True, False),
+        ("gpt-5.13-codex", "gpt-5.13-codex", True, False),
+        ("gpt-5.1", "gpt-5.1", True, True),
+        ("gpt-5.2", "gpt-5.2", True, True),
+        ("gpt-5.2-pro", "gpt-5.2", True, True),
+        ("gpt-5.", "gpt-5", True, True),  # not a version: plain gpt-5 prefix
     ],
 )
-def test_find_family_for_model(slug: str, family: str, reasoning: bool) -> None:
-    assert find_family_for_model(slug) == ModelFamily(slug, family, reasoning)
+def test_find_family_for_model(slug: str, family: str, reasoning: bool, verbosity: bool) -> None:
+    assert find_family_for_model(slug) == ModelFamily(slug, family, reasoning, verbosity)
+
+
+@pytest.mark.parametrize("effort", ["none", "minimal", "low", "medium", "high", "xhigh"])
+def test_every_reasoning_effort_is_sent(effort: str) -> None:
+    settings = ModelSettings.model_validate({"model": "gpt-5.1-codex-max", "reasoning_effort": effort})
+    body = build_request(Prompt(input=[]), settings, base_instructions="", conversation_id="c").to_payload()
+    assert body["reasoning"] == {"effort": effort, "summary": "auto"}
+
+
+def test_unknown_reasoning_effort_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        ModelSettings.model_validate({"model": "gpt-5", "reasoning_effort": "extreme"})
 
 
 def test_unknown_model_has_no_family() -> None:

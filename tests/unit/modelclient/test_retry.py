@@ -372,7 +372,10 @@ TURN_RETRYABLE: list[tuple[ModelClientError, bool]] = [
     (ConnectionFailedError("reset"), True),
     (InternalServerError(), True),
     (RetryLimitError(429), True),  # A retries it; C would not
-    (UnexpectedStatusError(404, ""), True),  # A and C retry these
+    (UnexpectedStatusError(404, ""), False),  # A and C retry these; no re-send fixes a wrong URL
+    (UnexpectedStatusError(403, ""), False),
+    (UnexpectedStatusError(408, ""), True),  # a request timeout / conflict may clear
+    (UnexpectedStatusError(409, ""), True),
     (ContextWindowExceededError(), False),
     (UsageLimitReachedError(), False),
     (UsageNotIncludedError(), False),

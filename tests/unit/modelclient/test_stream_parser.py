@@ -172,7 +172,8 @@ EVENT_MAPPING: list[tuple[str, dict[str, Any], list[ResponseEvent]]] = [
             "type": "response.completed",
             "response": {"id": "resp_1", "usage": None, "output": [MSG_ITEM]},
         },
-        [Completed("resp_1", None)],
+        # Ours: an item only in `output` (no output_item.done announced it) comes first.
+        [OutputItemDone(MSG_ITEM), Completed("resp_1", None)],
     ),
 ]
 
