@@ -172,6 +172,7 @@ class Diagnostics:
             settings=ModelSettings(model=_str(msg, "model", "gpt-4o-mini")),
             provider=provider,
             auth=msg.get("api_key") if isinstance(msg.get("api_key"), str) else await self._stored_key(),
+            product="SidePy",
             **self._client_options,
         )
         text = _str(msg, "text")
