@@ -1,4 +1,4 @@
-"""classify_http_error: failed HTTP responses onto the error tree (spec §6.2, §6.4, §11.6).
+"""classify_http_error: failed HTTP responses onto the error tree.
 
 Every ``errors/*.json`` of the shared corpus is checked against its
 ``.expect.json``; the spec's rows follow as a table.

@@ -1,4 +1,4 @@
-"""The error tree: messages (spec §6.6), retryability, JSON round trips."""
+"""The error tree: messages, retryability, JSON round trips."""
 
 from __future__ import annotations
 
@@ -326,7 +326,7 @@ def test_usage_limit_json_carries_the_rate_limits() -> None:
 
 
 # ---------------------------------------------------------------------------
-# UsageLimitReachedError text (A, spec §6.6)
+# UsageLimitReachedError text (A)
 # ---------------------------------------------------------------------------
 
 HOUR = 3600

@@ -1,4 +1,4 @@
-"""Request and item models: exact JSON as Rust's serde writes it (spec §7, §8, §9)."""
+"""Request and item models: exact JSON as Rust's serde writes it."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def compact(value: Any) -> str:
 
 CONVERSATION_ID = "0199f0c2-6b1e-7d30-9a51-3c2b8f1e4d77"
 
-# Spec §7.2, verbatim.
+# Codex's own example request (version A), verbatim.
 SPEC_BODY = (
     '{"model":"gpt-5-codex","instructions":"You are Codex, based on GPT-5. ...","input":[{"type":'
     '"message","role":"user","content":[{"type":"input_text","text":"<user_instructions>\\n\\nbe'
@@ -259,7 +259,7 @@ def test_unknown_tool_type_is_refused() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Azure (spec §7.2 store, §7.4 attach_item_ids)
+# Azure (store: true, attach_item_ids)
 # ---------------------------------------------------------------------------
 
 
@@ -317,7 +317,7 @@ def test_azure_reinserts_item_ids_last() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Provider, URL, headers (spec §8, §9)
+# Provider, URL, headers
 # ---------------------------------------------------------------------------
 
 
@@ -449,7 +449,7 @@ def test_unknown_model_has_no_family() -> None:
 
 
 # ---------------------------------------------------------------------------
-# ResponseItem shapes (spec §7.4)
+# ResponseItem shapes
 # ---------------------------------------------------------------------------
 
 # (input JSON, exact wire JSON)
