@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 __all__ = [
     "BASELINE_TOKENS",
@@ -274,7 +274,8 @@ class TokenUsageInfo:
         return cls(TokenUsage(), TokenUsage(), None).fill_to_context_window(context_window)
 
 
-class UsageRecord(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
     """One history entry of ``TokenUsageTracker``: when, and how much."""
 
     timestamp: float
