@@ -1,7 +1,7 @@
 """The JSON shapes the live Responses API sends, built fresh for each request.
 
 Strategy: everything here is pure (no sockets, no asyncio) so the shapes can be
-checked on their own. The shapes follow the recorded streams of the shared corpus
+checked on their own. The shapes follow the recorded streams of the test corpus
 (`corpus/responses/sse/aibridge_simple_gpt4o_mini.sse`, `pai_text_gpt4o.sse`) and
 Codex's own test fixtures: `event: <type>` + one compact `data:` line
 + a blank line, `sequence_number` on every event, the full response object on

@@ -1,7 +1,7 @@
 """classify_http_error: failed HTTP responses onto the error tree.
 
-Every ``errors/*.json`` of the shared corpus is checked against its
-``.expect.json``; the spec's rows follow as a table.
+Every ``errors/*.json`` of the test corpus is checked against its
+``.expect.json``; Rust's status rows follow as a table.
 """
 
 from __future__ import annotations

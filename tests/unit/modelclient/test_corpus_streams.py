@@ -1,4 +1,4 @@
-"""Every recorded / documented stream of the shared corpus against its ``.expect.json``.
+"""Every recorded / documented stream of the test corpus against its ``.expect.json``.
 
 For each ``responses/sse/NAME.sse`` we run our decoder and parser (as the client
 does, with no knowledge of the expectations) and compare what *we* derive with
