@@ -165,7 +165,9 @@ class Diagnostics:
         if self._transport is None:
             raise ProtocolError("unavailable", "no transport in this runtime")
         provider = ModelProviderInfo(
-            base_url=_str(msg, "base_url"), stream_idle_timeout_ms=msg.get("idle_timeout_ms")
+            base_url=_str(msg, "base_url"),
+            stream_idle_timeout_ms=msg.get("idle_timeout_ms"),
+            connect_timeout_ms=msg.get("connect_timeout_ms"),
         )
         client = ModelClient(
             self._transport(),
