@@ -47,12 +47,13 @@ __all__ = ["ApiKeyAuth", "Auth", "ModelClient", "Reconnecting", "ResponseStream"
 T = TypeVar("T")
 E_co = TypeVar("E_co", covariant=True)
 
+Sleep = Callable[[float], Awaitable[None]]
+WithTimeout = Callable[[Awaitable[Any], float], Awaitable[Any]]
+
 #: How much of a 2xx body is kept while no SSE event has been seen, to read a
 #: JSON error sent in place of the stream. Real streams dispatch an event within
 #: the first few hundred bytes, so this costs nothing once they flow.
 _JSON_SNIFF_BYTES = 64 * 1024
-Sleep = Callable[[float], Awaitable[None]]
-WithTimeout = Callable[[Awaitable[Any], float], Awaitable[Any]]
 
 
 class Auth(Protocol):
