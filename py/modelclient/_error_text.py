@@ -77,6 +77,7 @@ MAX_MESSAGE_BYTES = 1000
 """The longest server text an error message quotes (C trims at 1000 bytes)."""
 
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TITLE_SEARCH_CHARS = 4_096
 
 
 def trim_text(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
@@ -99,7 +100,8 @@ def body_summary(body: str) -> str | None:
     if not text:
         return None
     if text.startswith("<"):
-        match = _TITLE_RE.search(text)
+        # A title sits at the top of a page; a bounded search keeps a hostile page linear.
+        match = _TITLE_RE.search(text, 0, _TITLE_SEARCH_CHARS)
         title = " ".join(match.group(1).split()) if match else ""
         return f"HTML page: {trim_text(title)}" if title else "an HTML page"
     return trim_text(" ".join(text.split()))
