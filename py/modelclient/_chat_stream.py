@@ -32,14 +32,15 @@ What the chunks become:
   message and each call, in that order;
 * ``usage`` (or Groq's ``x_groq.usage``) → the ``TokenUsage`` of ``Completed``;
 * ``data: [DONE]``, or the end of the body after a ``finish_reason`` →
-  ``Completed(id of the chunks, usage)``.
+  ``Completed(id of the chunks, usage)``; after ``finish_reason`` ``length`` /
+  ``content_filter`` it says ``status="incomplete"`` with the Responses API's
+  reason (``max_output_tokens`` / ``content_filter``), as a ``response.completed``
+  whose status is incomplete does.
 
 Failures are recorded and raised by :meth:`~ChatCompletionsStreamParser.close`,
 as on the Responses wire: a chunk's ``error`` object (classified like the
 Responses ``error`` event: context window and quota fatal, a request the
-server rejects fatal, anything else retried), ``finish_reason`` ``length`` /
-``content_filter`` (``Incomplete response returned, reason:
-max_output_tokens`` / ``content_filter``, the Responses wire's words), and a
+server rejects fatal, anything else retried), ``finish_reason: "error"``, and a
 body that ends before any ``finish_reason`` or ``[DONE]`` (a cut stream).
 An error wins over a later ``[DONE]``: vLLM sends its error, then ``[DONE]``.
 """
@@ -58,7 +59,7 @@ from ._events import (
 )
 from ._json import loads_untrusted
 from ._sse import ServerSentEvent
-from ._stream import DONE_SENTINEL, _classify_error_event
+from ._stream import DONE_SENTINEL, classify_error_event
 from ._usage import TokenUsage
 
 __all__ = ["ChatCompletionsStreamParser", "chat_usage"]
@@ -129,7 +130,7 @@ def _content_text(content: object) -> str:
     return ""
 
 
-def _chunk_error(error: object, data: str) -> ModelClientError:
+def _chunk_error(error: object, data: str, product: str | None) -> ModelClientError:
     """The error of a chunk's ``error`` field, through the Responses error-event classifier.
 
     Chat servers send ``{"error": {"message", "type", "code", "param"}}`` (OpenAI,
@@ -143,7 +144,7 @@ def _chunk_error(error: object, data: str) -> ModelClientError:
             value = error.get(key)
             if value is not None:
                 fields[key] = value if type(value) is str else str(value)
-    return _classify_error_event({"error": fields}, data)
+    return classify_error_event({"error": fields}, data, product)
 
 
 class _ToolCall:
@@ -188,14 +189,18 @@ class ChatCompletionsStreamParser:
         "_error",
         "_finish_reason",
         "_malformed",
+        "_product",
         "_reasoning",
         "_response_id",
         "_saw_done",
+        "_seen",
         "_text",
         "_usage",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, product: str | None = None) -> None:
+        self._product = product
+        self._seen = False
         self._completed = False
         self._created = False
         self._error: ModelClientError | None = None
@@ -231,6 +236,11 @@ class ChatCompletionsStreamParser:
         return self._malformed
 
     @property
+    def saw_event(self) -> bool:
+        """Whether any event was fed at all (a JSON body sent as SSE feeds none)."""
+        return self._seen
+
+    @property
     def saw_done(self) -> bool:
         """Whether a ``data: [DONE]`` sentinel was seen."""
         return self._saw_done
@@ -243,6 +253,7 @@ class ChatCompletionsStreamParser:
     def feed(self, sse: ServerSentEvent) -> list[ResponseEvent]:
         """Process one dispatched SSE; return the events it produces (often one)."""
         data = sse.data
+        self._seen = True
         if self._completed:
             self._saw_done = self._saw_done or data.strip() == DONE_SENTINEL
             return []
@@ -259,7 +270,7 @@ class ChatCompletionsStreamParser:
             return []
         error = chunk.get("error")
         if error is not None:
-            self._error = _chunk_error(error, data)
+            self._error = _chunk_error(error, data, self._product)
         events: list[ResponseEvent] = []
         if not self._created and self._error is None:
             self._created = True
@@ -399,13 +410,12 @@ class ChatCompletionsStreamParser:
     def _finish(self) -> list[ResponseEvent]:
         """The end of the response: flush items, then ``Completed`` unless it failed."""
         events = self._flush_items()
-        if self._error is None:
-            if self._finish_reason == "error":  # OpenRouter, when no error object came with it
-                self._error = StreamError("the server ended the response with an error")
-            elif self._finish_reason in INCOMPLETE_REASONS:
-                reason = INCOMPLETE_REASONS[self._finish_reason]
-                self._error = StreamError(f"Incomplete response returned, reason: {reason}")
+        if self._error is None and self._finish_reason == "error":
+            # OpenRouter, when no error object came with it.
+            self._error = StreamError("the server ended the response with an error")
         if self._error is None:
             self._completed = True
-            events.append(Completed(self._response_id or "", self._usage))
+            reason = INCOMPLETE_REASONS.get(self._finish_reason or "")
+            status = "completed" if reason is None else "incomplete"
+            events.append(Completed(self._response_id or "", self._usage, status, reason, self._malformed))
         return events

@@ -34,7 +34,6 @@ from modelclient import (
     RateLimits,
     Reconnecting,
     RetryPolicy,
-    StreamError,
     UnexpectedStatusError,
     WireApi,
     detect_wire_api,
@@ -170,10 +169,12 @@ def test_groq_and_mistral_routes(server: Llmock) -> None:
 
 def test_length_is_incomplete_and_keeps_the_partial_answer(server: Llmock) -> None:
     server.scenario(reply(finish_reason="length"))
-    events, error = run(server)
-    assert isinstance(error, StreamError)
-    assert "Incomplete response returned, reason: max_output_tokens" in str(error)
+    events, error = run(server, turn=True)
+    assert error is None
+    last = events[-1]
+    assert isinstance(last, Completed) and (last.status, last.reason) == ("incomplete", "max_output_tokens")
     assert items(events)[0]["content"][0]["text"] == TEXT
+    assert len(server.requests()) == 1  # a truncated answer is an answer: not re-sent
 
 
 def test_a_truncated_stream_is_not_accepted_and_the_turn_resends(server: Llmock) -> None:

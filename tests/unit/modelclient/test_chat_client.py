@@ -14,7 +14,6 @@ import pytest
 from modelclient._client import Reconnecting
 from modelclient._errors import (
     InvalidRequestError,
-    ModelClientError,
     RetryLimitError,
     StreamError,
     UnauthorizedError,
@@ -147,12 +146,13 @@ def test_a_mid_stream_error_is_raised_after_the_partial_events() -> None:
     assert not any(isinstance(e, Completed) for e in events)
 
 
-def test_length_is_reported_as_incomplete() -> None:
-    client, _, _ = chat_client((200, SSE_HEADERS, chunks(finish="length")))
-    events, error = collect_until_error(client.stream(prompt()))
-    assert isinstance(error, ModelClientError)
-    assert "Incomplete response returned, reason: max_output_tokens" in str(error)
+def test_length_is_reported_as_incomplete_and_not_resent() -> None:
+    client, transport, _ = chat_client((200, SSE_HEADERS, chunks(finish="length")))
+    events = collect(client.stream_turn(prompt()))
+    last = events[-1]
+    assert isinstance(last, Completed) and last.incomplete and last.reason == "max_output_tokens"
     assert any(isinstance(e, OutputItemDone) for e in events)  # the partial answer is kept
+    assert len(transport.requests) == 1
 
 
 def test_the_responses_wire_is_unchanged_by_default() -> None:

@@ -59,6 +59,10 @@ def test_recorded_stream(path: Path) -> None:
         return
     completed = events[-1]
     assert isinstance(completed, Completed)
+    assert (completed.status, completed.reason) == (
+        ("incomplete", expect["incomplete"]) if "incomplete" in expect else ("completed", None)
+    )
+    assert completed.malformed_events == expect.get("malformed", 0)
     assert completed.response_id and f'"id":"{completed.response_id}"'.encode() in raw
     usage = expect["usage"]
     if usage is None:

@@ -222,14 +222,17 @@ CASES = [
     ), [Created(),
         OutputItemDone({"type": "custom_tool_call", "call_id": "c", "name": "patch", "input": "*** End"}),
         Completed(ID, None)]),
-    Case("finish_reason length is incomplete; the partial text is kept", body(
+    Case("finish_reason length completes as incomplete; the partial text is kept", body(
         chunk({"content": "Once upon"}), chunk({}, "length"), chunk(usage=USAGE),
-    ), [Created(), OutputTextDelta("Once upon"), message("Once upon")],
-        StreamError, "Incomplete response returned, reason: max_output_tokens"),
-    Case("finish_reason content_filter is incomplete", body(
+    ), [Created(), OutputTextDelta("Once upon"), message("Once upon"),
+        Completed(ID, TOKENS, "incomplete", "max_output_tokens")]),
+    Case("finish_reason content_filter completes as incomplete", body(
         chunk({"content": "I"}), chunk({}, "content_filter"),
-    ), [Created(), OutputTextDelta("I"), message("I")],
-        StreamError, "Incomplete response returned, reason: content_filter"),
+    ), [Created(), OutputTextDelta("I"), message("I"), Completed(ID, None, "incomplete", "content_filter")]),
+    Case("length without [DONE] is incomplete too", body(
+        chunk({"content": "a"}), chunk({}, "length"), done=False,
+    ), [Created(), OutputTextDelta("a"), message("a"),
+        Completed(ID, None, "incomplete", "max_output_tokens")]),
     Case("finish_reason end_turn / eos and other values complete", body(
         chunk({"content": "ok"}), chunk({}, "eos"),
     ), [Created(), OutputTextDelta("ok"), message("ok"), Completed(ID, None)]),
@@ -264,7 +267,8 @@ CASES = [
     ), [], StreamError, "Please try again in 1.5s", {"delay": timedelta(seconds=1.5)}),
     Case("malformed chunks are skipped and counted", body(
         "not json", "[1, 2]", "{\"unterminated\": ", chunk({"content": "ok"}), chunk({}, "stop"),
-    ), [Created(), OutputTextDelta("ok"), message("ok"), Completed(ID, None)], extra={"malformed": 3}),
+    ), [Created(), OutputTextDelta("ok"), message("ok"), Completed(ID, None, malformed_events=3)],
+        extra={"malformed": 3}),
     Case("a second choice is not mixed into the first", body(
         {"id": ID, "choices": [{"index": 0, "delta": {"content": "a"}},
                                {"index": 1, "delta": {"content": "b"}}]},
