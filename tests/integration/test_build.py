@@ -131,16 +131,18 @@ def test_unpinned_platform_ships_sources(tmp_path: Path, monkeypatch: pytest.Mon
     assert "ships its Python sources" in capsys.readouterr().out
 
 
-# The panel's bytecode, loaded by the MicroPython the panel ships: the compiler and the
-# runtime agree on the format, and the modules import (those that need no browser).
-LOAD_MPY = """
-import { loadMicroPython } from "%(mjs)s";
-import { readFileSync, readdirSync } from "node:fs";
+# The panel's bundle, written into the MicroPython the panel ships by the same code the
+# page uses (snapshot/bundle.js): the compiler and the runtime agree on the bytecode
+# format, and the modules import (those that need no browser).
+LOAD_BUNDLE = """
+import { loadMicroPython } from "%(dist)s/vendor/micropython/micropython.mjs";
+import { readBundle, writeBundle } from "%(dist)s/snapshot/bundle.js";
+import { readFileSync } from "node:fs";
 const mp = await loadMicroPython({stdout: (l) => console.log(l)});
-mp.FS.mkdirTree("/lib/panel");
-for (const f of readdirSync("%(panel)s")) {
-  if (f.endsWith(".mpy")) mp.FS.writeFile("/lib/panel/" + f, readFileSync("%(panel)s/" + f));
-}
+mp.FS.mkdir("/lib");
+const bundle = readBundle(new Uint8Array(readFileSync("%(dist)s/python/panel.pyfb")));
+console.log("files", [...bundle.files.keys()].join(" "));
+writeBundle(mp.FS, "/lib", bundle);
 mp.runPython(`
 import sys
 sys.path.insert(0, "/lib")
@@ -153,13 +155,12 @@ print("imported", len([n for n in sys.modules if n.startswith("panel.")]), maths
 
 def test_shipped_panel_bytecode_loads_in_the_shipped_micropython(tmp_path: Path) -> None:
     dist = REPO / "dist"
-    assert (dist / "panel" / "state.mpy").exists(), "dist/ is built with the panel as bytecode"
-    assert not list((dist / "panel").glob("state.py")), "sources are not shipped beside the bytecode"
-    config = json.loads((dist / "pyscript.json").read_text())
-    assert all(path.endswith(".mpy") for path in config["files"])
     script = tmp_path / "load.mjs"
-    runtime = dist / "vendor/micropython/micropython.mjs"
-    script.write_text(LOAD_MPY % {"mjs": runtime, "panel": dist / "panel"})
+    script.write_text(LOAD_BUNDLE % {"dist": dist})
     proc = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-600:]  # the traceback is at the end
-    assert proc.stdout.startswith("imported ") and "a_1 b" in proc.stdout, proc.stdout
+    files, imported = proc.stdout.splitlines()[:2]
+    names = files.split()[1:]
+    assert "panel/state.mpy" in names and "pyscript/__init__.mpy" in names, files
+    assert not [n for n in names if n.endswith(".py")], "bytecode only, no sources beside it"
+    assert imported.startswith("imported ") and "a_1 b" in imported, proc.stdout
