@@ -164,6 +164,11 @@ class Connection:
         elif not self._answered and not self._hello_pending():
             self._adopt(msg.get("active"))
         self._flush()
+        if entry is not None and not self._models_asked:
+            # The picker lists what the server has now: refreshed once per panel opening,
+            # quietly (a first run without a key is no error worth a banner).
+            self._models_asked = True
+            self.refresh_models(quiet=True)
         self._touch(*SECTIONS)
 
     def _adopt(self, active):
@@ -232,6 +237,8 @@ class Connection:
             return
         elif kind == "search":
             self._search_id = None
+            return
+        elif kind == "models" and data and data.get("quiet"):
             return
         elif kind == "cancel":
             self._cancelling.pop(data["queue_id"], None)  # it started meanwhile: shown until the push

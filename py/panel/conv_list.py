@@ -1,10 +1,15 @@
-"""The conversations list, opening and managing conversations, the model pickers.
+"""The conversations list, opening and managing conversations, the model and provider pickers.
 
 Part of :class:`panel.state.PanelState` (a mixin). What it owns: the worker's list
 (``conversations``, pushed as ``conv.list``), the search box (``query`` and the
 worker's ``search_results``), the storage line, and the intents that change which
-conversation is shown or what it is called: new, open, rename, delete, pin, and the
-per-conversation model / reasoning effort.
+conversation is shown or what it is called: new, open, rename, delete, pin, the
+per-conversation model / reasoning effort, and which saved provider profile chat uses.
+
+The model picker lists what the active provider's server lists (the settings'
+``models``, refreshed from ``GET /models`` when the panel opens and by its button)
+plus the conversation's own model. The effort picker offers what the settings'
+``efforts`` map gives for the chosen model; a model mapped to no effort hides it.
 """
 
 from panel import fmt
@@ -24,6 +29,7 @@ class ConversationList:
         self.query = ""
         self.search_results = None
         self._search_id = None
+        self._models_asked = False
 
     # ------------------------------------------------------------- replies
 
@@ -166,18 +172,31 @@ class ConversationList:
             self._request("settings", msg, {"conv": conv})
         self._touch("header")
 
+    def set_profile(self, profile_id):
+        """Switch the provider chat uses to the saved profile ``profile_id``."""
+        if profile_id and profile_id != self.settings.get("active_profile"):
+            self._request("profile", {"type": "profile.select", "profile_id": profile_id})
+
+    def refresh_models(self, quiet=False):
+        """Ask the worker for the active provider's model list (it pushes ``settings`` back);
+        ``quiet``: a failure shows no banner (the refresh when the panel opens)."""
+        self._request("models", {"type": "models.list", "refresh": True}, {"quiet": quiet})
+
     def header(self):
-        """The pickers: ``{"models", "model", "efforts", "effort"}``."""
+        """The pickers: ``{"models", "model", "efforts", "effort", "profiles", "profile"}``."""
         s = self.settings
         model = self.conv.model or s.get("model") or ""
         models = list(s.get("models") or [])
         if model and model not in models:
             models.insert(0, model)
         effort = self.conv.reasoning_effort or s.get("reasoning_effort") or ""
-        efforts = list(EFFORTS)
-        if effort and effort not in efforts:
+        known = s.get("efforts")
+        efforts = list(known.get(model, EFFORTS) if isinstance(known, dict) else EFFORTS)
+        if effort and efforts and effort not in efforts:
             efforts.append(effort)
-        return {"models": models, "model": model, "efforts": efforts, "effort": effort}
+        profiles = [(p.get("id"), p.get("name")) for p in s.get("profiles") or [] if p.get("id")]
+        return {"models": models, "model": model, "efforts": efforts, "effort": effort,
+                "profiles": profiles, "profile": s.get("active_profile") or ""}
 
     def storage_text(self):
         s = self.storage

@@ -35,6 +35,7 @@ class Renderer:
         self.status = g("status")
         self.title = g("conv-title")
         self.model = g("model")
+        self.profile = g("profile")
         self.effort = g("effort")
         self.drawer = g("drawer")
         self.list = g("conv-items")
@@ -107,6 +108,9 @@ class Renderer:
         show(self.model, bool(h["models"]))
         efforts = [("", "Default effort")] + [(e, e[:1].upper() + e[1:]) for e in h["efforts"]]
         fill_select(self.effort, efforts, h["effort"])
+        show(self.effort, bool(h["efforts"]))  # a model that takes no effort gets no picker
+        fill_select(self.profile, h["profiles"], h["profile"])
+        show(self.profile, len(h["profiles"]) > 1)
         has = s.conv.id is not None or bool(s.conv.messages)
         for b in self.export_btns:
             b.disabled = not has

@@ -61,7 +61,8 @@ def test_hello_fills_settings_list_and_the_active_conversation() -> None:
     assert [c["id"] for c in state.visible_conversations()] == ["c2", "c1"]
     assert state.conv.id == "c2" and texts(state) == [("user", "q"), ("assistant", "**a**")]
     assert state.header() == {"models": ["gpt-5", "gpt-5-mini"], "model": "gpt-5",
-                              "efforts": ["minimal", "low", "medium", "high"], "effort": "medium"}
+                              "efforts": ["minimal", "low", "medium", "high"], "effort": "medium",
+                              "profiles": [], "profile": ""}
     assert state.storage_text() == "2 of 200 conversations · 2 KB of 10 MB · oldest removed first"
 
 
@@ -288,7 +289,7 @@ def test_connect_returns_queued_requests_in_order() -> None:
     state.search("x")
     state.export("download")  # no conversation: nothing to export
     out = connect(state)
-    assert [m["type"] for m in out] == ["conv.list"]
+    assert [m["type"] for m in out] == ["conv.list", "models.list"]
 
 
 def test_pinned_conversations_come_first() -> None:
