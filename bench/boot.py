@@ -269,7 +269,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not (DIST / "manifest.json").exists():
-        print("bench/boot.py: build first (python build.py)", file=sys.stderr)
+        print("bench/boot.py: build first (python build.py --dev)", file=sys.stderr)
         return 1
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     before = machine()
