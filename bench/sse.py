@@ -3,7 +3,7 @@
     .venv/bin/python bench/sse.py [--events 100000] [--chunk 16384] [--repeat 5] [--json out.json]
                                   [--no-build] [--no-browser]
 
-One run measures the same bytes (``background.diag.sample_stream``: a Responses
+One run measures the same bytes (``background.dev.diag.sample_stream``: a Responses
 stream of ``--events`` SSE events, mostly ``response.output_text.delta``, ~244 B
 each) fed in ``--chunk``-byte pieces, best of ``--repeat`` runs:
 
@@ -12,7 +12,7 @@ each) fed in ``--chunk``-byte pieces, best of ``--repeat`` runs:
   (decoding only, the fair baseline), and the SDK's decoding + ``sse.json()``.
 * Pyodide in the extension's service worker, in Debian's Chromium (headless):
   the same two of ours, through the ``diag.bench_sse`` message (the code times
-  itself with ``time.perf_counter``; see py/background/diag.py).
+  itself with ``time.perf_counter``; see py/background/dev/diag.py).
 * JavaScript in the same worker: the npm ``eventsource-parser`` behind a
   streaming ``TextDecoder``, alone and + ``JSON.parse`` of each event's data,
   timed with ``performance.now()``. It must not ship, so the browser loads a

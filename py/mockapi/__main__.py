@@ -24,7 +24,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fixture", help="replay this .sse file for every unscripted request")
     parser.add_argument(
         "--fixture-dir", action="append", default=None, dest="fixture_dirs",
-        help="folder the control API may replay from (repeatable; default: the shared corpus)",
+        help="folder the control API may replay from (repeatable; default: the test corpus)",
     )
     parser.add_argument("--api-key", help="require Authorization: Bearer <key>")
     return parser.parse_args(argv)

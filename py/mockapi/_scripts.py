@@ -116,9 +116,8 @@ _REPO = Path(__file__).resolve().parents[2]
 
 
 def default_fixture_dirs() -> list[Path]:
-    """The shared corpus stream folder, if present (``$SIDEPY_SHARED`` or ``../shared``)."""
-    shared = Path(os.environ.get("SIDEPY_SHARED") or _REPO.parent / "shared")
-    folder = shared / "corpus" / "responses" / "sse"
+    """The recorded streams of the repository's test corpus (``tests/corpus/responses/sse``)."""
+    folder = _REPO / "tests" / "corpus" / "responses" / "sse"
     return [folder] if folder.is_dir() else []
 
 

@@ -64,7 +64,7 @@ class MockResponsesServer(Controls):
         default: the script for unscripted ``/responses`` requests (default: echo).
         fixture: replay this ``.sse`` file for every unscripted request instead.
         fixture_dirs: folders the HTTP control API may replay from (default: the
-            shared corpus stream folder, plus the folder of ``fixture``).
+            test corpus stream folder, plus the folder of ``fixture``).
         models: ids listed by ``GET /models``.
     """
 

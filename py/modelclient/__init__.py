@@ -18,6 +18,8 @@ Oct 2025 with later bug fixes; ``docs/rust-parity.md`` lists every choice.
 
 from __future__ import annotations
 
+__version__ = "0.2.0"
+
 from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
 from ._auth import REFRESH_TOKEN_URL, AuthManager
 from ._authfile import AuthDotJson, IdTokenError, IdTokenInfo, TokenData, parse_id_token
@@ -26,8 +28,10 @@ from ._client import ApiKeyAuth, Auth, ModelClient, Reconnecting, ResponseStream
 from ._errors import (
     ConnectionFailedError,
     ContextWindowExceededError,
+    CyberPolicyError,
     IdleTimeoutError,
     InternalServerError,
+    InvalidImageRequestError,
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
@@ -144,6 +148,7 @@ __all__ = [
     "CreditsSnapshot",
     "CustomToolCallItem",
     "CustomToolCallOutputItem",
+    "CyberPolicyError",
     "Fatal",
     "FetchTransport",
     "FreeformTool",
@@ -159,6 +164,7 @@ __all__ = [
     "InputImage",
     "InputText",
     "InternalServerError",
+    "InvalidImageRequestError",
     "InvalidRequestError",
     "LocalShellCallItem",
     "LocalShellTool",

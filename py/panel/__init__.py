@@ -1,4 +1,4 @@
-"""The side-panel UI logic: MicroPython (PyScript) in the sandboxed ui.html.
+"""The side-panel UI logic: MicroPython in the sandboxed ui.html (started by panel-boot.js).
 
 Pure modules (no DOM; they run and are tested on CPython and on MicroPython):
 
@@ -12,8 +12,8 @@ Pure modules (no DOM; they run and are tested on CPython and on MicroPython):
 * ``mdprep``: math taken out before markdown and put back after;
 * ``templates``, ``fmt``, ``wire``: ``/name`` templates, numbers and times, long messages.
 
-Browser-only modules (``pyscript``): ``main`` wires events and messages, ``channel``
-carries messages to and from the worker (the browser decodes long strings),
+Browser-only modules (they import ``pyscript``, see ``py/pyscript``): ``main`` wires
+events and messages, ``channel`` carries messages to and from the worker (the browser decodes long strings),
 ``render`` paints the state by keyed, incremental updates, ``message_dom`` one
 message and its streaming markdown, ``md`` turns markdown into sanitized DOM
 (marked, DOMPurify, highlight.js, KaTeX), ``dom`` holds the small DOM helpers both

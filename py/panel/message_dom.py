@@ -187,7 +187,9 @@ class MessageDom:
             parts.append(state.pending_label(msg))
         if msg.stopped:
             parts.append("Stopped")
-        if msg.error:
+        if msg.error and msg.error.get("kind") == "incomplete":
+            parts.append(msg.error.get("message") or "Incomplete")  # the partial answer stays
+        elif msg.error:
             parts.append("Failed: " + (msg.error.get("message") or "error"))
         if msg.role == "assistant" and not msg.streaming:
             if msg.model:

@@ -115,6 +115,7 @@ class Turn:
         self.searches: list[str] = []
         self.usage: TokenUsage | None = None
         self.error: dict[str, Any] | None = None
+        self.incomplete: str | None = None  # why a completed response is incomplete
         self._stop = False
         self._task: object = None
         self._streaming = False
@@ -227,6 +228,7 @@ class Turn:
             provider=provider_info(self.settings, auth if isinstance(auth, str) else None),
             auth=auth,
             conversation_id=self.conversation.id,
+            product="SidePy",  # named in the errors where Codex names itself
             **options,
         )
 
@@ -266,6 +268,7 @@ class Turn:
             await self._limits(event.snapshot)
         elif isinstance(event, Completed):
             self.usage = event.token_usage
+            self.incomplete = event.reason if event.incomplete else None
         elif isinstance(event, Reconnecting):
             self.items.clear()
             self.searches.clear()
@@ -324,12 +327,19 @@ class Turn:
     async def _finish(self, outcome: Outcome) -> None:
         conversation, message = self.conversation, self.assistant
         message.text = self.processor.answer.getvalue()
+        if outcome == "done":
+            # The finished items are the answer the model gave (and what goes back
+            # to it); a skipped malformed delta must not lose words on screen.
+            message.text = _answer_text(self.items) or message.text
         message.reasoning = self.processor.reasoning_text.getvalue()
         message.searches = list(self.searches)
         message.streaming = False
         message.items = self.items if outcome == "done" else unfinished_items(self.items, message.text)
         message.stopped = outcome == "stopped"
         message.error = ErrorInfo.model_validate(self.error) if outcome == "error" and self.error else None
+        if outcome == "done" and self.incomplete is not None:
+            message.error = ErrorInfo(kind="incomplete", message=incomplete_text(self.incomplete),
+                                      fields={"reason": self.incomplete})
         window = context_window(conversation.model)
         tracker = TokenUsageTracker(model_context_window=window)
         if conversation.usage.total_tokens:
@@ -365,6 +375,28 @@ class Turn:
                     "message": "The reply could not be saved: browser storage is full. Delete or export old "
                                "conversations to make room."}
         return None
+
+
+_INCOMPLETE_REASONS = {
+    "max_output_tokens": "the model reached its output limit",
+    "content_filter": "the content filter stopped it",
+}
+
+
+def incomplete_text(reason: str) -> str:
+    """What the panel says under an answer the server marked incomplete or failed."""
+    why = _INCOMPLETE_REASONS.get(reason, reason)
+    return f"The answer is incomplete: {why}. Send a message to continue, or regenerate."
+
+
+def _answer_text(items: list[dict[str, Any]]) -> str:
+    """The text of the finished assistant message items, as the turn shows them."""
+    texts = [
+        _texts(item.get("content"), "output_text")
+        for item in items
+        if item.get("type") == "message" and item.get("role") == "assistant"
+    ]
+    return "\n\n".join(t for t in texts if t)
 
 
 def _texts(parts: object, kind: str, sep: str = "") -> str:

@@ -163,13 +163,16 @@ class Diagnostics:
         if self._transport is None:
             raise ProtocolError("unavailable", "no transport in this runtime")
         provider = ModelProviderInfo(
-            base_url=_str(msg, "base_url"), stream_idle_timeout_ms=msg.get("idle_timeout_ms")
+            base_url=_str(msg, "base_url"),
+            stream_idle_timeout_ms=msg.get("idle_timeout_ms"),
+            connect_timeout_ms=msg.get("connect_timeout_ms"),
         )
         client = ModelClient(
             self._transport(),
             settings=ModelSettings(model=_str(msg, "model", "gpt-4o-mini")),
             provider=provider,
             auth=msg.get("api_key") if isinstance(msg.get("api_key"), str) else await self._stored_key(),
+            product="SidePy",
             **self._client_options,
         )
         text = _str(msg, "text")

@@ -231,7 +231,7 @@ def test_a_transient_refresh_failure_is_retried_by_the_turn() -> None:
 
 def test_a_stale_access_token_is_refreshed_before_the_request() -> None:
     rig = Rig()
-    rig.chatgpt.rotate(expired=True)  # exp passed: refreshed before use (spec §8.3, C)
+    rig.chatgpt.rotate(expired=True)  # exp passed: refreshed before use (C)
     rig.sign_in()
     assert rig.chat()["text"] == "Signed in"
     assert [r.url.rsplit("/", 1)[-1] for r in rig.transport.requests] == ["token", "responses"]

@@ -560,3 +560,59 @@ def test_a_first_message_can_choose_the_model_and_effort() -> None:
         }
     )
     assert conversation_of(h, reply["conversation_id"])["model"] == "o4-mini"  # only for a new conversation
+
+
+def test_an_incomplete_answer_is_kept_with_its_reason() -> None:
+    h = Harness()
+    body = [
+        sse({"type": "response.output_text.delta", "delta": "Half an ans"}),
+        sse({"type": "response.completed", "response": {
+            "id": "r1", "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}}}),
+    ]
+    h.replies.append(lambda r: (200, {"content-type": "text/event-stream"}, body))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "Half an ans"
+    error = done["assistant"]["error"]
+    assert error["kind"] == "incomplete" and error["fields"] == {"reason": "max_output_tokens"}
+    assert error["message"] == (
+        "The answer is incomplete: the model reached its output limit. "
+        "Send a message to continue, or regenerate."
+    )
+    stored = conversation_of(h, done["conversation_id"])["messages"][-1]
+    assert stored["error"]["kind"] == "incomplete" and stored["text"] == "Half an ans"
+
+
+def test_items_only_in_completed_output_are_stored_and_shown() -> None:
+    h = Harness()
+    item = {"type": "message", "role": "assistant", "id": "msg_9",
+            "content": [{"type": "output_text", "text": "From output only"}]}
+    body = [sse({"type": "response.completed", "response": {"id": "r1", "output": [item]}})]
+    h.replies.append(lambda r: (200, {"content-type": "text/event-stream"}, body))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "From output only"
+    stored = conversation_of(h, done["conversation_id"])["messages"][-1]
+    assert stored["items"] == [item]  # the next prompt sends the answer back
+
+
+def test_a_skipped_malformed_delta_does_not_lose_words() -> None:
+    h = Harness()
+    item = {"type": "message", "role": "assistant", "id": "msg_1",
+            "content": [{"type": "output_text", "text": "one two three"}]}
+    body = [
+        sse({"type": "response.output_text.delta", "delta": "one "}),
+        b'data: {"type": "response.output_text.delta", "delta": "two \n\n',
+        sse({"type": "response.output_text.delta", "delta": "three"}),
+        sse({"type": "response.output_item.done", "item": item}),
+        sse({"type": "response.completed", "response": {"id": "r1"}}),
+    ]
+    h.replies.append(lambda r: (200, {"content-type": "text/event-stream"}, body))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
+    assert "".join(m["text"] for m in h.sent(1, "turn.delta")) == "one three"  # as streamed
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "one two three"  # from the finished item
+    assert conversation_of(h, done["conversation_id"])["messages"][-1]["text"] == "one two three"
