@@ -41,12 +41,14 @@ from .settings.conntest import AccessProbe, ConnectionTest
 from .settings.credentials import Keys, guarded
 from .settings.handlers import SettingsHandlers
 from .settings.model import KeySource, MemoryKeySource, SettingsStore
+from .settings.providers import ProviderHandlers
 from .settings.push import SettingsPush
 from .settings.view import SettingsViews
 from .store.conversations import ConversationStore
 from .store.storage import KeyValueStore, MemoryStore, Records
-from .vault.handlers import VaultHandlers, status_message
+from .vault.handlers import VaultHandlers, VaultKeySource, status_message
 from .vault.keyvault import KeyVault
+from .vault.names import profile_key_record
 from .vault.session import Alarms
 
 __all__ = ["Worker", "compose"]
@@ -161,9 +163,23 @@ def compose(
         remember_secret=scrub.remember,
     )
 
+    parked_in_memory: dict[str, KeySource] = {}
+
+    def parked(profile_id: str) -> KeySource:  # a saved provider's own key, while another is active
+        if vault is not None:
+            return VaultKeySource(vault, profile_key_record(profile_id))
+        return parked_in_memory.setdefault(profile_id, MemoryKeySource())
+
+    def provider_transport(allowed: frozenset[str]) -> Transport | None:
+        make = guarded(transport, lambda: allowed)
+        return make() if make is not None else None
+
+    provider_handlers = ProviderHandlers(settings, bound, views, parked, provider_transport,
+                                         with_timeout=with_timeout)
+
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
     for group in (session, chat, ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show),
-                  PageHandlers(pages), settings_handlers):
+                  PageHandlers(pages), settings_handlers, provider_handlers):
         handlers.update({kind: typed(handler) for kind, handler in group.handlers().items()})
     handlers.update(AccountHandlers(accounts, settings, key_set=key_set).handlers())
     handlers.update(vault_handlers.handlers() if vault_handlers is not None else _no_vault())

@@ -48,7 +48,11 @@ __all__ = [
     "Hello",
     "KeyClear",
     "KeySet",
+    "ModelsList",
     "PageContextRequest",
+    "ProfileDelete",
+    "ProfileSave",
+    "ProfileSelect",
     "QueueConfig",
     "Request",
     "SettingsApprove",
@@ -248,6 +252,9 @@ class SettingsTest(Request):
 
     patch: dict[str, Any] = Field(default_factory=dict)
     key: StrictStr | None = Field(None, max_length=4096)
+    # Also send the one-line turn chat would send (detecting the wire API of a custom server);
+    # the options page lets the user leave it out for a paid provider.
+    probe: StrictBool = False
 
 
 class KeySet(Request):
@@ -258,6 +265,35 @@ class KeySet(Request):
 
 class KeyClear(Request):
     """``key.clear``: forget the API key."""
+
+
+ProfileId = Annotated[StrictStr, Field(pattern=r"^p[0-9a-f]{8,32}$")]
+
+
+class ProfileSelect(Request):
+    """``profile.select``: chat uses this saved provider (and its own key) from now on."""
+
+    profile_id: ProfileId
+
+
+class ProfileSave(Request):
+    """``profile.save``: remember the active provider (``new``: as another provider, starting
+    from a copy of the active one's settings, without its key)."""
+
+    name: StrictStr | None = Field(None, max_length=60)
+    new: StrictBool = False
+
+
+class ProfileDelete(Request):
+    """``profile.delete``: forget a saved provider that is not the active one, and its key."""
+
+    profile_id: ProfileId
+
+
+class ModelsList(Request):
+    """``models.list``: the active provider's ``GET /models``, kept as the settings' model list."""
+
+    refresh: StrictBool = True
 
 
 REQUESTS: dict[str, type[Request]] = {
@@ -285,6 +321,10 @@ REQUESTS: dict[str, type[Request]] = {
     "settings.approve": SettingsApprove,
     "key.set": KeySet,
     "key.clear": KeyClear,
+    "profile.select": ProfileSelect,
+    "profile.save": ProfileSave,
+    "profile.delete": ProfileDelete,
+    "models.list": ModelsList,
 }
 
 

@@ -144,7 +144,7 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import DONE_SENTINEL, ResponseStreamParser
 from ._transport import HttpRequest, MockTransport, StreamResponse, Transport
 from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTracker, UsageRecord
-from ._wire_detect import Probe, detect_wire_api, endpoint_missing
+from ._wire_detect import Probe, detect_wire_api, endpoint_missing, probe_prompt, run_probe
 
 __all__ = [
     "BASELINE_TOKENS",
@@ -283,6 +283,8 @@ __all__ = [
     "parse_rate_limits",
     "parse_retry_after",
     "parse_retry_after_header",
+    "probe_prompt",
     "reasoning_efforts",
     "request_headers",
+    "run_probe",
 ]

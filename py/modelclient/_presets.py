@@ -235,7 +235,7 @@ def explain_failure(
             return f"{label} needs an API key: add it in Settings{where_to}."
         return f"{label} refused the API key (HTTP 401): paste the whole key again, for this provider."
     if isinstance(error, UnexpectedStatusError) and error.status == 403 and preset.id == "ollama":
-        origin = extension_origin or "chrome-extension://<this extension's id>"
+        origin = extension_origin or "chrome-extension://*"
         return (
             f"Ollama refused the request from the extension (HTTP 403). Allow its origin: set "
             f"OLLAMA_ORIGINS={origin} in Ollama's environment (for the app: `launchctl setenv` on "

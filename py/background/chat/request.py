@@ -18,6 +18,7 @@ from modelclient import (
     Prompt,
     ResponseItem,
     WebSearchTool,
+    find_preset,
     parse_item,
 )
 
@@ -61,7 +62,8 @@ def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt
         if message.streaming or message.queued:
             continue
         for raw in message.items:
-            if raw.get("type") == "reasoning" and not reasons:
+            # A Chat Completions server's reasoning has no encrypted state to send back.
+            if raw.get("type") == "reasoning" and (not reasons or not raw.get("encrypted_content")):
                 continue
             try:
                 items.append(parse_item(raw))
@@ -99,4 +101,7 @@ def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
         request_max_retries=settings.request_max_retries,
         stream_max_retries=settings.stream_max_retries,
         stream_idle_timeout_ms=settings.idle_timeout_ms,
+        # Chat Completions for a server that speaks only that (settings.wire: chosen, preset, detected).
+        wire_api=settings.wire,
+        chat_include_usage=find_preset(settings.preset_id).chat_include_usage,
     )

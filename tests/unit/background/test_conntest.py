@@ -234,8 +234,14 @@ def test_settings_preview_shows_the_request_url_and_saves_nothing() -> None:
     assert view["base_url"] == "https://res.openai.azure.com/openai/v1?api-version=p"
     assert view["request_url"] == "https://res.openai.azure.com/openai/v1/responses?api-version=p"
     assert "settings" not in h.store.data
-    bad = h.ask({"type": "settings.preview", "id": 2, "patch": {"base_url": "https://h/v1/chat/completions"}})
-    assert bad["code"] == "invalid_settings" and "Chat Completions" in bad["fields"]["base_url"]
+    # A Chat Completions endpoint URL says the server speaks Chat Completions.
+    chat = h.ask({"type": "settings.preview", "id": 2,
+                  "patch": {"provider": "compatible", "base_url": "https://h/v1/chat/completions"}})
+    view = chat["settings"]
+    assert (view["base_url"], view["wire_api"], view["wire"]) == ("https://h/v1", "chat", "chat")
+    assert view["request_url"] == "https://h/v1/chat/completions"
+    bad = h.ask({"type": "settings.preview", "id": 3, "patch": {"base_url": "https://h/v1/completions"}})
+    assert bad["code"] == "invalid_settings" and "legacy Completions" in bad["fields"]["base_url"]
 
 
 @pytest.mark.parametrize(

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from background.profiles import Profile, default_name, effective_wire, new_profile_id, snapshot
+from background.settings.profiles import Profile, default_name, effective_wire, new_profile_id, snapshot
 
 
 @pytest.mark.parametrize(
-    ("preset", "choice", "detected", "url", "wire"),
+    ("preset", "choice", "detected", "wire"),
     [
-        ("openai", "auto", None, "", "responses"),
-        ("deepseek", "auto", None, "", "chat"),
-        ("ollama", "auto", "responses", "", "chat"),  # the preset knows better than an old detection
-        ("custom", "auto", "chat", "http://h/v1", "chat"),
-        ("custom", "auto", None, "http://h/v1", "responses"),
-        ("custom", "responses", "chat", "http://h/v1", "responses"),  # the user's choice wins
-        ("", "auto", None, "http://localhost:11434/v1", "chat"),  # no preset: guessed from the URL
+        ("openai", "auto", None, "responses"),
+        ("deepseek", "auto", None, "chat"),
+        ("ollama", "auto", "responses", "chat"),  # the preset knows better than an old detection
+        ("custom", "auto", "chat", "chat"),
+        ("custom", "auto", None, "responses"),
+        ("custom", "responses", "chat", "responses"),  # the user's choice wins
     ],
 )
-def test_effective_wire(preset: str, choice: str, detected: str | None, url: str, wire: str) -> None:
-    assert effective_wire(preset, choice, detected, url) == wire  # type: ignore[arg-type]
+def test_effective_wire(preset: str, choice: str, detected: str | None, wire: str) -> None:
+    assert effective_wire(preset, choice, detected) == wire  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -81,11 +81,8 @@ def default_name(preset_id: str, base_url: str) -> str:
     return preset.label[:60]
 
 
-def effective_wire(
-    preset_id: str, choice: WireChoice, detected: WireApi | None, base_url: str = ""
-) -> WireApi:
+def effective_wire(preset_id: str, choice: WireChoice, detected: WireApi | None) -> WireApi:
     """The wire API requests use: the user's choice, the preset's, the detected one, else Responses."""
     if choice != "auto":
         return choice
-    preset = find_preset(preset_id) if preset_id else guess_preset(base_url)
-    return preset.wire_api or detected or "responses"
+    return find_preset(preset_id).wire_api or detected or "responses"
