@@ -96,7 +96,7 @@ def on_input(event):
         if name is None or name == "provider":
             return
         state.edit(name, target.checked if target.type == "checkbox" else target.value)
-        if name in ("base_url", "auth_mode"):  # both change where requests go
+        if name in ("base_url", "auth_mode", "wire_api"):  # each changes where requests go
             schedule_preview()
     changed()
 
@@ -136,6 +136,9 @@ def on_change(event):
         read_auth_file(target)
     elif target.getAttribute("data-field") == "provider":
         state.set_provider(target.value)
+        changed()
+    elif target.id == "test-probe":
+        state.set_probe(target.checked)
         changed()
     elif target.type == "checkbox":
         on_input(event)
@@ -194,6 +197,8 @@ ACTIONS = {
     "pp-change": lambda: state.open_passphrase("change"),
     "pp-off": lambda: state.open_passphrase("off"),
     "pp-cancel": lambda: state.open_passphrase(None),
+    "profile-save": lambda: state.save_profile(value("profile_name")),
+    "profile-new": lambda: state.save_profile(value("profile_name"), new=True),
 }
 
 
@@ -204,6 +209,14 @@ def on_click(event):
     action = target.getAttribute("data-action")
     if action in ("unlock", "pp-submit"):
         submit_vault(action)
+        return
+    if action in ("profile-use", "profile-delete"):
+        profile_id = target.closest("[data-profile]").getAttribute("data-profile")
+        if action == "profile-use":
+            state.select_profile(profile_id)
+        else:
+            state.delete_profile(profile_id)
+        changed()
         return
     if action == "remove-template":
         state.remove_template(int(target.parentNode.querySelector("[data-index]").getAttribute("data-index")))

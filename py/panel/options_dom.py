@@ -64,7 +64,24 @@ def build(root):
                  after=el("p", {"class": "preview"}, "Requests go to ",
                           el("code", {"id": "request-url", "data-testid": "request-url"})))
     model = field("model", "Model", text_input("model", "model", list="models"),
+                  hint="The server's models are listed as you type (Test connection refreshes them).",
                   after=el("datalist", {"id": "models"}))
+    wire = field("wire_api", "API", select("wire_api", sf.WIRE_APIS, "wire-api"),
+                 hint="Automatic: the provider's API, or for a custom server the one Test connection finds.")
+    probe = el("label", {"class": "check", "id": "probe-row"},
+               el("input", {"type": "checkbox", "id": "test-probe", "data-testid": "test-probe"}),
+               " Test connection also sends one short message (a few tokens)")
+    providers = section(
+        "Providers",
+        el("p", {"class": "hint"}, "Save each provider you use (each keeps its own key, sent only to its "
+           "own server); switch between them here or in the panel."),
+        el("ul", {"id": "profiles", "data-testid": "profiles", "class": "profiles"}),
+        el("div", {"class": "row wrap"},
+           text_input("profile_name", "profile-name", placeholder="Name, e.g. Ollama on this machine",
+                      data_field=None),
+           button("Save provider", "profile-save", None, "profile-save"),
+           button("Add another provider", "profile-new", None, "profile-new")),
+        sid="providers")
     org = field("organization", "Organization (optional)", text_input("organization"))
     proj = field("project", "Project (optional)", text_input("project"))
     key = section(
@@ -155,7 +172,7 @@ def build(root):
         el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
         sid="templates")
     result = el("div", {"id": "test-result", "data-testid": "test-result", "role": "status", "hidden": True})
-    connection = section("Connection", provider, base, model, result, sid="connection")
+    connection = section("Connection", provider, base, wire, model, probe, result, sid="connection")
     bar = el("div", {"class": "bar"},
              button("Save", "save", "primary", "save"),
              button("Test connection", "test", None, "test-connection"),
@@ -163,7 +180,7 @@ def build(root):
                          "aria-live": "polite"}))
     logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
-              connection, key, account, vault, behaviour, requests, templates)
+              connection, key, providers, account, vault, behaviour, requests, templates)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

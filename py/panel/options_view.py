@@ -4,12 +4,15 @@
 # Inputs are the truth while the user types: their values are written only when the
 # form is (re)loaded from the worker, so a repaint never eats a keystroke.
 
+import json
+
 from pyscript import window
 
 from panel import settings_form as sf
 from panel.auth_intents import auth_summary
 from panel.dom import g, show
 from panel.options_dom import button, el
+from panel.settings_form import wire_hint
 from panel.settings_state import sites
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
@@ -133,6 +136,8 @@ class OptionsView:
             self.auth()
         if self._moved("test"):
             self.test()
+        if self._moved("profiles"):
+            self.profiles()
         if self._moved("status"):
             status = g("settings-status")
             status.textContent = s.status
@@ -155,6 +160,9 @@ class OptionsView:
         provider = form["provider"]
         g("base_url").placeholder = sf.PLACEHOLDERS[provider]
         g("hint-provider").textContent = sf.HINTS[provider]
+        g("hint-wire_api").textContent = wire_hint(s.saved or {}, form)
+        show(g("probe-row"), provider in sf.PAID)
+        g("test-probe").checked = s.probe
         models = g("models")
         models.replaceChildren()
         for m in (s.saved or {}).get("models") or []:
@@ -266,6 +274,25 @@ class OptionsView:
         box.textContent = s.vault_error or ""
         show(box, bool(s.vault_error))
 
+    def profiles(self):
+        s = self.state
+        box = g("profiles")
+        box.replaceChildren()
+        for p in s.profiles:
+            active = p.get("id") == s.active_profile
+            item = el("li", {"data-testid": "profile", "data-profile": p.get("id"),
+                             "class": "active" if active else None},
+                      el("strong", None, p.get("name") or ""), " · ", p.get("model") or "")
+            if active:
+                item.appendChild(el("span", {"class": "hint"}, " (in use)"))
+            else:
+                item.appendChild(button("Use", "profile-use", None, "profile-use"))
+                item.appendChild(button("Remove", "profile-delete", "danger-text", "profile-delete"))
+            box.appendChild(item)
+        if not s.profiles:
+            box.appendChild(el("li", {"class": "hint"}, "None saved yet: the settings above are your only "
+                               "provider."))
+
     def test(self):
         s = self.state
         box = g("test-result")
@@ -284,6 +311,11 @@ class OptionsView:
             if t.get("detail"):
                 box.appendChild(el("p", {"class": "detail"}, "The server said: ", el("q", None, t["detail"])))
             box.appendChild(el("p", {"class": "hint"}, "Tested: GET ", el("code", None, t.get("url") or "")))
+            probe = t.get("probe") or {}
+            if probe and t.get("reply") is None:  # not sent (or it failed): what it sends
+                box.appendChild(el("details", {"data-testid": "probe-body"},
+                                   el("summary", None, "The short message: POST " + (probe.get("url") or "")),
+                                   el("pre", None, json.dumps(probe.get("body")))))
             if t.get("kind") == "cors":
                 box.appendChild(button("Grant access to " + (t.get("origin") or "")[:-2], "grant",
                                        "primary", "grant-access"))

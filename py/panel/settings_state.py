@@ -17,7 +17,7 @@ from panel import settings_form as sf
 from panel.auth_intents import AuthIntents
 from panel.vault_intents import VaultIntents
 
-SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth")
+SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth", "profiles")
 
 STARTING = "starting"
 READY = "ready"
@@ -62,6 +62,9 @@ class SettingsState(VaultIntents, AuthIntents):
         self.status = "Starting Python…"
         self.status_kind = "busy"  # busy | ok | error | info
         self.test = None  # the last settings.test outcome
+        self.probe = True  # Test connection also sends one short message
+        self.profiles = []  # the saved providers: [{id, name, preset, model}]
+        self.active_profile = ""
         self.permission = None  # {"pattern", "state": asking | granted | denied | error, "error"}
         self.confirming = None  # "reveal" | "wipe": the confirmation the page is showing
         self.replacing = False  # the key field is open although a key is saved
@@ -109,7 +112,8 @@ class SettingsState(VaultIntents, AuthIntents):
 
     @property
     def busy(self):
-        return any(kind in ("save", "key", "test", "approve") for kind, _ in self._pending.values()) or (
+        acting = ("save", "key", "test", "approve", "profile")
+        return any(kind in acting for kind, _ in self._pending.values()) or (
             self._waiting_test is not None)
 
     @property
@@ -204,7 +208,10 @@ class SettingsState(VaultIntents, AuthIntents):
         first = self.saved is None
         self.saved = view
         kind, data = entry if entry is not None else (None, None)
-        if first or not self.dirty or kind == "save":
+        self.profiles = view.get("profiles") or []
+        self.active_profile = view.get("active_profile") or ""
+        self._touch("profiles")
+        if first or not self.dirty or kind in ("save", "profile"):
             self._load(view)
         was = self.phase
         self.phase = READY
@@ -220,6 +227,8 @@ class SettingsState(VaultIntents, AuthIntents):
                 self._say("Saved", "ok")
         elif kind == "approve":
             self._say("Approved: your key may now be sent to " + str(data), "ok")
+        elif kind == "profile":
+            self._say(data, "ok")
         elif kind == "key":
             self.clear_key_field = True
             self.replacing = False
@@ -316,13 +325,13 @@ class SettingsState(VaultIntents, AuthIntents):
         """A preset: OpenAI restores its URL; the others start from their example."""
         if self.form is None or provider not in sf.CHOICES["provider"]:
             return
-        old = self.form["provider"]
         self.edit("provider", provider)
         base = self.form["base_url"].strip()
-        if provider == "openai":
-            self.form["base_url"] = sf.OPENAI_BASE
-        elif old == "openai" and base in ("", sf.OPENAI_BASE):
-            self.form["base_url"] = ""  # an OpenAI URL is wrong for the others: show the example
+        preset_base = sf.PRESET_BASES.get(provider, "")
+        if preset_base:
+            self.form["base_url"] = preset_base  # the preset knows where its server is
+        elif base in sf.PRESET_BASES.values():
+            self.form["base_url"] = ""  # another preset's URL is wrong here: show the example
         self._touch("form")
         self.preview()
 
@@ -348,8 +357,9 @@ class SettingsState(VaultIntents, AuthIntents):
         """Ask the background what the base URL will give (debounced by the DOM layer)."""
         if self.form is None:
             return
-        patch = {"provider": self.form["provider"], "base_url": self.form["base_url"],
-                 "auth_mode": self.form["auth_mode"]}  # ChatGPT sign-in changes where requests go
+        patch = sf.provider_patch(self.form["provider"])
+        patch.update({"base_url": self.form["base_url"], "wire_api": self.form["wire_api"],
+                      "auth_mode": self.form["auth_mode"]})  # ChatGPT sign-in changes where requests go
         self._preview_id = self._request("preview", {"type": "settings.preview", "patch": patch})
 
     def _ask_permission(self):
@@ -401,12 +411,42 @@ class SettingsState(VaultIntents, AuthIntents):
             self._send_test(patch, key)
 
     def _send_test(self, patch, key):
-        msg = {"type": "settings.test", "patch": patch}
+        # The one-line message chat would send, unless the user left it out (a paid provider).
+        msg = {"type": "settings.test", "patch": patch, "probe": self.probe}
         if key:
             msg["key"] = key
         self._request("test", msg)
         self.test = None
         self._say("Testing the connection…", "busy")
+        self._touch("test")
+
+    # ------------------------------------------------------------ saved providers
+
+    def save_profile(self, name, new=False):
+        """Remember the saved provider under ``name`` (``new``: add another provider, starting
+        from these settings without the key)."""
+        if self.form is None or self.busy:
+            return
+        msg = {"type": "profile.save", "new": bool(new)}
+        if name and name.strip():
+            msg["name"] = name.strip()
+        said = "Added a provider: set its server and key, then save" if new else "Provider saved"
+        self._request("profile", msg, said)
+        self._say("Saving the provider…", "busy")
+
+    def select_profile(self, profile_id):
+        if profile_id and profile_id != self.active_profile and not self.busy:
+            self.dirty = False  # the form now shows the chosen provider
+            msg = {"type": "profile.select", "profile_id": profile_id}
+            self._request("profile", msg, "Switched provider")
+            self._say("Switching…", "busy")
+
+    def delete_profile(self, profile_id):
+        if profile_id and profile_id != self.active_profile and not self.busy:
+            self._request("profile", {"type": "profile.delete", "profile_id": profile_id}, "Provider removed")
+
+    def set_probe(self, on):
+        self.probe = bool(on)
         self._touch("test")
 
     def grant_access(self):

@@ -184,3 +184,15 @@ def test_an_unknown_model_is_named_with_the_models_the_server_has() -> None:
     assert out["ok"] is False and out["kind"] == "chat_failed"
     assert out["message"] == ("Chat failed: Ollama has no model “llama3”. It has: llama3.2:latest, qwen3:8b. "
                               "Pick one in the model list or run `ollama pull llama3`.")
+
+
+def test_the_options_pages_preset_table_is_modelclients() -> None:
+    from modelclient import PRESETS
+    from panel import settings_form as sf
+
+    ids = [p.id for p in PRESETS]
+    assert [value for value, _ in sf.PROVIDERS] == [*ids[:-1], "compatible"]  # "compatible" is the custom one
+    for preset in PRESETS[:-1]:
+        assert sf.PRESET_BASES[preset.id] == preset.base_url, preset.id
+        assert dict(sf.PROVIDERS)[preset.id] == preset.label
+    assert set(sf.PAID) == {p.id for p in PRESETS if p.paid} - {"custom"} | {"compatible"}
