@@ -172,6 +172,9 @@ class SettingsState(VaultIntents, AuthIntents):
                 self._touch("preview", "errors")
         elif kind == "settings.test":
             self.test = msg
+            if msg.get("detected") and msg.get("wire") and self.saved is not None:
+                self.saved["detected_wire"] = msg["wire"]  # kept by the worker for the saved server
+                self._touch("form")
             what = TEST_SUMMARY.get(msg.get("kind"), "")
             if msg.get("ok"):
                 self._say("Connection OK" + (": " + what if what else ""), "ok")

@@ -134,7 +134,10 @@ class PanelState(Connection, ConversationList, TurnView, Composer, Banners, Queu
                 self._touch("composer")
         elif kind == "settings":
             if msg.get("settings"):
+                before = self.settings.get("active_profile")
                 self.settings = msg["settings"]
                 self._touch("header", "composer")
+                if self._models_asked and self.settings.get("active_profile") != before:
+                    self.refresh_models(quiet=True)  # another provider: its server's models
         elif kind is not None and kind.startswith("turn."):
             self._turn(msg, now, wall)

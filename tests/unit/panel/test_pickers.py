@@ -77,3 +77,12 @@ def test_the_profile_switcher():
         5,
     )
     assert state.header()["profile"] == "p2" and state.header()["models"] == ["llama3.2:latest"]
+
+
+def test_another_provider_brings_its_servers_models():
+    state = ready(settings=settings(profiles=PROFILES, active_profile="p1"))
+    state.take_outbox()
+    state.receive({"type": "settings", "settings": settings(profiles=PROFILES, active_profile="p1")}, 5)
+    assert state.take_outbox() == []  # the same provider: nothing to refresh
+    state.receive({"type": "settings", "settings": settings(profiles=PROFILES, active_profile="p2")}, 6)
+    assert only(state.take_outbox(), "models.list")["refresh"] is True
