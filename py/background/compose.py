@@ -174,8 +174,9 @@ def compose(
         make = guarded(transport, lambda: allowed)
         return make() if make is not None else None
 
-    provider_handlers = ProviderHandlers(settings, bound, views, parked, provider_transport,
-                                         with_timeout=with_timeout)
+    provider_handlers = ProviderHandlers(
+        settings, bound, views, parked, provider_transport, with_timeout=with_timeout,
+        key_unavailable=vault_handlers.key_unavailable if vault_handlers is not None else None)
 
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
     for group in (session, chat, ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show),

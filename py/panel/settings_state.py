@@ -175,6 +175,7 @@ class SettingsState(VaultIntents, AuthIntents):
             if msg.get("detected") and msg.get("wire") and self.saved is not None:
                 self.saved["detected_wire"] = msg["wire"]  # kept by the worker for the saved server
                 self._touch("form")
+                self.preview()  # the request URL follows the wire API
             what = TEST_SUMMARY.get(msg.get("kind"), "")
             if msg.get("ok"):
                 self._say("Connection OK" + (": " + what if what else ""), "ok")

@@ -50,12 +50,14 @@ class ProviderHandlers:
         parked: the key source of a profile's own vault record.
         transport: a transport whose credentials may go only to the given origins.
         extension_origin: ``chrome-extension://<id>``, for Ollama's origin advice.
+        key_unavailable: why no key can be read now (a locked or damaged vault), or None:
+            keys are only moved between providers while they can be read.
     """
 
     def __init__(self, settings: SettingsStore, keys: Keys, views: SettingsViews, parked: ParkedKeys,
                  transport: Callable[[frozenset[str]], Transport | None], *,
-                 with_timeout: WithTimeout | None = None,
-                 extension_origin: str = "") -> None:
+                 with_timeout: WithTimeout | None = None, extension_origin: str = "",
+                 key_unavailable: Callable[[], Awaitable[str | None]] | None = None) -> None:
         self.settings = settings
         self.keys = keys
         self.views = views
@@ -63,6 +65,7 @@ class ProviderHandlers:
         self._transport = transport
         self._with_timeout = with_timeout
         self._origin = extension_origin
+        self._key_unavailable = key_unavailable
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {
@@ -89,8 +92,12 @@ class ProviderHandlers:
                 profiles.append(snapshot(current, settings.active_profile, _name(settings)))
             profile_id = new_profile_id()
             if request.new and settings.active_profile:
+                await self._keys_readable()
                 await self._park(settings.active_profile)  # its key stays its own
                 await self.keys.clear()  # the new provider has none yet
+                # ... and its profile has the fields as they are now.
+                profiles = [snapshot(current, p.id, p.name) if p.id == settings.active_profile else p
+                            for p in profiles]
         else:
             profile_id = settings.active_profile
         name = (request.name or "").strip()[:60] or _name(settings)
@@ -106,6 +113,7 @@ class ProviderHandlers:
         if target is None:
             raise ProtocolError("not_found", "That provider is no longer saved: pick another.")
         if target.id != settings.active_profile:
+            await self._keys_readable()
             current = settings.model_dump(mode="json")
             profiles = [p for p in settings.profiles if p.id != settings.active_profile]
             if settings.active_profile:
@@ -126,6 +134,13 @@ class ProviderHandlers:
         profiles = [p.model_dump() for p in settings.profiles if p.id != request.profile_id]
         await self._patch({"profiles": profiles})
         return reply("settings", request, settings=await self.views.view())
+
+    async def _keys_readable(self) -> None:
+        """Refuse to move keys while the vault cannot be read: a locked vault reads as "no key",
+        and parking that would forget the provider's key."""
+        why = await self._key_unavailable() if self._key_unavailable is not None else None
+        if why:
+            raise ProtocolError("key_unavailable", f"Providers cannot be switched now: {why}")
 
     async def _park(self, profile_id: str) -> None:
         """The active key, into ``profile_id``'s own record (or that record emptied)."""
