@@ -172,6 +172,8 @@ class SettingsState(VaultIntents, AuthIntents):
                 self._touch("preview", "errors")
         elif kind == "settings.test":
             self.test = msg
+            if msg.get("ok") and msg.get("reply") is not None:
+                self._request("models", {"type": "models.list"})  # the model field lists what it has
             if msg.get("detected") and msg.get("wire") and self.saved is not None:
                 self.saved["detected_wire"] = msg["wire"]  # kept by the worker for the saved server
                 self._touch("form")
@@ -233,6 +235,8 @@ class SettingsState(VaultIntents, AuthIntents):
             self._say("Approved: your key may now be sent to " + str(data), "ok")
         elif kind == "profile":
             self._say(data, "ok")
+        elif kind == "models":
+            self._touch("form")  # the model field's list
         elif kind == "key":
             self.clear_key_field = True
             self.replacing = False
@@ -273,8 +277,8 @@ class SettingsState(VaultIntents, AuthIntents):
         if fields:
             self.errors.update(sf.field_errors(fields))
             self._touch("errors")
-        if kind == "preview":
-            return  # shown under the field; the status line is for actions
+        if kind in ("preview", "models"):
+            return  # shown under the field / a list that stays as it was: the status line is for actions
         if kind == "key":  # the settings were saved just before
             self._say("Settings saved, but not the key: " + (
                 "fix it below." if fields else text), "error")

@@ -69,7 +69,7 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     assert "Chat works: deepseek-chat answered “Echo: OK?” over Chat Completions" in result["text"]
     expect(options.ui.locator("#hint-wire_api")).to_contain_text("found Chat Completions")
     expect(options.get("request-url")).to_have_text(chat_only.base_url + "/chat/completions")
-    posts = [(r.method, r.path) for r in chat_only.requests() if r.method == "POST"]
+    posts = [(r.method, r.path) for r in chat_only.requests if r.method == "POST"]
     assert posts == [("POST", "/v1/responses"), ("POST", "/v1/chat/completions")]
 
     # Saved as a provider; then a second one, with its own server and key.
@@ -107,17 +107,18 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     panel.send("Hello there")
     panel.reply("Echo: Hello there")
     expect(panel.get("usage")).to_be_visible()
-    [turn] = [r for r in chat_only.requests() if r.path == "/v1/chat/completions"]
+    [turn] = [r for r in chat_only.requests if r.path == "/v1/chat/completions"]
     assert turn.bearer == KEY_A and turn.json["stream_options"] == {"include_usage": True}
     assert turn.json["model"] == "deepseek-chat"
 
     # Switch back: the next message goes to the Responses server, with its key.
     responses.reset()
+    chat_only.reset()
     switcher.select_option(label="Responses server")
     expect(picker.locator("option")).to_contain_text(["gpt-5-mini", "gpt-4.1"], timeout=TIMEOUT_MS)
     panel.new_chat()
     panel.send("Second provider")
     panel.reply("Echo: Second provider")
-    [turn] = [r for r in responses.requests() if r.path == "/v1/responses"]
+    [turn] = [r for r in responses.requests if r.path == "/v1/responses"]
     assert turn.bearer == KEY_B
-    assert not [r for r in chat_only.requests() if r.path == "/v1/chat/completions"]
+    assert not [r for r in chat_only.requests if r.method == "POST"]  # nothing went to the other one

@@ -99,3 +99,16 @@ def test_saved_providers():
     assert s.status == "Switched provider"
     s.delete_profile("p0123456789abcdef")
     assert [m["type"] for m in s.take_outbox()] == ["profile.delete"]
+
+
+def test_a_working_test_refreshes_the_model_fields_list():
+    s = ready(key={"set": True, "masked": "sk-…WXYZ"})
+    s.test_connection(None)
+    test = [m for m in s.take_outbox() if m["type"] == "settings.test"][-1]
+    s.receive({"type": "settings.test", "id": test["id"], "ok": True, "kind": "ok", "message": "Chat works",
+               "reply": "OK", "wire": "chat", "detected": True})
+    out = s.take_outbox()
+    assert [m["type"] for m in out] == ["models.list", "settings.preview"]
+    assert s.saved["detected_wire"] == "chat"
+    s.receive({"type": "error", "id": out[0]["id"], "code": "models", "message": "offline"})
+    assert "offline" not in s.status  # the list stays as it was; the test's result stays shown
