@@ -207,6 +207,8 @@ class ConnectionTest:
                 message += f" {settings.model} is not in the server's list: check the model name."
             return {**result, "ok": True, "kind": "ok", "wire": wire, "reply": said, "usage": usage,
                     "message": message}
+        if outcome["kind"] not in ("ok", "rate_limited"):
+            return result  # the model list's own failure (a wrong URL…) says more than the turn's
         if last is None:
             return {**result, "ok": False, "kind": "timeout",
                     "message": f"The model did not answer a one-line message within {PROBE_TIMEOUT_S:.0f} s."}

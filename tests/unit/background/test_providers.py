@@ -196,3 +196,23 @@ def test_the_options_pages_preset_table_is_modelclients() -> None:
         assert sf.PRESET_BASES[preset.id] == preset.base_url, preset.id
         assert dict(sf.PROVIDERS)[preset.id] == preset.label
     assert set(sf.PAID) == {p.id for p in PRESETS if p.paid} - {"custom"} | {"compatible"}
+
+
+def test_a_wrong_url_stays_a_wrong_url_when_the_short_message_fails_too() -> None:
+    h = Harness(handler=lambda request: (404, {}, b"404 page not found"))
+    h.ask({"type": "settings.set", "id": 1, "patch": {"preset": "custom", "base_url": "http://127.0.0.1:9/x"}})
+    out = h.ask({"type": "settings.test", "id": 2, "probe": True})
+    assert (out["ok"], out["kind"]) == (False, "wrong_url")
+    assert out["message"].startswith("Nothing answers at http://127.0.0.1:9/x/models (HTTP 404)")
+
+
+def test_a_server_without_a_model_list_still_works_if_chat_does() -> None:
+    def handler(request: HttpRequest) -> Any:
+        if request.url.endswith("/chat/completions"):
+            return 200, {"content-type": "text/event-stream"}, chat_stream("OK")
+        return 404, {}, b"404 page not found"
+
+    h = Harness(handler=handler)
+    h.ask({"type": "settings.set", "id": 1, "patch": {"preset": "custom", "base_url": CHAT_BASE}})
+    out = h.ask({"type": "settings.test", "id": 2, "probe": True})
+    assert out["ok"] is True and out["wire"] == "chat" and "answered “OK” over Chat Completions" in out["message"]
