@@ -215,4 +215,5 @@ def test_a_server_without_a_model_list_still_works_if_chat_does() -> None:
     h = Harness(handler=handler)
     h.ask({"type": "settings.set", "id": 1, "patch": {"preset": "custom", "base_url": CHAT_BASE}})
     out = h.ask({"type": "settings.test", "id": 2, "probe": True})
-    assert out["ok"] is True and out["wire"] == "chat" and "answered “OK” over Chat Completions" in out["message"]
+    assert out["ok"] is True and out["wire"] == "chat"
+    assert "answered “OK” over Chat Completions" in out["message"]
