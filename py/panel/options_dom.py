@@ -148,6 +148,13 @@ def build(root):
         button("Add template", "add-template", testid="add-template"),
         el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
         sid="templates")
+    diagnostics = section(
+        "Diagnostics",
+        el("p", {"class": "hint"}, "For troubleshooting: a round trip to the Python that runs SidePy in the "
+           "background."),
+        el("div", {"class": "row"}, button("Ping Python", "ping", None, "ping"),
+           el("output", {"id": "ping-result", "data-testid": "ping-result", "aria-live": "polite"})),
+        sid="diagnostics")
     result = el("div", {"id": "test-result", "data-testid": "test-result", "role": "status", "hidden": True})
     connection = section("Connection", provider, base, model, result, sid="connection")
     bar = el("div", {"class": "bar"},
@@ -157,7 +164,7 @@ def build(root):
                          "aria-live": "polite"}))
     logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
-              connection, key, account, vault, behaviour, requests, templates)
+              connection, key, account, vault, behaviour, requests, templates, diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))
