@@ -69,6 +69,10 @@ chrome.runtime.onMessage.addListener((text, _sender, sendResponse) => {
 });
 
 chrome.runtime.onInstalled.addListener((details) => {
+  // A first install opens the welcome page: the settings, with the provider first.
+  if (details.reason === "install") {
+    chrome.tabs.create({ url: chrome.runtime.getURL("options.html#welcome") }).catch((e) => console.error(e));
+  }
   app().then((py) => py.on_installed(details.reason), () => {});
 });
 

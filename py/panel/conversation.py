@@ -354,6 +354,14 @@ class Conversation:
         self.resync = None
         return msg
 
+    def drop_from(self, key):
+        """Remove the message ``key`` and everything after it (an edit branches from there)."""
+        for i in range(len(self.messages)):
+            if self.messages[i].key == key:
+                self.messages = self.messages[:i]
+                self.rev += 1
+                return
+
     def drop_after_last_user(self, include_user):
         """Remove the replies after the last user message (and that message, if asked)."""
         for i in range(len(self.messages) - 1, -1, -1):

@@ -176,3 +176,14 @@ def iso_ms(text):
     doy = (153 * (mo - 3 if mo > 2 else mo + 9) + 2) // 5 + d - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + ms
+
+
+def thousands(n):
+    """``12000`` → ``"12,000"`` (MicroPython has no ``{:,}``)."""
+    text = str(int(n))
+    out = []
+    while len(text) > 3:
+        out.insert(0, text[-3:])
+        text = text[:-3]
+    out.insert(0, text)
+    return ",".join(out)

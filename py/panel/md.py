@@ -104,6 +104,14 @@ class Markdown:
             if a.hasAttribute("href"):
                 a.setAttribute("target", "_blank")
                 a.setAttribute("rel", "noopener noreferrer")
+        tables = target.querySelectorAll("table")
+        for i in range(tables.length):
+            # A wide table scrolls sideways in its own box instead of squeezing its cells.
+            table = tables.item(i)
+            wrap = document.createElement("div")
+            wrap.className = "table-wrap"
+            table.parentNode.insertBefore(wrap, table)
+            wrap.append(table)
         codes = target.querySelectorAll("pre > code")
         for i in range(codes.length):
             self._code(codes.item(i), highlight)

@@ -254,6 +254,7 @@ class ChatBrowser:
                  **settings: Any) -> None:
         self.profile = Path(tempfile.mkdtemp(prefix="sidepy-chat-"))
         self.ext = Extension(pw, self.profile)
+        self.ext.close_welcome()  # the article must be the active tab
         boot = self.ext.wait_ready()
         assert boot["state"] == "ready", boot
         self.server = server

@@ -83,7 +83,7 @@ def push(state, kind, turn_id="t1", conversation_id=CID, now=0, wall=0, **fields
 
 def start_turn(state, text="hi", turn_id="t1", assistant_id="a1"):
     """Send ``text`` in c1 and let the worker accept it and start the reply."""
-    assert state.send(text)
+    assert state.composer.send(text)
     req = only(state.take_outbox(), "chat.send")
     accept(state, req, turn_id=turn_id, user_id="u-" + turn_id)
     assistant = message(assistant_id, "assistant", "", streaming=True)
