@@ -34,7 +34,7 @@ class Banners:
         item = dict(n)
         item["key"] = key
         self.items.append(item)
-        self.rev.touch("banners")
+        self.rev.touch("banners", "composer")
 
     def say(self, key, text, level="error"):
         self.show(key, errors.notice(text, level=level))
@@ -52,14 +52,14 @@ class Banners:
         kept = [b for b in self.items if b["key"] != key]
         if len(kept) != len(self.items):
             self.items = kept
-            self.rev.touch("banners")
+            self.rev.touch("banners", "composer")
 
     def clear(self, *causes):
         """The causes were fixed: their banners go."""
         kept = [b for b in self.items if b.get("cause") not in causes]
         if len(kept) != len(self.items):
             self.items = kept
-            self.rev.touch("banners")
+            self.rev.touch("banners", "composer")
 
     @property
     def counting_down(self):

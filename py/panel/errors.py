@@ -71,6 +71,8 @@ def _detail(error, fields, err):
     detail = {"kind": error.get("kind") or ""}
     if fields.get("status"):
         detail["status"] = fields["status"]
+    elif detail["kind"] == "internal_server_error":
+        detail["status"] = 500  # modelclient's class for a 500 that outlasted the retries
     if fields.get("request_id"):
         detail["request_id"] = fields["request_id"]
     if error.get("message"):

@@ -64,6 +64,9 @@ class Markdown:
             "FORBID_TAGS": FORBID_TAGS,
             "FORBID_ATTR": FORBID_ATTR,
             "ALLOWED_URI_REGEXP": uri,
+            # DOMPurify tests every attribute outside its URI-safe list against that
+            # pattern: table alignment and a list's first number are not URIs.
+            "ADD_URI_SAFE_ATTR": ["align", "start"],
             "ALLOW_DATA_ATTR": True,
             "RETURN_DOM_FRAGMENT": True,
         })

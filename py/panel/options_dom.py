@@ -163,7 +163,15 @@ def build(root):
              el("span", {"id": "settings-status", "data-testid": "settings-status", "role": "status",
                          "aria-live": "polite"}))
     logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
-    main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
+    welcome = el("section", {"id": "welcome", "data-testid": "welcome", "class": "welcome", "hidden": True},
+                  el("h2", None, "Welcome to SidePy"),
+                  el("ol", None,
+                     el("li", None, "Choose who answers: your OpenAI API key, your ChatGPT plan (Codex "
+                        "sign-in, below), or another server such as Azure, Ollama or LM Studio."),
+                     el("li", None, "Paste the key the provider gave you (a local server may need none)."),
+                     el("li", None, "Press Test connection, then Save."),
+                     el("li", None, "Open SidePy from the toolbar on any page and ask away.")))
+    main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")), welcome,
               connection, key, account, vault, behaviour, requests, templates, diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,

@@ -119,8 +119,10 @@ class OptionsView:
 
     def paint(self):
         s, f, link = self.state, self.state.settings, self.state.link
-        if self._moved("form") and f.form is not None:
-            self.form()
+        if self._moved("form"):
+            show(g("welcome"), s.welcome)
+            if f.form is not None:
+                self.form()
         if self._moved("errors"):
             self.errors()
         if self._moved("preview"):

@@ -101,6 +101,7 @@ class Renderer:
         self.queue_second = -1
         self.footer_second = -1
         self.follow = True  # keep the newest text in view (the user has not scrolled up)
+        self.pinned = None  # the scrollTop we last set to keep the bottom in view
         self._build_providers()
 
     def _due(self, name):
@@ -416,6 +417,7 @@ class Renderer:
             self.conv = conv
             self.conv_rev = -1
             self.follow = True
+            self.pinned = None
             for node in self.nodes.values():
                 node.el.remove()
             self.nodes = {}
@@ -445,15 +447,21 @@ class Renderer:
             show(self.onboarding, setup)
             show(self.empty, not conv.messages and not conv.loading and not setup)
             show(self.loading, conv.loading)
+        if self.follow and self.pinned is not None and sc.scrollTop < self.pinned - 2:
+            self.follow = False  # the user scrolled up since we last kept the bottom in view
         if self.follow:
             sc.scrollTop = sc.scrollHeight
+            self.pinned = sc.scrollTop
         self._jump()
         return busy_left
 
     def scrolled(self):
-        """The user scrolled: follow the newest text only while at the bottom."""
+        """A scroll: back at the bottom, follow the newest text again; moved up, stop following."""
         sc = self.scroller
-        self.follow = sc.scrollHeight - sc.scrollTop - sc.clientHeight < NEAR_BOTTOM_PX
+        if sc.scrollHeight - sc.scrollTop - sc.clientHeight < NEAR_BOTTOM_PX:
+            self.follow = True
+        elif self.pinned is None or sc.scrollTop < self.pinned - 2:
+            self.follow = False
         self._jump()
 
     def _jump(self):
@@ -462,6 +470,7 @@ class Renderer:
     def scroll_to_bottom(self):
         self.follow = True
         self.scroller.scrollTop = self.scroller.scrollHeight
+        self.pinned = self.scroller.scrollTop
         self._jump()
 
 

@@ -41,6 +41,8 @@ class SettingsState:
         self.vault = KeyVault(self.link)
         self.account = Account(self.link, self.settings)
         self.diag = Diagnostics(self.link)
+        self.landing = ""  # what the address asked for: "welcome", "provider=compatible" ...
+        self._landed = False
 
     # The DOM layer's plumbing.
     @property
@@ -65,7 +67,10 @@ class SettingsState:
         kind = msg.get("type")
         entry = self.link.answer(msg.get("id"))
         link = self.link
-        if kind == "boot.status":
+        if kind == "relay.hello":
+            self.landing = msg.get("hash") or ""
+            self.link.touch("form")
+        elif kind == "boot.status":
             if msg.get("state") == "failed":
                 link.phase = FAILED
                 link.say(msg.get("error") or "SidePy's background failed to start", "error")
@@ -115,8 +120,26 @@ class SettingsState:
         self.settings.settings(view, kind, data)
         self.vault.settings(view, kind)
         self.account.settings(view)
+        self._land()
         if kind is None and was != READY and self.link.status_kind == "busy":
             self.link.say("Ready")
+
+    @property
+    def welcome(self):
+        """Opened from the install or the panel's setup card: say how to start."""
+        return self.landing == "welcome" or self.landing.startswith("provider=")
+
+    def _land(self):
+        """The setup card's provider choice, preselected once the form is there (not saved)."""
+        if self._landed or not self.landing.startswith("provider="):
+            return
+        self._landed = True
+        choice = self.landing[len("provider="):]
+        if choice == "chatgpt":
+            self.settings.edit("auth_mode", "chatgpt")
+            self.settings.preview()
+        else:
+            self.settings.set_provider(choice)
 
     def _error(self, msg, entry):
         kind = entry[0] if entry is not None else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -212,6 +213,12 @@ class Panel:
         expect(self.assistants.last).to_have_text(text, timeout=timeout_ms)
         self.wait_idle(timeout_ms)
         expect(self.articles("assistant").last).not_to_have_class("streaming", timeout=timeout_ms)
+
+    def reply_done(self, timeout_ms: int = TIMEOUT_MS) -> None:
+        """Wait until the turn is over and the last reply is no longer streaming."""
+        self.wait_idle(timeout_ms)
+        streaming = re.compile(r"\bstreaming\b")
+        expect(self.articles("assistant").last).not_to_have_class(streaming, timeout=timeout_ms)
 
     def new_chat(self) -> None:
         self.get("new-chat").click()

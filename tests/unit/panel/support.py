@@ -98,3 +98,35 @@ def deltas(state, texts, turn_id="t1", first_seq=1):
 
 def texts(state):
     return [(m.role, m.text) for m in state.conv.messages]
+
+
+class Parts:
+    """The parts a panel part is built from, ready as after ``hello`` (for testing one part alone)."""
+
+    def __init__(self, view=None):
+        from panel.banners import Banners
+        from panel.connection import Connection, Revisions
+        from panel.setup import Setup
+        from panel.usage import Usage
+
+        self.rev = Revisions()
+        self.conn = Connection(self.rev, 0, session="t")
+        self.conn.hello({"type": "hello", "v": 1}, {"kind": "hello"})
+        self.banners = Banners(self.rev)
+        self.setup = Setup(self.rev)
+        self.setup.update(settings() if view is None else view)
+        self.usage = Usage(self.rev)
+
+    def turn(self):
+        from panel.turn import Turn
+
+        return Turn(self.conn, self.rev, self.banners, self.setup, self.usage)
+
+    def sent(self):
+        return self.conn.take_outbox()
+
+    def reply(self, msg, **fields):
+        """The entry the router would hand the part with the reply to ``msg``."""
+        answer = {"type": "x", "id": msg["id"]}
+        answer.update(fields)
+        return self.conn.answer(answer)
