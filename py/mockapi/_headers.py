@@ -1,4 +1,4 @@
-"""Rate-limit response headers: the ChatGPT backend's ``x-codex-*`` family (spec §5)
+"""Rate-limit response headers: the ChatGPT backend's ``x-codex-*`` family
 and the public API's ``x-ratelimit-*`` family, with values taken from recorded
 responses (``corpus/responses/headers/*.json``)."""
 

@@ -2,7 +2,7 @@
 
 Codex signed in with ChatGPT sends ``Authorization: Bearer <access token>`` and
 ``chatgpt-account-id`` to ``chatgpt.com/backend-api/codex``, and refreshes its
-tokens at ``auth.openai.com/oauth/token`` (spec §8.3). :class:`OAuthMock` plays
+tokens at ``auth.openai.com/oauth/token``. :class:`OAuthMock` plays
 both parts:
 
 - ``POST /oauth/token`` (at the root, not under the API prefix) is the refresh

@@ -1,9 +1,9 @@
 """The JSON shapes the live Responses API sends, built fresh for each request.
 
 Strategy: everything here is pure (no sockets, no asyncio) so the shapes can be
-checked on their own. The shapes follow the recorded streams of the shared corpus
+checked on their own. The shapes follow the recorded streams of the test corpus
 (`corpus/responses/sse/aibridge_simple_gpt4o_mini.sse`, `pai_text_gpt4o.sse`) and
-the examples of the behaviour spec §11: `event: <type>` + one compact `data:` line
+Codex's own test fixtures: `event: <type>` + one compact `data:` line
 + a blank line, `sequence_number` on every event, the full response object on
 `response.created` / `.in_progress` / `.completed`, and error bodies shaped
 `{"error": {"message", "type", "param", "code"}}` as the public API sends them.
@@ -210,11 +210,11 @@ class ResponseContext:
         }
 
 
-# -- response.failed messages (spec §11.4, §11.5; corpus codex_failed_*.sse) --------------------
+# -- response.failed messages (corpus codex_failed_*.sse) --------------------
 
 
 def rate_limit_message(model: str, retry_in: str = "1.5s") -> str:
-    """The TPM rate-limit text whose "Please try again in …" clients parse (spec §6.5)."""
+    """The TPM rate-limit text whose "Please try again in …" clients parse."""
     return (
         f"Rate limit reached for {model} in organization org-mock on tokens per min (TPM): "
         f"Limit 30000, Used 29710, Requested 1504. Please try again in {retry_in}. "
@@ -286,7 +286,7 @@ def http_error_parts(
 ) -> tuple[int, JSONDict]:
     """Status and body of one kind of non-stream error reply.
 
-    The bodies copy the corpus (``corpus/responses/errors/``) and spec §11.6:
+    The bodies copy the corpus (``corpus/responses/errors/``) and Codex's 429 fixtures:
     ``usage_limit_reached`` carries ``plan_type``, ``resets_at`` and
     ``resets_in_seconds`` like the ChatGPT backend; ``rate_limit`` is the public
     API's RPM message with its "Please try again in …" hint.

@@ -1,4 +1,4 @@
-"""The client's credentials from an ``auth.json``, and the ChatGPT token refresh (spec §8.3).
+"""The client's credentials from an ``auth.json``, and the ChatGPT token refresh.
 
 Rust keeps this in ``core/src/auth.rs``. :class:`AuthManager` is the client's
 :class:`~modelclient.Auth` over an ``auth.json`` (:class:`~modelclient.AuthDotJson`,

@@ -1,4 +1,4 @@
-"""The ChatGPT token refresh's errors (B's ``RefreshTokenError``, spec §8.3).
+"""The ChatGPT token refresh's errors (B's ``RefreshTokenError``).
 
 Part of the one error tree (``_errors``, which re-exports them): raised by
 ``_auth.AuthManager`` when the token endpoint refuses or fails a refresh.

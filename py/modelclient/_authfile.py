@@ -1,4 +1,4 @@
-"""Codex's ``auth.json`` and the id-token claims (spec §8.3; Rust ``auth/storage.rs``, ``token_data.rs``).
+"""Codex's ``auth.json`` and the id-token claims (Rust ``auth/storage.rs``, ``token_data.rs``).
 
 :class:`AuthDotJson` parses and writes the file exactly as Rust's serde structs
 do: pretty-printed, ``OPENAI_API_KEY`` always written, ``tokens`` and

@@ -1,4 +1,4 @@
-"""Mapping a failed HTTP response onto the error tree (spec §6.2, §6.4).
+"""Mapping a failed HTTP response onto the error tree.
 
 :func:`classify_http_error` is pure: status, headers and body in, one error of
 ``_errors`` out. The body is read as ``{"error": {"type", "code", "message",
@@ -13,11 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._error_text import server_message
 from ._errors import (
+    CyberPolicyError,
     InternalServerError,
+    InvalidImageRequestError,
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
@@ -75,6 +78,7 @@ def _usage_limit_reached(
     headers: Mapping[str, str],
     plan_type: str | None,
     now: Callable[[], float],
+    product: str | None,
 ) -> UsageLimitReachedError:
     resets_in = _opt_int(error, "resets_in_seconds")  # A (u64)
     if resets_in is not None and resets_in < 0:
@@ -92,7 +96,11 @@ def _usage_limit_reached(
         resets_at,
         parse_rate_limits(headers),
         resets_in_seconds=resets_in,
+        product=product,
     )
+
+
+_INVALID_IMAGE = "The image data you provided does not represent a valid image"
 
 
 def classify_http_error(
@@ -102,22 +110,30 @@ def classify_http_error(
     *,
     plan_type: str | None = None,
     now: Callable[[], float] = time.time,
+    url: str | None = None,
+    retry_after: timedelta | None = None,
+    product: str | None = None,
 ) -> ModelClientError:
-    """Map a failed HTTP response to the error to surface (spec §6.2, §6.4).
+    """Map a failed HTTP response to the error to surface.
 
     This is the **final** error: for a status the request-level retry would
     retry (429, 5xx) it is what remains once the retries are spent —
     ``RetryLimitError`` as in A/B, ``InternalServerError`` for 500, and C's
     ``ServerOverloadedError`` for a 503 saying ``server_is_overloaded`` or
-    ``slow_down``. Whether to retry first is :class:`modelclient._retry.RetryPolicy`'s
-    decision.
+    ``slow_down``. Whether to retry first is :class:`modelclient.RetryPolicy`'s
+    decision. Any wire API can use it: it reads only the status, the headers
+    and the decoded body (``{"error": {...}}`` JSON, or plain text).
 
     Args:
         status: the HTTP status; must not be 2xx.
         headers: the response headers, names in any case.
-        body: the response body (bytes are decoded as UTF-8, lossily).
+        body: the decoded response body (bytes are decoded as UTF-8, lossily).
         plan_type: the plan from the ID token, used when a usage-limit body has none.
         now: clock (unix seconds) used to derive the missing reset field.
+        url: the requested URL, shown in ``UnexpectedStatusError`` (a wrong base URL).
+        retry_after: the delay the response asked for, kept on ``RetryLimitError``
+            so the turn-level retry can honour it.
+        product: the product named in texts where Codex names itself.
 
     Raises:
         ValueError: ``status`` is a 2xx success.
@@ -130,23 +146,28 @@ def classify_http_error(
     request_id = header_request_id(h)
     error_type = _opt_str(error, "type")
     error_code = _opt_str(error, "code")
+    message = server_message(text, error)
 
     if status == 401:
-        return UnauthorizedError(text, request_id)
+        return UnauthorizedError(text, request_id, message, url)
     if status == 429:
         if error_type == "usage_limit_reached":
-            return _usage_limit_reached(error, h, plan_type, now)
-        if error_type == "usage_not_included":
-            return UsageNotIncludedError()
+            return _usage_limit_reached(error, h, plan_type, now, product)
+        if error_type == "usage_not_included" or error_code == "usage_not_included":
+            return UsageNotIncludedError(product)
         if error_code == "insufficient_quota":  # B (0c647bc5): fatal, not a rate limit
             return QuotaExceededError()
-        return RetryLimitError(status, request_id)
+        return RetryLimitError(status, request_id, message, retry_after)
     if status == 400:
-        return InvalidRequestError(_opt_str(error, "message") or text, text, request_id)
+        if error_code == "cyber_policy":  # C
+            return CyberPolicyError(_opt_str(error, "message"))
+        if _INVALID_IMAGE in text:  # C: a substring test of the body, as Rust does
+            return InvalidImageRequestError()
+        return InvalidRequestError(message or "Invalid request.", text, request_id)
     if status == 500:
-        return InternalServerError()
+        return InternalServerError(message)
     if status == 503 and error_code in ("server_is_overloaded", "slow_down"):  # C
         return ServerOverloadedError()
     if status >= 500:
-        return RetryLimitError(status, request_id)
-    return UnexpectedStatusError(status, text, request_id)
+        return RetryLimitError(status, request_id, message, retry_after)
+    return UnexpectedStatusError(status, text, request_id, message, url)

@@ -22,8 +22,11 @@ class ModelClientError(Exception):
     """Base of every error the model client raises or yields. Not raised itself."""
 
     kind: ClassVar[str] = ""
-    retryable: ClassVar[bool] = False
-    """Whether the turn-level retry (spec §6.3) may re-send the request."""
+    retryable: bool = False
+    """Whether the turn-level retry may re-send the whole request.
+
+    A class attribute for most kinds; :class:`~modelclient.UnexpectedStatusError`
+    decides per status, so it is read from the instance."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,15 +1,24 @@
-"""The errors' display text (spec §6.6): Rust's ``Display`` strings, "Codex" → "SidePy".
+"""The errors' display text: Rust's ``Display`` strings, with the product's own name.
 
-The classes of ``_errors`` keep their fixed one-line texts inline; the texts
-that need logic live here: the ``http`` crate's status reasons with the
-request-id suffix, the Cloudflare block page, and the usage-limit text with its
-reset time. Pure: no clock, no time zone (``str(err)`` must read neither).
-``__all__`` is what the package exports; the other helpers are for ``_errors``.
+Where Codex names itself ("Codex ran out of room…"), the text names the
+product that the caller passed as ``product`` (the extension passes
+``"SidePy"``), or says it without a name when there is none. The classes of
+``_errors`` keep their fixed one-line texts inline; the texts that need logic
+live here: the ``http`` crate's status reasons with the request-id suffix, the
+server's message pulled out of an error body and trimmed, the Cloudflare block
+page, and the usage-limit text with its reset time. Pure: no clock, no time
+zone (``str(err)`` must read neither). ``__all__`` is what the package exports;
+the other helpers are for ``_errors`` and ``_classify``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
+
+from ._json import loads_untrusted
 
 __all__ = ["format_status"]
 
@@ -50,9 +59,13 @@ def request_id_suffix(request_id: str | None) -> str:
     return "" if request_id is None else f", request id: {request_id}"
 
 
-def retry_limit_text(status: int, request_id: str | None) -> str:
-    """``exceeded retry limit, last status: 429 Too Many Requests[, request id: …]``."""
-    return f"exceeded retry limit, last status: {format_status(status)}{request_id_suffix(request_id)}"
+def retry_limit_text(status: int, request_id: str | None, message: str | None = None) -> str:
+    """``exceeded retry limit, last status: 429 Too Many Requests[: message][, request id: …]``.
+
+    Rust's text, with the server's own message (ours) when the last reply had one.
+    """
+    said = f": {message}" if message else ""
+    return f"exceeded retry limit, last status: {format_status(status)}{said}{request_id_suffix(request_id)}"
 
 
 _CLOUDFLARE_BLOCKED = (
@@ -60,13 +73,108 @@ _CLOUDFLARE_BLOCKED = (
 )
 
 
-def unexpected_status_text(status: int, body: str, request_id: str | None) -> str:
-    """A's ``unexpected status {status}: {body}``, or B's Cloudflare text for a block page."""
-    suffix = request_id_suffix(request_id)
-    # B: a Cloudflare block page is a 403 whose HTML says so; say it plainly.
-    if status == 403 and "Cloudflare" in body and "blocked" in body:
-        return f"{_CLOUDFLARE_BLOCKED} (status {format_status(status)}){suffix}"
-    return f"unexpected status {format_status(status)}: {body}{suffix}"
+MAX_MESSAGE_BYTES = 1000
+"""The longest server text an error message quotes (C trims at 1000 bytes)."""
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TITLE_SEARCH_CHARS = 4_096
+
+
+def trim_text(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """``text`` stripped, cut to ``limit`` UTF-8 bytes (on a character boundary) + ``...``."""
+    text = text.strip()
+    encoded = text.encode("utf-8", errors="replace")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore").rstrip() + "..."
+
+
+def body_summary(body: str) -> str | None:
+    """What a non-JSON error body says, fit for one line of an error message.
+
+    An HTML page (a proxy's or a web server's error page) is reduced to its
+    ``<title>``, or to "an HTML page", never quoted whole; other text is trimmed
+    to :data:`MAX_MESSAGE_BYTES`. ``None`` for an empty body.
+    """
+    text = body.strip()
+    if not text:
+        return None
+    if text.startswith("<"):
+        # A title sits at the top of a page; a bounded search keeps a hostile page linear.
+        match = _TITLE_RE.search(text, 0, _TITLE_SEARCH_CHARS)
+        title = " ".join(match.group(1).split()) if match else ""
+        return f"HTML page: {trim_text(title)}" if title else "an HTML page"
+    return trim_text(" ".join(text.split()))
+
+
+def server_message(body: str, error: Mapping[str, Any] | None = None) -> str | None:
+    """The server's own words in an error body, fit for one line; ``None`` if it gave none.
+
+    ``error.message`` of a ``{"error": {...}}`` body; ``error`` itself when it is
+    a string (``{"error": "model not found"}``, as some compatible servers send);
+    else a summary of a non-JSON body (an HTML page's title, or the text trimmed
+    to 1000 bytes). Every text is trimmed: a server's message is not trusted to be short.
+    """
+    try:
+        parsed = loads_untrusted(body)
+    except ValueError:
+        return body_summary(body)
+    if error is None:
+        nested = parsed.get("error") if isinstance(parsed, dict) else None
+        error = nested if isinstance(nested, dict) else {}
+    message = error.get("message")
+    if isinstance(message, str) and message.strip():
+        return trim_text(message)
+    if isinstance(parsed, dict):
+        value = parsed.get("error")
+        if isinstance(value, str) and value.strip():
+            return trim_text(value)
+        value = parsed.get("message") or parsed.get("detail")
+        if isinstance(value, str) and value.strip():
+            return trim_text(value)
+    return None
+
+
+def url_suffix(url: str | None) -> str:
+    """``", url: {url}"``, or ``""`` without one."""
+    return "" if not url else f", url: {url}"
+
+
+def unexpected_status_text(status: int, message: str | None, url: str | None, request_id: str | None) -> str:
+    """``unexpected status {status}: {message}[, url: …][, request id: …]`` (C's layout).
+
+    ``message`` is the server's own ``error.message``, else a summary of the body
+    (:func:`body_summary`), else ``Unknown error``, as C does; A quoted the
+    whole body, so an HTML page filled the error banner.
+    """
+    shown = message or "Unknown error"
+    suffix = url_suffix(url) + request_id_suffix(request_id)
+    return f"unexpected status {format_status(status)}: {shown}{suffix}"
+
+
+def cloudflare_blocked_text(status: int, request_id: str | None) -> str:
+    """B's text for a Cloudflare block page (a 403 whose HTML says "Cloudflare" and "blocked")."""
+    return f"{_CLOUDFLARE_BLOCKED} (status {format_status(status)}){request_id_suffix(request_id)}"
+
+
+def is_cloudflare_block(status: int, body: str) -> bool:
+    """Whether a failed response is Cloudflare's regional block page (B)."""
+    return status == 403 and "Cloudflare" in body and "blocked" in body
+
+
+def context_window_text(product: str | None) -> str:
+    """``ContextWindowExceededError``'s text; Codex names itself where ``product`` goes."""
+    who = product or "The conversation"
+    return (
+        f"{who} ran out of room in the model's context window. Start a new "
+        "conversation or clear earlier history before retrying."
+    )
+
+
+def usage_not_included_text(product: str | None) -> str:
+    """``UsageNotIncludedError``'s text."""
+    what = f"To use {product} with your ChatGPT plan" if product else "To use this with your ChatGPT plan"
+    return f"{what}, upgrade to Plus: https://openai.com/chatgpt/pricing."
 
 
 def _format_reset_duration(total_secs: int) -> str:
@@ -103,7 +211,12 @@ def _when(resets_in_seconds: int | None, resets_at: datetime | None) -> str | No
     return None
 
 
-def usage_limit_text(plan_type: str | None, resets_in_seconds: int | None, resets_at: datetime | None) -> str:
+def usage_limit_text(
+    plan_type: str | None,
+    resets_in_seconds: int | None,
+    resets_at: datetime | None,
+    product: str | None = None,
+) -> str:
     """The text of ``UsageLimitReachedError``, per plan (A's texts).
 
     It says "try again in {duration}" from ``resets_in_seconds`` (A;
@@ -122,6 +235,7 @@ def usage_limit_text(plan_type: str | None, resets_in_seconds: int | None, reset
         case "team" | "business":
             return f"{head} To get more access now, send a request to your admin{suffix_or}"
         case "free":
-            return f"{head} Upgrade to Plus to continue using SidePy (https://openai.com/chatgpt/pricing)."
+            using = f" using {product}" if product else ""
+            return f"{head} Upgrade to Plus to continue{using} (https://openai.com/chatgpt/pricing)."
         case _:  # pro, enterprise, edu, unknown plans and no plan
             return f"{head}{suffix}"

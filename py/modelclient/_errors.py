@@ -6,32 +6,39 @@ Our exception hierarchy::
      ├── StreamError(message, delay)            retryable; the stream broke before
      │    │                                      `response.completed` (`CodexErr::Stream`)
      │    └── IdleTimeoutError                   no SSE event within the idle timeout
-     ├── ConnectionFailedError(message)         retryable; the request never got a response
-     ├── InternalServerError                    retryable; HTTP 500 after the retries
-     ├── RetryLimitError(status, request_id)    retryable; 429/5xx still failing after retries
-     ├── UnexpectedStatusError(status, body, request_id)   retryable; any other status
+     ├── ConnectionFailedError(message)         retryable; no response (refused, reset,
+     │                                           offline, or no headers within the timeout)
+     ├── InternalServerError(message)           retryable; HTTP 500 after the retries
+     ├── RetryLimitError(status, request_id, message, delay)   retryable; 429/5xx still
+     │                                           failing after retries
+     ├── UnexpectedStatusError(status, body, request_id, message, url)   any other status;
+     │    │                                      retryable only for 408/409
      │    └── UnauthorizedError                 fatal; 401 with nothing left to refresh
      ├── ContextWindowExceededError             fatal
      ├── UsageLimitReachedError(plan_type, resets_at, rate_limits)   fatal (ChatGPT plans)
      ├── UsageNotIncludedError                  fatal
      ├── QuotaExceededError                     fatal (API billing)
-     ├── ServerOverloadedError                  fatal; 503 `server_is_overloaded`/`slow_down`
-     ├── InvalidRequestError(message)           fatal; HTTP 400
+     ├── ServerOverloadedError                  fatal; `server_is_overloaded`/`slow_down`
+     ├── InvalidRequestError(message)           fatal; HTTP 400, `invalid_prompt`
+     ├── InvalidImageRequestError               fatal; HTTP 400 "not a valid image"
+     ├── CyberPolicyError(message)              fatal; `cyber_policy`
      ├── RefreshTokenFailedError(reason)        fatal; the token endpoint refused the ChatGPT
      │                                           refresh token (401): sign in again
      └── RefreshTokenTransientError(status, message)   retryable; the refresh failed otherwise
 
-"retryable" is the turn-level ("stream") retry of spec §6.3: whether re-sending the
-whole request can help. A's rule retries everything but the usage/context errors; we
-also stop on the later fatal kinds (quota B, overloaded / invalid request / 401 C).
+``retryable`` is the turn-level retry: whether re-sending the whole request can
+help. Rust A retried everything but the usage and context errors; we also stop on
+every kind a later Rust version made fatal (quota, overloaded, invalid request,
+invalid image, cyber policy) and on 4xx statuses that no re-send can change (401,
+403, 404, …); ``docs/rust-parity.md`` lists each choice.
 
-``str(err)`` is the Rust ``Display`` text (spec §6.6) with "Codex" replaced by
-"SidePy" where the product names itself; the texts that need logic are built in
-``_error_text``. Every error has ``to_json()`` (``kind``, ``message``,
-``retryable``, ``fields``; JSON-safe: datetimes as ISO 8601 strings, timedeltas
-as float seconds) and :func:`error_from_json` rebuilds it on the other side of
-the message bus. A failed HTTP response is mapped onto this tree by
-``_classify.classify_http_error``.
+``str(err)`` is the Rust ``Display`` text. Where Codex names itself, the error
+names the product given as ``product`` (the client's ``product`` argument), or
+none. The texts that need logic are built in ``_error_text``. Every error has
+``to_json()`` (``kind``, ``message``, ``retryable``, ``fields``; JSON-safe:
+datetimes as ISO 8601 strings, timedeltas as float seconds) and
+:func:`error_from_json` rebuilds it on the other side of a message bus. A failed
+HTTP response is mapped onto this tree by ``_classify.classify_http_error``.
 
 The base class and its JSON registry are in ``_error_base``, the token refresh's
 two errors in ``_auth_errors``; this module re-exports both, so ``__all__`` below
@@ -46,14 +53,25 @@ from typing import Any, Self
 
 from ._auth_errors import RefreshTokenFailedError, RefreshTokenTransientError
 from ._error_base import ModelClientError, error_from_json
-from ._error_text import retry_limit_text, unexpected_status_text, usage_limit_text
+from ._error_text import (
+    cloudflare_blocked_text,
+    context_window_text,
+    is_cloudflare_block,
+    retry_limit_text,
+    server_message,
+    unexpected_status_text,
+    usage_limit_text,
+    usage_not_included_text,
+)
 from ._ratelimits import RateLimitSnapshot
 
 __all__ = [
     "ConnectionFailedError",
     "ContextWindowExceededError",
+    "CyberPolicyError",
     "IdleTimeoutError",
     "InternalServerError",
+    "InvalidImageRequestError",
     "InvalidRequestError",
     "ModelClientError",
     "QuotaExceededError",
@@ -109,7 +127,7 @@ class StreamError(ModelClientError):
 
 
 class IdleTimeoutError(StreamError):
-    """No SSE event arrived within the idle timeout (default 300 s, spec §3.2)."""
+    """No SSE event arrived within the idle timeout (default 300 s)."""
 
     kind = "idle_timeout"
 
@@ -125,7 +143,8 @@ class IdleTimeoutError(StreamError):
 
 
 class ConnectionFailedError(ModelClientError):
-    """The request could not be sent or no response arrived (DNS, TLS, reset, offline).
+    """The request could not be sent or no response arrived (DNS, TLS, reset, offline,
+    or no response headers within the provider's ``connect_timeout_ms``).
 
     Fields:
         message: the transport's own description of the failure.
@@ -151,14 +170,32 @@ class ConnectionFailedError(ModelClientError):
 # ---------------------------------------------------------------------------
 
 
+_HIGH_DEMAND = "We're currently experiencing high demand, which may cause temporary errors."
+
+
 class InternalServerError(ModelClientError):
-    """HTTP 500, still failing after the request-level retries."""
+    """HTTP 500, still failing after the request-level retries.
+
+    Fields:
+        message: the server's own message (``error.message``, or a short plain-text
+            body), if it sent one. Without it the text is Rust's "high demand"
+            sentence; with it, the server's words (a self-hosted server's 500 is
+            rarely about demand).
+    """
 
     kind = "internal_server_error"
     retryable = True
 
-    def __init__(self) -> None:
-        super().__init__("We're currently experiencing high demand, which may cause temporary errors.")
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message
+        super().__init__(f"Internal server error: {message}" if message else _HIGH_DEMAND)
+
+    def fields(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        return cls(fields.get("message"))
 
 
 class RetryLimitError(ModelClientError):
@@ -168,50 +205,116 @@ class RetryLimitError(ModelClientError):
         status: the last HTTP status.
         request_id: the server's request id (``x-request-id``, ``x-oai-request-id``,
             else ``cf-ray``), if sent.
+        message: the server's own message, if the last response carried one.
+        delay: the wait the last response asked for (``Retry-After``, or the body's
+            "try again in …"); the turn-level retry waits it before re-sending.
     """
 
     kind = "retry_limit"
     # A retries this at turn level too (C does not, but C also stopped retrying
-    # 429 per request; we keep A's pairing).
+    # 429 per request; we keep A's pairing, bounded by the per-turn attempt cap).
     retryable = True
 
-    def __init__(self, status: int, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        request_id: str | None = None,
+        message: str | None = None,
+        delay: timedelta | None = None,
+    ) -> None:
         self.status = status
         self.request_id = request_id
-        super().__init__(retry_limit_text(status, request_id))
+        self.message = message
+        self.delay = delay
+        super().__init__(retry_limit_text(status, request_id, message))
+
+    @property
+    def retry_delay(self) -> timedelta | None:
+        return self.delay
 
     def fields(self) -> dict[str, Any]:
-        return {"status": self.status, "request_id": self.request_id}
+        return {
+            "status": self.status,
+            "request_id": self.request_id,
+            "message": self.message,
+            "delay": _seconds(self.delay),
+        }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        return cls(int(fields["status"]), fields.get("request_id"))
+        delay = fields.get("delay")
+        return cls(
+            int(fields["status"]),
+            fields.get("request_id"),
+            fields.get("message"),
+            None if delay is None else timedelta(seconds=delay),
+        )
+
+
+#: Statuses a re-send may fix (the openai SDK retries the same ones): a request
+#: timeout, and a conflict with a concurrent request.
+RETRYABLE_STATUSES = frozenset({408, 409})
 
 
 class UnexpectedStatusError(ModelClientError):
-    """Any other failed HTTP status (403, 404, 409, …), with the full response body.
+    """Any other failed HTTP status (403, 404, 409, …).
+
+    The text shows the server's ``message`` (C's layout), never a whole HTML page;
+    ``body`` keeps the full text for a "Details" view.
 
     Fields:
         status: the HTTP status.
         body: the response body as text.
         request_id: the server's request id, if sent.
+        message: the server's words: ``error.message`` from a JSON body, else a
+            summary of the body (an HTML page's title, or the text trimmed to 1000
+            bytes), else ``None``; derived from ``body`` when not given.
+        url: the URL that answered, so a wrong base URL (404) shows where it went.
+
+    ``retryable`` (turn level) only for 408 and 409: re-sending to a wrong URL,
+    without permission, or with a request the server refused cannot help.
     """
 
     kind = "unexpected_status"
-    retryable = True  # A and C both retry these at turn level
 
-    def __init__(self, status: int, body: str, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: str,
+        request_id: str | None = None,
+        message: str | None = None,
+        url: str | None = None,
+    ) -> None:
         self.status = status
         self.body = body
         self.request_id = request_id
-        super().__init__(unexpected_status_text(status, body, request_id))
+        self.message = server_message(body) if message is None else message
+        self.url = url
+        self.retryable = status in RETRYABLE_STATUSES
+        if is_cloudflare_block(status, body):
+            text = cloudflare_blocked_text(status, request_id)
+        else:
+            text = unexpected_status_text(status, self.message, url, request_id)
+        super().__init__(text)
 
     def fields(self) -> dict[str, Any]:
-        return {"status": self.status, "body": self.body, "request_id": self.request_id}
+        return {
+            "status": self.status,
+            "body": self.body,
+            "request_id": self.request_id,
+            "message": self.message,
+            "url": self.url,
+        }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        return cls(int(fields["status"]), str(fields.get("body", "")), fields.get("request_id"))
+        return cls(
+            int(fields["status"]),
+            str(fields.get("body", "")),
+            fields.get("request_id"),
+            fields.get("message"),
+            fields.get("url"),
+        )
 
 
 class UnauthorizedError(UnexpectedStatusError):
@@ -221,17 +324,24 @@ class UnauthorizedError(UnexpectedStatusError):
     """
 
     kind = "unauthorized"
-    retryable = False
 
-    def __init__(self, body: str = "", request_id: str | None = None) -> None:
-        super().__init__(401, body, request_id)
+    def __init__(
+        self,
+        body: str = "",
+        request_id: str | None = None,
+        message: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(401, body, request_id, message, url)
 
     def fields(self) -> dict[str, Any]:
-        return {"body": self.body, "request_id": self.request_id}
+        return {"body": self.body, "request_id": self.request_id, "message": self.message, "url": self.url}
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Self:
-        return cls(str(fields.get("body", "")), fields.get("request_id"))
+        return cls(
+            str(fields.get("body", "")), fields.get("request_id"), fields.get("message"), fields.get("url")
+        )
 
 
 class InvalidRequestError(ModelClientError):
@@ -263,12 +373,53 @@ class InvalidRequestError(ModelClientError):
 
 
 class ServerOverloadedError(ModelClientError):
-    """HTTP 503 with ``server_is_overloaded`` / ``slow_down`` (C's ``ServerOverloaded``)."""
+    """``server_is_overloaded`` / ``slow_down``: an HTTP 503 or a ``response.failed``
+    (C's ``ServerOverloaded``)."""
 
     kind = "server_overloaded"
 
     def __init__(self) -> None:
         super().__init__("Selected model is at capacity. Please try a different model.")
+
+
+class InvalidImageRequestError(ModelClientError):
+    """HTTP 400 "The image data you provided does not represent a valid image" (C).
+
+    C answers it by replacing the images of the last turn and re-sending; a
+    library cannot edit its caller's history, so it says what to do instead.
+    """
+
+    kind = "invalid_image_request"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server could not read an image in this conversation as a valid image. "
+            "Remove the image (or attach it again as PNG or JPEG) and send again."
+        )
+
+
+CYBER_POLICY_DEFAULT = "This request has been flagged for possible cybersecurity risk."
+
+
+class CyberPolicyError(ModelClientError):
+    """``cyber_policy``: the server refused the request as a possible cybersecurity risk (C).
+
+    Fields:
+        message: the server's message, or C's default sentence when it sent none.
+    """
+
+    kind = "cyber_policy"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message and message.strip() else CYBER_POLICY_DEFAULT
+        super().__init__(self.message)
+
+    def fields(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        return cls(fields.get("message"))
 
 
 # ---------------------------------------------------------------------------
@@ -277,26 +428,45 @@ class ServerOverloadedError(ModelClientError):
 
 
 class ContextWindowExceededError(ModelClientError):
-    """The conversation no longer fits the model's context window."""
+    """The conversation no longer fits the model's context window.
+
+    Fields:
+        product: the product named in the text (Codex's "Codex ran out of room…"), or ``None``.
+    """
 
     kind = "context_window_exceeded"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "SidePy ran out of room in the model's context window. Start a new "
-            "conversation or clear earlier history before retrying."
-        )
+    def __init__(self, product: str | None = None) -> None:
+        self.product = product
+        super().__init__(context_window_text(product))
+
+    def fields(self) -> dict[str, Any]:
+        return {"product": self.product}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        return cls(fields.get("product"))
 
 
 class UsageNotIncludedError(ModelClientError):
-    """The signed-in ChatGPT plan does not include this product's usage."""
+    """The signed-in ChatGPT plan does not include this product's usage.
+
+    Fields:
+        product: the product named in the text, or ``None``.
+    """
 
     kind = "usage_not_included"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "To use SidePy with your ChatGPT plan, upgrade to Plus: https://openai.com/chatgpt/pricing."
-        )
+    def __init__(self, product: str | None = None) -> None:
+        self.product = product
+        super().__init__(usage_not_included_text(product))
+
+    def fields(self) -> dict[str, Any]:
+        return {"product": self.product}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Self:
+        return cls(fields.get("product"))
 
 
 class QuotaExceededError(ModelClientError):
@@ -321,6 +491,7 @@ class UsageLimitReachedError(ModelClientError):
         resets_at: when the limit resets (aware UTC datetime), if known (B).
         rate_limits: the snapshot parsed from the 429's headers (A).
         resets_in_seconds: seconds until the reset as of the response (A).
+        product: the product named in the free plan's text, or ``None``.
 
     The text follows A, "try again in {duration}"; B's "try again at {time}"
     only when ``resets_in_seconds`` is unknown (``_error_text.usage_limit_text``).
@@ -335,12 +506,14 @@ class UsageLimitReachedError(ModelClientError):
         rate_limits: RateLimitSnapshot | None = None,
         *,
         resets_in_seconds: int | None = None,
+        product: str | None = None,
     ) -> None:
         self.plan_type = plan_type
         self.resets_at = resets_at
         self.rate_limits = rate_limits
         self.resets_in_seconds = resets_in_seconds
-        super().__init__(usage_limit_text(plan_type, resets_in_seconds, resets_at))
+        self.product = product
+        super().__init__(usage_limit_text(plan_type, resets_in_seconds, resets_at, product))
 
     @property
     def retry_delay(self) -> timedelta | None:
@@ -355,6 +528,7 @@ class UsageLimitReachedError(ModelClientError):
             "resets_at": None if self.resets_at is None else self.resets_at.isoformat(),
             "resets_in_seconds": self.resets_in_seconds,
             "rate_limits": None if self.rate_limits is None else self.rate_limits.to_json(),
+            "product": self.product,
         }
 
     @classmethod
@@ -366,4 +540,5 @@ class UsageLimitReachedError(ModelClientError):
             None if resets_at is None else datetime.fromisoformat(resets_at),
             None if rate_limits is None else RateLimitSnapshot.from_json(rate_limits),
             resets_in_seconds=fields.get("resets_in_seconds"),
+            product=fields.get("product"),
         )

@@ -1,6 +1,6 @@
 """The ``ResponseEvent`` vocabulary: what one model turn streams to its consumer.
 
-Each class mirrors one variant of Codex's Rust ``enum ResponseEvent`` (spec §2)
+Each class mirrors one variant of Codex's Rust ``enum ResponseEvent``
 and keeps its name. We follow version A (Oct 2025: nine variants, including
 ``WebSearchCallBegin`` and ``RateLimits``) and add ``OutputItemAdded`` from
 version B, so a consumer of either era finds what it expects. The reasoning
@@ -75,8 +75,10 @@ class OutputItemDone:
 
        The finished ``ResponseItem`` as its JSON object (``{"type": "message",
        ...}``, ``{"type": "function_call", ...}``, ``{"type": "reasoning", ...}``
-       ...). This, not ``response.completed.output``, is how items reach the
-       consumer (Codex forwards items only from here, to avoid duplicates).
+       ...). Codex forwards items only from ``response.output_item.done``; we
+       also forward, just before ``Completed``, the items that
+       ``response.completed.output`` lists and no ``output_item.done``
+       announced (some servers send items only there).
     """
 
     item: JsonObject
@@ -199,7 +201,9 @@ class Completed:
     """The turn finished (SSE ``response.completed``).
 
     Emitted as soon as ``response.completed`` arrives (Rust C behaviour);
-    nothing after it is read.
+    nothing after it is read. The fields after ``token_usage`` are ours: Rust's
+    ``Completed`` has only the first two and reports a truncated answer as a
+    clean success.
 
     Fields:
 
@@ -211,10 +215,35 @@ class Completed:
 
        ``TokenUsage`` from ``response.usage``, or ``None`` when the server sent
        no usage (absent or ``null``).
+
+    .. attribute:: status
+
+       ``"completed"``, or ``"incomplete"`` / ``"failed"`` when the response
+       says so (cut at the output limit, stopped by a content filter…).
+
+    .. attribute:: reason
+
+       Why it is incomplete or failed (``incomplete_details.reason`` such as
+       ``"max_output_tokens"`` or ``"content_filter"``, else the error's
+       message or code, else ``"unknown"``); ``None`` when completed.
+
+    .. attribute:: malformed_events
+
+       How many events of this response were skipped as malformed (bad JSON, a
+       non-string ``delta`` …). When it is not 0 the streamed deltas may miss
+       text: take the final text from the ``OutputItemDone`` items.
     """
 
     response_id: str
     token_usage: TokenUsage | None = None
+    status: str = "completed"
+    reason: str | None = None
+    malformed_events: int = 0
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the response ended ``incomplete`` or ``failed`` (see :attr:`reason`)."""
+        return self.status != "completed"
 
 
 ResponseEvent: TypeAlias = (

@@ -4,6 +4,10 @@ Pyodide's own ``pyfetch`` only reads whole bodies, so this reads
 ``response.body.getReader()`` itself and hands each chunk on as ``bytes``. The
 JS modules are imported when the transport is created, so ``import modelclient``
 still works on CPython (where this class cannot be used).
+
+What the browser does for us: it decodes ``Content-Encoding`` (gzip, deflate,
+br) before the body reaches ``getReader()``, and it joins a repeated header into
+one ``"v1, v2"`` value (the header readers take its first element).
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ class FetchTransport:
         except self._JsException as exc:
             # The browser gives no detail on purpose (CORS, DNS, refused all look alike).
             raise ConnectionFailedError(f"{request.method} {request.url} failed: {exc}") from exc
+        except BaseException:
+            # Cancelled (the client's connect timeout, or a stop) before the headers:
+            # abort, or the browser keeps the request open.
+            controller.abort()
+            raise
 
         headers = {str(pair[0]): str(pair[1]) for pair in response.headers.entries()}
         reader = response.body.getReader() if response.body else None

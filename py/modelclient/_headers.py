@@ -3,7 +3,7 @@
 Strategy: one total helper per header shape (``header_str``, ``header_float``,
 ``header_int``, ``header_uint``, ``header_bool``, ``header_request_id``), each
 returning ``None`` on a missing or unreadable value and never raising, as codex's
-``parse_header_f64/u64/str`` (spec §5.2). The number grammars are Rust's
+``parse_header_f64/u64/str``. The number grammars are Rust's
 (``str::parse::<f64>`` / ``::<i64>`` / ``::<u64>``), not Python's
 ``float()``/``int()``, which also accept ``"1_0"``, inner spaces and non-ASCII
 digits.
@@ -11,8 +11,13 @@ digits.
 Headers may be any ``Mapping[str, str]`` or an iterable of ``(name, value)``
 pairs, with names in any case; :func:`normalize_headers` turns them into one
 ``{lower-case name: first value}`` dict (the first value of a repeated name
-wins, as ``HeaderMap::get``), and every reader takes that dict. ``__all__`` is
-what the package exports; the typed ``header_*`` readers are for its modules.
+wins, as ``HeaderMap::get``), and every reader takes that dict.
+
+A browser's ``fetch`` cannot give repeated headers apart: ``Headers`` joins them
+into one ``"v1, v2"`` value, as a proxy may too. The number and boolean readers
+therefore read the first element of such a list, so first-value-wins holds on
+every transport (none of their grammars contains a comma). ``__all__`` is what
+the package exports; the typed ``header_*`` readers are for its modules.
 """
 
 from __future__ import annotations
@@ -94,24 +99,32 @@ def _parse_u64(text: str | None) -> int | None:
     return value if value < 2**64 else None
 
 
+def header_first(headers: Mapping[str, str], name: str) -> str | None:
+    """The first element of a comma-joined value (``"1, 2"`` → ``"1"``), else as :func:`header_str`."""
+    text = header_str(headers, name)
+    if text is None or "," not in text:
+        return text
+    return text.split(",", 1)[0].strip(" \t")
+
+
 def header_float(headers: Mapping[str, str], name: str) -> float | None:
     """A finite ``f64``, else ``None``."""
-    return _parse_f64(header_str(headers, name))
+    return _parse_f64(header_first(headers, name))
 
 
 def header_int(headers: Mapping[str, str], name: str) -> int | None:
     """An ``i64``, else ``None``."""
-    return _parse_i64(header_str(headers, name))
+    return _parse_i64(header_first(headers, name))
 
 
 def header_uint(headers: Mapping[str, str], name: str) -> int | None:
     """A ``u64``, else ``None``."""
-    return _parse_u64(header_str(headers, name))
+    return _parse_u64(header_first(headers, name))
 
 
 def header_bool(headers: Mapping[str, str], name: str) -> bool | None:
-    """``true``/``false`` in any case, or ``1``/``0``; anything else is ``None`` (spec §5.2)."""
-    text = header_str(headers, name)
+    """``true``/``false`` in any case, or ``1``/``0``; anything else is ``None``."""
+    text = header_first(headers, name)
     if text is None:
         return None
     lowered = text.lower()

@@ -1,7 +1,12 @@
 """The CPython shell: streams over ``httpx`` (tests, benchmarks, a CLI).
 
 ``httpx`` is imported when the transport is created, so ``import modelclient``
-works where httpx is absent (Pyodide).
+works where httpx is absent (Pyodide); install it with the ``httpx`` extra.
+
+httpx advertises ``Accept-Encoding: gzip, deflate`` (plus ``br`` when a Brotli
+package is installed, which the extra brings), so a server may compress the
+event stream or an error body: the body is read decoded (``aiter_bytes``), never
+raw. Repeated headers are passed on as pairs, so their first value wins.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ __all__ = ["HttpxTransport"]
 class HttpxTransport:
     """:class:`~modelclient.Transport` over an ``httpx.AsyncClient``.
 
-    There is no read timeout here on purpose: the client enforces the stream idle
-    timeout itself, the same way on every transport.
+    There is no read timeout here on purpose: the client enforces the connect
+    (headers) and stream idle timeouts itself, the same way on every transport;
+    ``connect_timeout`` only bounds the TCP/TLS connect of the client it creates.
     """
 
     def __init__(self, client: httpx.AsyncClient | None = None, *, connect_timeout: float = 30.0) -> None:
@@ -46,12 +52,15 @@ class HttpxTransport:
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     yield chunk
+            except httpx.DecodingError as exc:
+                encoding = response.headers.get("content-encoding", "")
+                raise StreamError(f"could not decode the {encoding} response body: {_describe(exc)}") from exc
             except httpx.TransportError as exc:
                 raise StreamError(f"error reading the response body: {_describe(exc)}") from exc
 
-        headers = {name: ", ".join(response.headers.get_list(name)) for name in response.headers}
+        headers = response.headers.multi_items()  # pairs: a repeated header's first value wins
         return StreamResponse(response.status_code, headers, chunks(), close=response.aclose)
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """``ResponseItem``: conversation items as the Responses API sends and receives them.
 
 Strategy: one pydantic v2 model per Rust ``enum ResponseItem`` variant (version
-A, ``protocol/src/models.rs``; spec §7.4), internally tagged by ``type`` and
+A, ``protocol/src/models.rs``), internally tagged by ``type`` and
 serialised field for field like serde would, so ``dump_item(item)`` is the JSON
 Codex puts in a request's ``input``:
 

@@ -1,11 +1,11 @@
 """Rate-limit snapshots of the ChatGPT (Codex) backend, parsed from response headers.
 
 Strategy: as codex's ``parse_rate_limit_snapshot`` → ``parse_rate_limit_window``
-→ ``parse_header_f64/u64/str`` (spec §5.2), a snapshot is composed from the total
+→ ``parse_header_f64/u64/str``, a snapshot is composed from the total
 readers of ``_headers``, which return ``None`` on a missing or unreadable value
 and never raise.
 
-Families read (spec §5.1, §5.4):
+Families read:
 
 * ``x-codex-{primary,secondary}-{used-percent,window-minutes}`` plus both reset
   shapes, ``-reset-after-seconds`` (A) and ``-reset-at`` (unix seconds, B/C);
@@ -117,7 +117,7 @@ class CreditsSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitSnapshot:
-    """Everything the response headers say about rate limits (spec §5.3).
+    """Everything the response headers say about rate limits.
 
     Fields (A: primary/secondary; B: + credits; C: + limit_id, limit_name,
     plan_type, rate_limit_reached_type; ours: + requests/tokens):
@@ -184,7 +184,7 @@ class RateLimitSnapshot:
 def _parse_window(h: Mapping[str, str], prefix: str, which: str) -> RateLimitWindow | None:
     base = f"{prefix}-{which}"
     used = header_float(h, f"{base}-used-percent")
-    if used is None:  # spec §5.2: no readable used_percent, no window
+    if used is None:  # Rust: no readable used_percent, no window
         return None
     minutes = header_int(h, f"{base}-window-minutes")
     resets_in = header_uint(h, f"{base}-reset-after-seconds")
@@ -211,7 +211,7 @@ def _parse_credits(h: Mapping[str, str]) -> CreditsSnapshot | None:
 
 
 def _parse_family(h: Mapping[str, str], limit_id: str) -> RateLimitSnapshot:
-    # C §5.4: ids use `_`, header names use `-`.
+    # C: ids use `_`, header names use `-`.
     prefix = "x-" + limit_id.replace("_", "-")
     return RateLimitSnapshot(
         primary=_parse_window(h, prefix, "primary"),
@@ -226,7 +226,7 @@ def _parse_family(h: Mapping[str, str], limit_id: str) -> RateLimitSnapshot:
 def parse_rate_limits(headers: HeadersLike, limit_id: str | None = None) -> RateLimitSnapshot | None:
     """Parse one rate-limit family (default ``codex``) and the public API limits.
 
-    As in A/B (spec §5.2), a snapshot is **always** returned, even when every
+    As in A/B, a snapshot is **always** returned, even when every
     window is ``None``, so each 2xx response yields one ``RateLimits`` event; the
     ``| None`` in the signature is kept for callers that treat "no headers" as
     absent in the future.
@@ -243,7 +243,7 @@ _FAMILY_HEADER = re.compile(r"x-([a-z0-9-]+)-primary-used-percent", re.ASCII)
 
 
 def parse_all_rate_limits(headers: HeadersLike) -> list[RateLimitSnapshot]:
-    """C's multi-family parse (spec §5.4): the default family first, then others.
+    """C's multi-family parse: the default family first, then others.
 
     Every ``x-<name>-primary-used-percent`` names a family ``<name>`` (lower-cased,
     ``-`` → ``_``). Non-default families are kept only if they have a primary,

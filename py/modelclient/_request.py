@@ -1,6 +1,6 @@
 """The ``POST /responses`` request: prompt, body, URL and headers (sans-IO).
 
-Strategy: mirror version A's ``stream_responses`` (spec §7, §8, §9) as three pure
+Strategy: mirror version A's ``stream_responses`` as three pure
 steps the client shell calls in order:
 
 1. :func:`build_request` turns a :class:`Prompt` (this turn's input and tools) and
@@ -54,7 +54,7 @@ class _Model(BaseModel):
 
 
 # ---------------------------------------------------------------------------
-# Tools (spec §7.3)
+# Tools
 # ---------------------------------------------------------------------------
 
 
@@ -103,7 +103,7 @@ ToolSpec: TypeAlias = Annotated[
 
 
 # ---------------------------------------------------------------------------
-# Request body (spec §7.2)
+# Request body
 # ---------------------------------------------------------------------------
 
 
@@ -170,7 +170,7 @@ class ResponsesApiRequest(_Model):
 
 
 # ---------------------------------------------------------------------------
-# Prompt (spec §7.1)
+# Prompt
 # ---------------------------------------------------------------------------
 
 
@@ -212,7 +212,7 @@ def build_request(
     conversation_id: str | None,
     provider: ModelProviderInfo | None = None,
 ) -> ResponsesApiRequest:
-    """The request A's ``stream_responses`` would send for ``prompt`` (spec §7.2).
+    """The request A's ``stream_responses`` would send for ``prompt``.
 
     - ``reasoning``: ``{effort?, summary?}`` when the family supports reasoning
       summaries (``summary`` left out for ``none``, the later fix), else ``null``; ``include`` then asks for
@@ -264,7 +264,7 @@ def request_headers(
     originator: str = DEFAULT_ORIGINATOR,
     user_agent: str | None = None,
 ) -> dict[str, str]:
-    """The headers of a streaming ``POST /responses`` (spec §8.2, A minus the beta header).
+    """The headers of a streaming ``POST /responses`` (A minus the beta header).
 
     Args:
         conversation_id: sent as both ``conversation_id`` and ``session_id`` (A/B).

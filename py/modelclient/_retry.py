@@ -1,7 +1,7 @@
 """Retry policy: backoff, server-requested delays, and what may be retried (sans-IO).
 
 Strategy: decisions are values, the shell does the waiting. Codex runs two retry
-layers (spec §1, §6.2, §6.3) and so does our client:
+layers and so does our client:
 
 1. **Request level**, before any byte of the stream: ``for attempt in
    range(policy.request_max_retries + 1)``; each failed attempt is classified into
@@ -11,7 +11,15 @@ layers (spec §1, §6.2, §6.3) and so does our client:
    ``outcome.into_error()``.
 2. **Turn level**, when the stream itself fails: the whole request is re-sent up
    to ``stream_max_retries`` times for errors whose ``retryable`` is true, after
-   the server's delay or ``backoff(retries)``.
+   the server's delay (``error.retry_delay``) or ``backoff(retries)``.
+
+The two layers nest (Rust's defaults allow 5 × 6 = 30 requests for one user
+message), so ``max_attempts_per_turn`` caps the HTTP requests one turn may send,
+whatever layer sends them (default :data:`DEFAULT_MAX_ATTEMPTS_PER_TURN`).
+
+Any wire API can reuse the policy: it needs only a status, headers and a body
+(:meth:`RetryPolicy.classify_response`), or a :class:`ModelClientError`
+(:meth:`RetryPolicy.should_retry_stream`).
 
 The shell loop is then a few lines::
 
@@ -40,11 +48,12 @@ from typing import Any, TypeAlias
 
 from ._classify import classify_http_error
 from ._errors import ConnectionFailedError, ModelClientError, RetryLimitError, StreamError
-from ._headers import HeadersLike, header_request_id, header_str, normalize_headers
+from ._headers import HeadersLike, header_first, header_request_id, normalize_headers
 from ._json import loads_untrusted
 
 __all__ = [
     "BACKOFF_FACTOR",
+    "DEFAULT_MAX_ATTEMPTS_PER_TURN",
     "DEFAULT_REQUEST_MAX_RETRIES",
     "DEFAULT_STREAM_MAX_RETRIES",
     "INITIAL_DELAY_MS",
@@ -66,6 +75,12 @@ BACKOFF_FACTOR = 2.0
 DEFAULT_REQUEST_MAX_RETRIES = 4
 DEFAULT_STREAM_MAX_RETRIES = 5
 MAX_RETRIES_CAP = 100
+DEFAULT_MAX_ATTEMPTS_PER_TURN = 10
+"""HTTP requests one turn (one user message) may send, over both retry layers.
+
+Two full request-level rounds (2 × 5 attempts): enough to ride out a rate limit
+that clears within a minute, without Rust's 30 requests against a server that
+keeps refusing."""
 
 # The largest delay a timedelta holds; Rust's Duration saturates much higher
 # (u64::MAX ms), which no caller could wait out either.
@@ -74,7 +89,7 @@ _JITTER_MAX = math.nextafter(1.1, 0.0)
 
 
 def backoff(attempt: int, *, rand: Callable[[], float] = random.random) -> timedelta:
-    """Exponential backoff with proportional jitter (spec §6.1).
+    """Exponential backoff with proportional jitter (Rust's ``util::backoff``).
 
     ``floor(floor(200 ms × 2^(attempt−1)) × jitter)`` with jitter uniform in
     [0.9, 1.1): attempt 1 → 180–219 ms, 2 → 360–439 ms, 3 → 720–879 ms.
@@ -102,7 +117,7 @@ _RETRY_AFTER_RE = re.compile(r"(?i)try again in\s*(\d+(?:\.\d+)?)\s*(s|ms|second
 
 
 def parse_retry_after(message: str | None) -> timedelta | None:
-    """The delay in a "try again in …" message, or ``None`` (spec §6.5, B/C regex).
+    """The delay in a "try again in …" message, or ``None`` (the B/C regex).
 
     ``"…Please try again in 11.054s…"`` → 11.054 s, ``"…in 28ms…"`` → 28 ms (a
     fraction of a millisecond is truncated, as ``value as u64``), ``"Try again in
@@ -141,13 +156,13 @@ def try_parse_retry_after(error: Mapping[str, Any] | None) -> timedelta | None:
 
 
 def parse_retry_after_header(headers: HeadersLike) -> timedelta | None:
-    """``Retry-After`` as A/B read it: whole seconds only (spec §6.2).
+    """``Retry-After`` as A/B read it: whole seconds only.
 
     Rust ``parse::<u64>()``: digits with an optional ``+``; HTTP-dates, fractions,
     negatives and garbage give ``None`` (then backoff applies). ``retry-after-ms``
     is not read: no Codex version honours it.
     """
-    text = header_str(normalize_headers(headers), "retry-after")
+    text = header_first(normalize_headers(headers), "retry-after")
     if text is None or not re.fullmatch(r"\+?[0-9]+", text, re.ASCII):
         return None
     seconds = int(text)
@@ -236,19 +251,21 @@ AttemptOutcome: TypeAlias = RetryableHttp | RetryableTransport | Fatal
 
 
 def _clamp_retries(value: int) -> int:
-    # ModelProviderInfo caps both budgets at 100 (spec §6.2, §9).
+    # ModelProviderInfo caps both budgets at 100, as Rust does.
     return max(0, min(value, MAX_RETRIES_CAP))
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Both retry budgets and the decisions of spec §6.2/§6.3.
+    """Both retry budgets, the cap over them, and the decisions of both layers.
 
     Fields:
         request_max_retries: HTTP retries before streaming starts (default 4, so
             5 attempts; capped at 100).
         stream_max_retries: turn-level re-sends after a stream error (default 5;
             capped at 100).
+        max_attempts_per_turn: HTTP requests one turn may send over both layers
+            (default 10); ``None`` lifts the cap (Rust's behaviour). At least 1.
         max_retry_after: longest server-requested delay honoured as is; longer
             ones are cut to this. ``None`` (default) honours any, as Rust does.
         rand: uniform [0, 1) source for the backoff jitter.
@@ -257,6 +274,7 @@ class RetryPolicy:
 
     request_max_retries: int = DEFAULT_REQUEST_MAX_RETRIES
     stream_max_retries: int = DEFAULT_STREAM_MAX_RETRIES
+    max_attempts_per_turn: int | None = DEFAULT_MAX_ATTEMPTS_PER_TURN
     max_retry_after: timedelta | None = None
     rand: Callable[[], float] = field(default=random.random, compare=False)
     clock: Callable[[], float] = field(default=time.time, compare=False)
@@ -264,6 +282,8 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         object.__setattr__(self, "request_max_retries", _clamp_retries(self.request_max_retries))
         object.__setattr__(self, "stream_max_retries", _clamp_retries(self.stream_max_retries))
+        if self.max_attempts_per_turn is not None:
+            object.__setattr__(self, "max_attempts_per_turn", max(1, self.max_attempts_per_turn))
 
     # -- request level ------------------------------------------------------
 
@@ -275,8 +295,10 @@ class RetryPolicy:
         *,
         can_refresh_auth: bool = False,
         plan_type: str | None = None,
+        url: str | None = None,
+        product: str | None = None,
     ) -> AttemptOutcome:
-        """Decide what a failed HTTP response means for the request loop (spec §6.2).
+        """Decide what a failed HTTP response means for the request loop.
 
         - 401: retry after a credential refresh when one is possible
           (``can_refresh_auth``: ChatGPT tokens, as in B), else fatal.
@@ -284,13 +306,24 @@ class RetryPolicy:
           ``insufficient_quota``; any other 429 is retried.
         - 5xx: retried (a 503 ``server_is_overloaded`` too, as C; it ends as
           :class:`ServerOverloadedError` when the retries run out).
-        - anything else: fatal (:func:`classify_http_error`).
+        - anything else (400, 403, 404, …): fatal (:func:`classify_http_error`).
 
         A retried response waits ``Retry-After`` (whole seconds) when sent; else,
         ours, the body's "try again in …" for ``rate_limit_exceeded``; else backoff.
+        The same delay rides on the final ``RetryLimitError`` for the turn level.
         """
-        error = classify_http_error(status, headers, body, plan_type=plan_type, now=self.clock)
         h = normalize_headers(headers)
+        delay = self._server_delay(h, body) if status >= 500 or status == 429 else None
+        error = classify_http_error(
+            status,
+            h,
+            body,
+            plan_type=plan_type,
+            now=self.clock,
+            url=url,
+            retry_after=delay,
+            product=product,
+        )
         request_id = header_request_id(h)
         if status == 401:
             if not can_refresh_auth:
@@ -299,7 +332,6 @@ class RetryPolicy:
         # Every 5xx is retried first (A, C), even one that ends as ServerOverloaded;
         # a 429 only when it is a plain rate limit (RetryLimit once retries run out).
         if status >= 500 or isinstance(error, RetryLimitError):
-            delay = self._server_delay(h, body)
             return RetryableHttp(status, delay, request_id, error)
         return Fatal(error)
 
@@ -317,21 +349,28 @@ class RetryPolicy:
 
     # -- turn level ---------------------------------------------------------
 
-    def should_retry_stream(self, error: ModelClientError, retries: int) -> bool:
+    def should_retry_stream(self, error: ModelClientError, retries: int, attempts: int = 0) -> bool:
         """Whether a turn that failed with ``error`` may be re-sent.
 
-        ``retries`` is how many re-sends already happened (0 on the first failure).
+        ``retries`` is how many re-sends already happened (0 on the first failure);
+        ``attempts`` how many HTTP requests the turn has sent so far.
         """
-        return error.retryable and retries < self.stream_max_retries
+        return error.retryable and retries < self.stream_max_retries and self.may_attempt(attempts)
+
+    def may_attempt(self, attempts: int) -> bool:
+        """Whether a turn that has sent ``attempts`` HTTP requests may send another."""
+        return self.max_attempts_per_turn is None or attempts < self.max_attempts_per_turn
 
     def stream_delay(self, error: ModelClientError, retries: int) -> timedelta:
         """The wait before re-send number ``retries`` (1-based, after incrementing).
 
-        The server's delay of a :class:`StreamError` when it gave one, else
-        ``backoff(retries)`` (spec §6.3).
+        The server's delay when the error carries one (``error.retry_delay``: a
+        ``response.failed`` "try again in …", or the ``Retry-After`` of the last
+        429/5xx of a :class:`RetryLimitError`), else ``backoff(retries)``.
         """
-        if isinstance(error, StreamError) and error.delay is not None:
-            return self._cap(error.delay)
+        delay = error.retry_delay if isinstance(error, StreamError | RetryLimitError) else None
+        if delay is not None:
+            return self._cap(delay)
         return backoff(retries, rand=self.rand)
 
     # -- helpers ------------------------------------------------------------

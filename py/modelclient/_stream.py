@@ -1,7 +1,7 @@
 """Sans-IO ``process_sse``: ``ServerSentEvent`` in, ``ResponseEvent`` out.
 
-This is Codex's ``process_sse`` (spec §3) without the channel, the timer and the
-socket. The caller owns the I/O and the idle timeout::
+This is Codex's ``process_sse`` without the channel, the timer and the socket.
+The caller owns the I/O and the idle timeout::
 
     decoder, parser = SSEDecoder(), ResponseStreamParser()
     async for chunk in body:
@@ -18,10 +18,15 @@ Contract:
 * Dispatch is on the JSON ``type`` inside ``data``, never on the SSE ``event:``
   name. Data that is not a JSON object with a string ``type`` (and, where
   present, a string ``delta``) is skipped and counted in ``malformed_count``;
-  it is never fatal. ``data: [DONE]`` is an end sentinel, not malformed.
-  Unknown types, and the ones spec §3.3 lists as ignored, produce nothing.
+  it is never fatal; ``Completed.malformed_events`` reports the count. ``data:
+  [DONE]`` is an end sentinel, not malformed. A ``data:`` object with no
+  ``type`` but an ``error`` is read as an ``error`` event. Unknown types, and the
+  ones Rust ignores (listed above ``_HANDLERS``), produce nothing.
 * ``Completed`` is returned as soon as ``response.completed`` arrives (Rust C,
-  fixing A/B's "only at EOF"); afterwards ``feed`` returns nothing.
+  fixing A/B's "only at EOF"); afterwards ``feed`` returns nothing. Items that
+  ``response.completed.output`` lists and no ``output_item.done`` announced
+  come first, as ``OutputItemDone`` (ours: Rust drops them). ``Completed``
+  carries the response's ``status`` and, for ``incomplete`` / ``failed``, why.
 * ``response.failed``, ``response.incomplete`` and (ours; Rust ignores it) the
   top-level ``error`` event only *record* an error (a later one replaces an
   earlier one); ``close()`` raises it when the stream ends without
@@ -38,10 +43,13 @@ from typing import TypeAlias
 
 from ._errors import (
     ContextWindowExceededError,
+    CyberPolicyError,
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
+    ServerOverloadedError,
     StreamError,
+    UsageNotIncludedError,
 )
 from ._events import (
     Completed,
@@ -117,54 +125,69 @@ def _error_struct_problem(error: object) -> str | None:
     return None
 
 
-def _classify_failed(response: object) -> ModelClientError:
-    """The error a ``response.failed`` records (spec §3.5, A plus B's quota rule)."""
+def _classify_code(error: JsonObject, product: str | None) -> ModelClientError | None:
+    """The fatal error an error object's ``code`` names (C's order), else ``None``."""
+    code = error.get("code")
+    if code == "context_length_exceeded":  # fatal since 90ef94d3 (2025-10-04)
+        return ContextWindowExceededError(product)
+    if code == "insufficient_quota":  # fatal since 0c647bc5 (B, 2025-11-06)
+        return QuotaExceededError()
+    if code == "usage_not_included":  # C
+        return UsageNotIncludedError(product)
+    if code == "cyber_policy":  # C
+        return CyberPolicyError(error.get("message"))
+    if code == "invalid_prompt":  # C
+        return InvalidRequestError(error.get("message") or "Invalid request.")
+    if code in ("server_is_overloaded", "slow_down"):  # C
+        return ServerOverloadedError()
+    return None
+
+
+def _classify_failed(response: object, product: str | None = None) -> ModelClientError:
+    """The error a ``response.failed`` records: A, with B's and C's fatal codes."""
     if type(response) is not dict or "error" not in response:
         return StreamError("response.failed event received")
     error = response["error"]
     problem = _error_struct_problem(error)
     if problem is not None:
         return StreamError(f"failed to parse ErrorResponse: {problem}")
-    code = error.get("code")
-    if code == "context_length_exceeded":  # fatal since 90ef94d3 (2025-10-04)
-        return ContextWindowExceededError()
-    if code == "insufficient_quota":  # fatal since 0c647bc5 (B, 2025-11-06)
-        return QuotaExceededError()
+    fatal = _classify_code(error, product)
+    if fatal is not None:
+        return fatal
     # Anything else is retryable; the delay comes only from a rate-limit
     # message ("Please try again in 11.054s"), via the B/C regex.
     return StreamError(error.get("message") or "", try_parse_retry_after(error))
 
 
-#: Codes of an ``error`` event that mean the request itself is wrong (C maps
-#: ``invalid_prompt`` of ``response.failed`` to ``InvalidRequest`` too).
-_INVALID_REQUEST_CODES = ("invalid_prompt", "invalid_request_error")
-
-
-def _classify_error_event(obj: JsonObject, data: str) -> ModelClientError:
+def classify_error_event(obj: JsonObject, data: str, product: str | None = None) -> ModelClientError:
     """The error a top-level ``error`` event records (ours: Rust A/B/C ignore it).
 
-    Two shapes: the live API nests ``{"type": "error", "error": {"type", "code",
+    Three shapes: the live API nests ``{"type": "error", "error": {"type", "code",
     "message", "param"}}``; the API reference documents it flat, ``{"type":
-    "error", "code", "message", "param"}``. Classified as ``response.failed``
-    (context window and quota fatal, rate limit with its delay), except that a
-    request the server rejects (``code`` ``invalid_prompt`` /
+    "error", "code", "message", "param"}``; some servers send ``{"error": {...}}``
+    with no ``type`` at all (as an event, or as a whole 200 body), or
+    ``{"error": "text"}``. The ``code`` is classified as in ``response.failed``
+    (the fatal codes of C). Then a request the server rejects (``code``
     ``invalid_request_error``, or ``type`` ``invalid_request_error``) is a fatal
-    :class:`InvalidRequestError`, as C does for ``invalid_prompt``. The
-    ``code`` is more specific than the ``type``, so it is looked at first.
+    :class:`InvalidRequestError`. The code is looked at before the type because
+    the API sends ``context_length_exceeded`` with type ``invalid_request_error``.
     """
     nested = obj.get("error")
+    if type(nested) is str:
+        return StreamError(nested or "error event received")
     error: JsonObject = nested if type(nested) is dict else obj
     problem = _error_struct_problem(error)
     if problem is not None:
         return StreamError(f"failed to parse error event: {problem}")
+    fatal = _classify_code(error, product)
+    if fatal is not None:
+        if isinstance(fatal, InvalidRequestError):
+            fatal.body = data
+        return fatal
     code = error.get("code")
     message = error.get("message")
-    if code == "context_length_exceeded":
-        return ContextWindowExceededError()
-    if code == "insufficient_quota":
-        return QuotaExceededError()
     if code != "rate_limit_exceeded" and (
-        code in _INVALID_REQUEST_CODES or error.get("type") == "invalid_request_error"
+        code == "invalid_request_error" or error.get("type") == "invalid_request_error"
     ):
         return InvalidRequestError(message or "Invalid request.", data)
     # server_error and anything else: retryable. Unlike response.failed, never
@@ -174,21 +197,51 @@ def _classify_error_event(obj: JsonObject, data: str) -> ModelClientError:
     return StreamError(message, try_parse_retry_after(error))
 
 
+def _completion_reason(response: JsonObject) -> str:
+    """Why a ``response.completed`` says ``incomplete`` / ``failed``."""
+    details = response.get("incomplete_details")
+    if type(details) is dict and type(details.get("reason")) is str:
+        return str(details["reason"])
+    error = response.get("error")
+    if type(error) is dict:
+        for key in ("message", "code"):
+            if type(error.get(key)) is str and error[key]:
+                return str(error[key])
+    return "unknown"
+
+
 class ResponseStreamParser:
     """Turns dispatched SSEs of one Responses API stream into ``ResponseEvent`` values.
 
     One parser per HTTP response. ``feed`` never raises on any input; ``close``
     raises the stream's error, if it ended without ``Completed``.
+
+    Args:
+        product: the product named in error texts where Codex names itself.
     """
 
-    __slots__ = ("_completed", "_error", "_malformed", "_response_id", "_saw_done")
+    __slots__ = (
+        "_completed",
+        "_done_count",
+        "_done_ids",
+        "_error",
+        "_malformed",
+        "_product",
+        "_response_id",
+        "_saw_done",
+        "_seen",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, product: str | None = None) -> None:
         self._completed = False
         self._error: ModelClientError | None = None
         self._malformed = 0
         self._response_id: str | None = None
         self._saw_done = False
+        self._seen = False
+        self._product = product
+        self._done_ids: set[str] = set()
+        self._done_count = 0
 
     @property
     def completed(self) -> bool:
@@ -207,6 +260,11 @@ class ResponseStreamParser:
         return self._malformed
 
     @property
+    def saw_event(self) -> bool:
+        """Whether any event was fed at all (a JSON body sent as SSE feeds none)."""
+        return self._seen
+
+    @property
     def saw_done(self) -> bool:
         """Whether a ``data: [DONE]`` sentinel was seen."""
         return self._saw_done
@@ -223,6 +281,7 @@ class ResponseStreamParser:
     def feed(self, sse: ServerSentEvent) -> list[ResponseEvent]:
         """Process one dispatched SSE; return the events it produces (often none)."""
         data = sse.data
+        self._seen = True
         if self._completed:
             # Rust C returns from process_sse right after Completed; we only
             # still note a trailing sentinel.
@@ -244,12 +303,15 @@ class ResponseStreamParser:
         # Rust's `SseEvent { type: String, delta: Option<String>, .. }` fails to
         # parse (and the event is skipped) when either has the wrong type.
         if type(kind) is not str or (delta is not None and type(delta) is not str):
-            self._malformed += 1
+            if kind is None and "error" in obj:  # ours: `data: {"error": {...}}`, no type
+                self._error = classify_error_event(obj, data, self._product)
+            else:
+                self._malformed += 1
             return []
         if kind == _TEXT_DELTA:
             return [] if delta is None else [OutputTextDelta(delta)]
         if kind == "error":  # ours; its handler wants the raw data for the error's body
-            self._error = _classify_error_event(obj, data)
+            self._error = classify_error_event(obj, data, self._product)
             return []
         handler = _HANDLERS.get(kind)
         return [] if handler is None else handler(self, obj)
@@ -266,7 +328,7 @@ class ResponseStreamParser:
             return
         raise self._error or StreamError("stream closed before response.completed")
 
-    # -- handlers, one per SSE `type` that produces something (spec §3.3) --
+    # -- handlers, one per SSE `type` that produces something --
 
     def _on_created(self, obj: JsonObject) -> list[ResponseEvent]:
         response = obj.get("response")
@@ -277,7 +339,13 @@ class ResponseStreamParser:
 
     def _on_output_item_done(self, obj: JsonObject) -> list[ResponseEvent]:
         item = _item(obj)
-        return [] if item is None else [OutputItemDone(item)]
+        if item is None:
+            return []
+        self._done_count += 1
+        item_id = item.get("id")
+        if type(item_id) is str:
+            self._done_ids.add(item_id)
+        return [OutputItemDone(item)]
 
     def _on_output_item_added(self, obj: JsonObject) -> list[ResponseEvent]:
         events: list[ResponseEvent] = []
@@ -308,22 +376,55 @@ class ResponseStreamParser:
         response = obj.get("response")
         if response is None:
             return []
-        # `output` is deliberately ignored: items already came from output_item.done.
         try:
             response_id, usage = _parse_completed(response)
         except ValueError as exc:
             self._error = StreamError(f"failed to parse ResponseCompleted: {exc}")
             return []
+        assert type(response) is dict  # _parse_completed checked it
         self._response_id = response_id
         self._completed = True
-        return [Completed(response_id, usage)]
+        events: list[ResponseEvent] = self._unannounced_items(response.get("output"))
+        status = response.get("status")
+        if status in ("incomplete", "failed"):
+            reason: str | None = _completion_reason(response)
+        else:
+            status, reason = "completed", None
+        events.append(Completed(response_id, usage, status, reason, self._malformed))
+        return events
+
+    def _unannounced_items(self, output: object) -> list[ResponseEvent]:
+        """``OutputItemDone`` for each item of ``response.completed.output`` that no
+        ``output_item.done`` announced (ours; Rust ignores ``output``).
+
+        Some servers (bridges to Chat Completions, simple mocks) put the items
+        only there; without this a tool call or the whole answer would vanish.
+        An item with an ``id`` is matched by id; one without, by position
+        (the first N id-less items are taken as the N already announced).
+        """
+        if type(output) is not list or not output:
+            return []
+        events: list[ResponseEvent] = []
+        position = 0
+        for item in output:
+            if type(item) is not dict or type(item.get("type")) is not str:
+                continue
+            item_id = item.get("id")
+            if type(item_id) is str and item_id:
+                if item_id not in self._done_ids:
+                    events.append(OutputItemDone(item))
+                continue
+            position += 1
+            if position > self._done_count - len(self._done_ids):
+                events.append(OutputItemDone(item))
+        return events
 
     def _on_failed(self, obj: JsonObject) -> list[ResponseEvent]:
         response = obj.get("response")
         if response is None:  # Rust: nothing recorded without `response`
             return []
         self._response_id = _response_id(response) or self._response_id
-        self._error = _classify_failed(response)
+        self._error = _classify_failed(response, self._product)
         return []
 
     def _on_incomplete(self, obj: JsonObject) -> list[ResponseEvent]:
@@ -363,7 +464,7 @@ def _parse_completed(response: object) -> tuple[str, TokenUsage | None]:
 
 _Handler: TypeAlias = Callable[[ResponseStreamParser, JsonObject], list[ResponseEvent]]
 
-# Types not listed here produce nothing. Among them, deliberately (spec §3.3):
+# Types not listed here produce nothing. Among them, deliberately (as Rust):
 # response.in_progress, .queued, .content_part.added/.done, .output_text.done,
 # .output_text.annotation.added, .function_call_arguments.delta/.done,
 # .custom_tool_call_input.delta/.done, .reasoning_summary_text.done,

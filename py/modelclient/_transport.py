@@ -13,7 +13,15 @@ Contract every shell keeps, translating its own foreign errors in one place:
   :class:`~modelclient.ConnectionFailedError`;
 * a failure while reading the body raises :class:`~modelclient.StreamError`;
 * :meth:`StreamResponse.aclose` releases the connection and, if the body was not
-  read to the end, aborts the request (stop = abort the fetch at once).
+  read to the end, aborts the request (stop = abort the fetch at once);
+* the body is handed on **decoded**: a ``Content-Encoding`` (gzip, deflate, br)
+  is undone by the shell (httpx) or by the browser (``fetch``); a body that
+  fails to decode raises :class:`~modelclient.StreamError`;
+* cancelling :meth:`Transport.send` (the client's connect timeout does) aborts
+  the request.
+
+The client bounds ``send`` with the provider's connect timeout and every body
+read with the idle timeout, the same way on every shell.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ._errors import StreamError
+from ._headers import HeadersLike, normalize_headers
 
 __all__ = ["HttpRequest", "MockTransport", "StreamResponse", "Transport"]
 
@@ -48,20 +57,22 @@ class HttpRequest:
 class StreamResponse:
     """A response whose body has not been read yet.
 
-    ``headers`` has lower-case names. Iterate :meth:`aiter_bytes` once, or call
+    ``headers`` may be a mapping or ``(name, value)`` pairs; it is kept as one
+    ``{lower-case name: first value}`` dict (a repeated header's first value
+    wins, as Rust's ``HeaderMap::get``). Iterate :meth:`aiter_bytes` once, or call
     :meth:`aread` for small bodies (error replies).
     """
 
     def __init__(
         self,
         status: int,
-        headers: Mapping[str, str],
+        headers: HeadersLike,
         chunks: AsyncIterator[bytes],
         *,
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.status = status
-        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.headers = normalize_headers(headers)
         self._chunks = chunks
         self._close = close
         self._closed = False

@@ -1,6 +1,6 @@
 """Token usage: the per-response ``TokenUsage``, session ``TokenUsageInfo``, and a tracker.
 
-Contract (spec §4, Rust ``protocol/src/protocol.rs`` of version A):
+Contract (Rust ``protocol/src/protocol.rs`` of version A):
 
 * ``TokenUsage`` has the five Rust fields. ``from_api`` flattens the Responses
   API ``usage`` object: ``input_tokens_details.cached_tokens`` and
@@ -13,7 +13,7 @@ Contract (spec §4, Rust ``protocol/src/protocol.rs`` of version A):
 * ``TokenUsageInfo`` is Rust's session accumulator (total, last, window) as an
   immutable value: its methods return a new info.
 * ``TokenUsageTracker`` adds what the port needs on top: a timestamped history
-  queryable by time range and the auto-compaction check of spec §4.3. Its clock
+  queryable by time range and Codex's auto-compaction check. Its clock
   is injected; nothing here does I/O.
 """
 
@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 __all__ = [
     "BASELINE_TOKENS",
@@ -274,7 +274,8 @@ class TokenUsageInfo:
         return cls(TokenUsage(), TokenUsage(), None).fill_to_context_window(context_window)
 
 
-class UsageRecord(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
     """One history entry of ``TokenUsageTracker``: when, and how much."""
 
     timestamp: float
@@ -287,7 +288,7 @@ class TokenUsageTracker:
     Args:
         model_context_window: The model's context window, if known.
         auto_compact_token_limit: Compact once the last response's
-            ``tokens_in_context_window()`` reaches this (spec §4.3, version A:
+            ``tokens_in_context_window()`` reaches this (version A:
             from config, else 350 000 for ``gpt-5-codex*``, else never).
         clock: Returns the current time in seconds; ``time.time`` by default.
         max_history: Keep at most this many history entries (oldest dropped);
@@ -360,7 +361,7 @@ class TokenUsageTracker:
         return sum((rec.usage for rec in self.history_between(start, end)), TokenUsage())
 
     def should_compact(self, limit: int | None = None) -> bool:
-        """Whether the conversation should be compacted now (spec §4.3, version A).
+        """Whether the conversation should be compacted now (version A).
 
         True when the last response's ``tokens_in_context_window()`` is at least
         ``limit`` (default: ``auto_compact_token_limit``). False when there is

@@ -17,6 +17,8 @@ from panel import settings_form as sf
 TEST_SUMMARY = {
     "rate_limited": "rate-limited right now",
     "no_key": "no API key",
+    "key_not_approved": "the key is not approved for this server",
+    "chatgpt_not_here": "ChatGPT sign-in only works with ChatGPT",
     "bad_key": "the API key was refused",
     "forbidden": "the key may not do this",
     "wrong_url": "wrong URL",
@@ -50,7 +52,7 @@ class SettingsForm:
 
     @property
     def busy(self):
-        return self.link.waiting("save", "key", "test") or self._waiting_test is not None
+        return self.link.waiting("save", "key", "test", "approve") or self._waiting_test is not None
 
     @property
     def key_set(self):

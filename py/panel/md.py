@@ -9,6 +9,12 @@
 # as text (marked's html renderer escapes it), images become plain links (no request
 # leaves the panel by itself), and only http(s)/mailto hrefs survive.
 # Without the vendored libraries (an old build) text is shown as plain text.
+#
+# marked and DOMPurify load with the page (deferred: they never block its first paint);
+# highlight.js and KaTeX (~400 kB of JavaScript the browser must parse on every open)
+# load on first need. Until one has loaded, code shows without colours and a formula as
+# its TeX, marked ``data-pending``; when it arrives, every pending element still in the
+# page is upgraded in place, so no message has to be rendered again.
 
 from pyscript import document, window
 from pyscript.ffi import create_proxy, to_js
@@ -24,6 +30,15 @@ FORBID_TAGS = [
     "meta", "base", "dialog", "template", "noscript",
 ]
 FORBID_ATTR = ["style", "id", "name", "srcset", "formaction", "action", "target"]
+
+
+# Loaded on first need: global name -> (script, stylesheets as (href, media)).
+LAZY = {
+    "hljs": ("vendor/highlight/highlight.min.js",
+             (("vendor/highlight/styles/github.min.css", "(prefers-color-scheme: light)"),
+              ("vendor/highlight/styles/github-dark.min.css", "(prefers-color-scheme: dark)"))),
+    "katex": ("vendor/katex/katex.min.js", (("vendor/katex/katex.min.css", ""),)),
+}
 
 
 def _lib(name):
@@ -50,6 +65,7 @@ class Markdown:
         self.purify = _lib("DOMPurify")
         self.hljs = _lib("hljs")
         self.katex = _lib("katex")
+        self._loading = {}  # lazy library name -> its script element, while it loads
         self.ok = self.marked is not None and self.purify is not None
         self._proxies = []
         if not self.ok:
@@ -85,6 +101,45 @@ class Markdown:
                                  "maxExpand": 200, "output": "htmlAndMathml"})
         self.katex_display = to_js({"throwOnError": False, "trust": False, "strict": "ignore", "maxSize": 5,
                                     "maxExpand": 200, "output": "htmlAndMathml", "displayMode": True})
+
+    def _want(self, name):
+        """Start loading lazy library ``name`` (once); it upgrades pending elements when it arrives."""
+        if name in self._loading:
+            return
+        src, sheets = LAZY[name]
+        for href, media in sheets:
+            link = document.createElement("link")
+            link.rel = "stylesheet"
+            link.href = href
+            if media:
+                link.media = media
+            document.head.append(link)
+        script = document.createElement("script")
+        script.src = src
+        loaded = create_proxy(lambda _e: self._arrived(name))
+        self._proxies.append(loaded)
+        script.addEventListener("load", loaded)
+        self._loading[name] = script
+        document.head.append(script)
+
+    def _arrived(self, name):
+        lib = _lib(name)
+        if lib is None:
+            return
+        if name == "hljs":
+            self.hljs = lib
+            pending = document.querySelectorAll("code[data-pending]")
+            for i in range(pending.length):
+                code = pending.item(i)
+                code.removeAttribute("data-pending")
+                self._highlight(code, code.getAttribute("data-lang") or "", code.textContent)
+        else:
+            self.katex = lib
+            pending = document.querySelectorAll("span.sp-math[data-pending]")
+            for i in range(pending.length):
+                span = pending.item(i)
+                span.removeAttribute("data-pending")
+                self._katex(span, span.textContent, span.classList.contains("display"))
 
     def render(self, target, src, highlight=True):
         """Replace ``target``'s children with ``src`` rendered (sanitized); plain text if that fails."""
@@ -130,15 +185,13 @@ class Markdown:
         if cls.startswith("language-"):
             lang = cls[9:].split(" ")[0]
         source = code.textContent
-        known = highlight and self.hljs is not None and lang and len(source) <= MAX_HIGHLIGHT
-        if known and self.hljs.getLanguage(lang):
-            try:
-                opts = to_js({"language": lang, "ignoreIllegals": True})
-                value = self.hljs.highlight(source, opts).value
-                code.replaceChildren(self.purify.sanitize(value, self.code_cfg))
-                code.classList.add("hljs")
-            except Exception:  # a highlighter bug must not cost the text
-                code.textContent = source
+        if highlight and lang and len(source) <= MAX_HIGHLIGHT:
+            if self.hljs is None:
+                code.setAttribute("data-pending", "")
+                code.setAttribute("data-lang", lang)
+                self._want("hljs")
+            else:
+                self._highlight(code, lang, source)
         # The label and the button's words come from CSS (attr/content), so the message's
         # text (what copy and tests read) is the reply alone.
         head = document.createElement("div")
@@ -152,19 +205,37 @@ class Markdown:
         head.append(button)
         pre.parentNode.insertBefore(head, pre)
 
+    def _highlight(self, code, lang, source):
+        if not lang or not self.hljs.getLanguage(lang):
+            return
+        try:
+            opts = to_js({"language": lang, "ignoreIllegals": True})
+            value = self.hljs.highlight(source, opts).value
+            code.replaceChildren(self.purify.sanitize(value, self.code_cfg))
+            code.classList.add("hljs")
+        except Exception:  # a highlighter bug must not cost the text
+            code.textContent = source
+
     def _math(self, span, maths):
         index = span.getAttribute("data-i")
         if index is None or not index.isdigit() or int(index) >= len(maths):
             return
         tex, display = maths[int(index)]
-        if self.katex is None or len(tex) > MAX_MATH:
+        if display:
+            span.classList.add("display")
+        if len(tex) > MAX_MATH:
             span.textContent = tex
-            return
+        elif self.katex is None:
+            span.textContent = tex
+            span.setAttribute("data-pending", "")
+            self._want("katex")
+        else:
+            self._katex(span, tex, display)
+
+    def _katex(self, span, tex, display):
         try:
             html = self.katex.renderToString(tex, self.katex_display if display else self.katex_opts)
         except Exception:
             span.textContent = tex
             return
         span.replaceChildren(self.purify.sanitize(html, self.math_cfg))
-        if display:
-            span.classList.add("display")

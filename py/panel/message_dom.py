@@ -194,7 +194,10 @@ class MessageDom:
             parts.append(state.composer.pending_label(msg))
         if msg.stopped and not msg.error:
             parts.append("Stopped")
-        if msg.error:
+        if msg.error and msg.error.get("kind") == "incomplete":
+            # The answer ended early on the server's side: its reason, under what arrived.
+            parts.append(msg.error.get("message") or "The answer is incomplete.")
+        elif msg.error:
             # A mark, not the explanation: the banner says what happened and what to do, once.
             parts.append("Answer cut off" if msg.text else "No answer")
             self.meta.title = errors.explain(msg.error, msg.model)["text"]
@@ -205,7 +208,8 @@ class MessageDom:
                 parts.append(" · ".join(fmt.usage_parts(msg.usage)))
         self.meta.textContent = " · ".join(parts)
         self.meta.classList.toggle("error", bool(msg.error))
-        article.classList.toggle("cut", bool(msg.error) and bool(msg.text))
+        cut = bool(msg.error) and bool(msg.text) and msg.error.get("kind") != "incomplete"
+        article.classList.toggle("cut", cut)
         show(self.meta, bool(parts))
 
     def _context(self, ctx):

@@ -184,6 +184,7 @@ ACTIONS = {
     "grant": form.grant_access,
     "add-template": form.add_template,
     "replace": lambda: (vault.replace_key(True), g("api_key").focus()),
+    "approve": vault.approve,
     "key-cancel": lambda: (vault.replace_key(False), setattr(g("api_key"), "value", "")),
     "confirm-reveal": lambda: vault.confirm("reveal"),
     "confirm-wipe": lambda: vault.confirm("wipe"),

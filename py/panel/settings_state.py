@@ -31,7 +31,7 @@ from panel.vault_state import KeyVault
 
 # What a part's refusal looks like for the request kinds it owns.
 _FORM_KINDS = ("save", "key", "test", "preview")
-_VAULT_KINDS = ("vault", "reveal")
+_VAULT_KINDS = ("vault", "reveal", "approve")
 
 
 class SettingsState:
@@ -118,9 +118,13 @@ class SettingsState:
         was = self.link.phase
         self.link.phase = READY
         self.settings.settings(view, kind, data)
-        self.vault.settings(view, kind)
+        self.vault.settings(view, kind, data)
         self.account.settings(view)
         self._land()
+        origin = self.vault.unapproved_origin
+        if kind == "save" and not (data or {}).get("key") and origin is not None:
+            self.link.say("Saved. Your key has not been sent to " + origin
+                          + " yet: approve it below, or enter a key for that server.", "info")
         if kind is None and was != READY and self.link.status_kind == "busy":
             self.link.say("Ready")
 

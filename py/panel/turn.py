@@ -75,7 +75,8 @@ class Turn:
                 last = m.usage
         self.usage.set_last(last)
         final = conv.last()
-        if final is not None and final.role == "assistant" and final.error and conv.turn_id is None:
+        failed = final is not None and final.role == "assistant" and final.error and conv.turn_id is None
+        if failed and final.error.get("kind") != "incomplete":  # an incomplete one says why under it
             self._failed(final.error, final.model)  # the last reply failed: say why, once
         self.rev.touch("messages", "header", "footer", "composer")
 

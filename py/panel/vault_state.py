@@ -7,6 +7,10 @@ into their ``vault.*`` message (nothing here keeps them); every vault request is
 answered by ``vault.status`` (or an ``error`` shown as ``vault_error``), and its
 ``data`` is what the status line says once it succeeds. ``vault.reveal`` is the one
 secret held, on an explicit, confirmed request, as base64 until the DOM hides it.
+
+A key is bound to the server it was saved for: after the settings point elsewhere,
+it goes nowhere until the user's click approves the new origin (``approve``,
+``settings.approve``), unless requests are signed with ChatGPT instead.
 """
 
 from panel import settings_form as sf
@@ -18,7 +22,8 @@ MAX_AUTO_LOCK_MINUTES = 1440
 class KeyVault:
     def __init__(self, link):
         self.link = link
-        self.key = None  # SettingsView.key: {"set", "masked"}
+        self.key = None  # SettingsView.key: {"set", "masked", "origin", "approved"}
+        self.auth_mode = None  # SettingsView.auth_mode: ChatGPT sign-in needs no key approval
         self.vault = None  # VaultStatus
         self.vault_error = None  # the last vault action's refusal (wrong passphrase ...)
         self.confirming = None  # "reveal" | "wipe": the confirmation the page is showing
@@ -37,6 +42,14 @@ class KeyVault:
         return (self.key or {}).get("masked")
 
     @property
+    def unapproved_origin(self):
+        """The saved server's origin when the saved key may not go there yet, else None."""
+        key = self.key or {}
+        if not key.get("set") or key.get("approved", True) or self.auth_mode == "chatgpt":
+            return None
+        return key.get("origin")
+
+    @property
     def key_field_open(self):
         """The API key input is shown: no key saved yet (or a damaged store), or a replacement."""
         state = self.vault.get("state") if self.vault else None
@@ -48,10 +61,13 @@ class KeyVault:
 
     # ------------------------------------------------------------ worker messages
 
-    def settings(self, view, kind=None):
-        """A ``SettingsView`` (its ``key``); ``kind == "key"``: our ``key.set`` was answered."""
+    def settings(self, view, kind=None, data=None):
+        """A ``SettingsView`` (its ``key``): pushed, or the answer to our ``key.set`` / approval."""
         self.key = view.get("key")
-        if kind == "key":
+        self.auth_mode = view.get("auth_mode")
+        if kind == "approve":
+            self.link.say("Approved: your key may now be sent to " + str(data), "ok")
+        elif kind == "key":
             self.clear_key_field = True
             self.replacing = False
             self.link.request("vault", {"type": "vault.status"})
@@ -87,6 +103,14 @@ class KeyVault:
     def replace_key(self, flag=True):
         self.replacing = flag
         self.link.touch("key")
+
+    def approve(self):
+        """The "Send my key there" click: approve the saved server for the saved key."""
+        origin = self.unapproved_origin
+        if origin is None or self.link.waiting("save", "key", "test", "approve"):
+            return
+        self.link.request("approve", {"type": "settings.approve", "origin": origin}, origin)
+        self.link.say("Approving…", "busy")
 
     def confirm(self, what):
         """Show (or, with None, drop) the confirmation for "reveal" or "wipe"."""

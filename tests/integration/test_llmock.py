@@ -508,36 +508,25 @@ def test_stalled_stream_is_resent_by_the_turn_retry(llmock: Llmock) -> None:
     assert llmock.verdict() == clean_verdict(attempts=2, faults=1), llmock.verdict_text()
 
 
-def test_outage_spends_both_retry_budgets_and_llmock_calls_it_a_storm(llmock: Llmock) -> None:
+def test_an_outage_stops_at_the_per_turn_attempt_cap_within_llmocks_storm_limit(llmock: Llmock) -> None:
     # A permanent 503 (llmock's `outage()`), with `retry-after: 0` to keep the test fast.
     llmock.scenario({"type": "fail", "status": 503, "retry_after": 0, "times": None})
 
     events, error = run(llmock, turn=True, request_max_retries=2, stream_max_retries=3)
 
     # Rust A nests its two retry loops: each turn attempt runs the whole request loop
-    # (here 3 attempts, Retry-After 0 s), ends in RetryLimit, which run_turn re-sends
-    # after backoff(n) (parity rows 11, 14, 18). So (2 + 1) × (3 + 1) = 12 attempts.
+    # (here 3 attempts), ends in RetryLimit, and run_turn re-sends: (2 + 1) × (3 + 1) = 12
+    # requests, 30 with the default budgets. We cap the requests of one user message at
+    # 10 (RetryPolicy.max_attempts_per_turn), and the turn-level waits are the server's
+    # Retry-After (0 s here) carried on RetryLimitError, not backoff.
     assert isinstance(error, RetryLimitError) and error.status == 503
     notices = [e for e in events if isinstance(e, Reconnecting)]
-    assert [(n.attempt, n.delay.total_seconds()) for n in notices] == [(1, 0.18), (2, 0.36), (3, 0.72)]
+    assert [(n.attempt, n.delay.total_seconds()) for n in notices] == [(1, 0.0), (2, 0.0), (3, 0.0)]
     assert all(isinstance(n.error, RetryLimitError) for n in notices)
     records = llmock.requests()
-    assert [r["status"] for r in records] == [503] * 12
-    assert [r["retry_after"] for r in records] == [0.0] * 12
-    # DISAGREEMENT: llmock's `retry_storm` errors above 10 attempts for one call ("the
-    # OpenAI and Anthropic SDKs default to 2"). Rust A's defaults (4 request retries,
-    # 5 stream retries) allow 5 × 6 = 30 attempts, so a long outage always fails this
-    # verdict; we keep Rust's budgets. The storm is the only finding: Retry-After was
-    # honoured (no `retry_after_ignored`) and the call was retried (no `gave_up`).
-    verdict = llmock.verdict()
-    assert summary(verdict) == {
-        "passed": False,
-        "calls": 1,
-        "attempts": 12,
-        "faults_injected": 12,
-        "errors": 1,
-        "warnings": 0,
-    }
-    [finding] = verdict["findings"]
-    assert (finding["severity"], finding["code"]) == ("error", "retry_storm")
-    assert finding["requests"] == list(range(1, 13))
+    assert [r["status"] for r in records] == [503] * 10
+    assert [r["retry_after"] for r in records] == [0.0] * 10
+    # llmock's `retry_storm` finding fires above 10 attempts for one call; with Rust's
+    # uncapped nesting a long outage always tripped it. The cap keeps the client
+    # within it, Retry-After was honoured and the call was retried: a clean verdict.
+    assert llmock.verdict() == clean_verdict(attempts=10, faults=10), llmock.verdict_text()

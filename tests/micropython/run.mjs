@@ -1,5 +1,5 @@
 // Run the panel's unit tests inside MicroPython (WebAssembly) under Node: the same
-// build the extension ships to the side panel (PyScript's interpreter).
+// build the extension ships to the side panel (its MicroPython build).
 //
 //   node tests/micropython/run.mjs [TEST_FILE[::TEST_NAME]...]   (default: tests/unit/panel/test_*.py)
 //
@@ -35,7 +35,7 @@ if (tests.length === 0) {
 
 const t0 = performance.now();
 const mp = await loadMicroPython({
-  // Same heap and Python stack as in the panel: PyScript passes no sizes, so these
+  // Same heap and Python stack as in the panel: panel-boot.js passes no sizes, so these
   // are loadMicroPython's defaults (1 MiB heap, 2048-slot pystack), spelled out.
   heapsize: 1024 * 1024,
   pystack: 2048,

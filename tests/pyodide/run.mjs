@@ -2,13 +2,13 @@
 //
 //   node tests/pyodide/run.mjs WHEEL... -- PYTEST_ARGS...
 //
-// The repository's parent folder is mounted at the same path inside Pyodide, so
-// the tests find py/, tests/ and ../shared exactly where CPython finds them.
+// The checkout is mounted at the same path inside Pyodide, so the tests find py/
+// and tests/ (the corpus included) exactly where CPython finds them.
 // Wheels (pytest, hypothesis, pydantic, ...) are unpacked into site-packages;
 // tests/pyodide/run.py fetches and hash-checks them first.
 
 import { loadPyodide } from "pyodide";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,28 +17,16 @@ const sep = process.argv.indexOf("--");
 const wheels = process.argv.slice(2, sep === -1 ? undefined : sep);
 const pytestArgs = sep === -1 ? ["tests/unit"] : process.argv.slice(sep + 1);
 
-// The shared corpus: $SIDEPY_SHARED, else ../shared beside the checkout (as tests/support/paths.py).
-const shared = process.env.SIDEPY_SHARED || path.join(path.dirname(repo), "shared");
-const env = process.env.SIDEPY_SHARED ? { SIDEPY_SHARED: shared } : {};
-
 const t0 = performance.now();
 // -B: no 3.14 .pyc files in the checkout.
-const pyodide = await loadPyodide({ args: ["-B"], env });
+const pyodide = await loadPyodide({ args: ["-B"] });
 const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
 for (const wheel of wheels) {
   pyodide.unpackArchive(new Uint8Array(readFileSync(wheel)), "zip", { extractDir: sitePackages });
 }
-// Mount host folders at their own paths: the checkout's parent, and wherever the
-// shared corpus really is (../shared may be a symlink pointing outside the parent).
-const mounted = [];
-function mount(dir) {
-  if (mounted.some((m) => dir === m || dir.startsWith(m + path.sep))) return;
-  pyodide.FS.mkdirTree(dir);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: dir }, dir);
-  mounted.push(dir);
-}
-mount(path.dirname(repo));
-if (existsSync(shared)) mount(realpathSync(shared));
+// Mount the checkout at its own path.
+pyodide.FS.mkdirTree(repo);
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: repo }, repo);
 console.log(`pyodide ${pyodide.version} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 pyodide.globals.set("REPO", repo);

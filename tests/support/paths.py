@@ -1,24 +1,19 @@
-"""Where the repository and the shared corpus live, for tests on either runtime."""
+"""Where the repository and its test corpus live, for tests on either runtime."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The shared folder sits beside the checkout (CI clones main next to it). It is
-# read in place and never copied into the repository.
-SHARED = Path(os.environ.get("SIDEPY_SHARED") or REPO.parent / "shared")
-CORPUS = SHARED / "corpus"
+# Public recorded streams, error bodies, headers and SSE framing cases, with their
+# sources in tests/corpus/SOURCES.md.
+CORPUS = REPO / "tests" / "corpus"
 
 
 def corpus_dir(*parts: str) -> Path:
-    """Return a folder of the shared corpus; fail loudly (never skip) when it is missing."""
+    """Return a folder of the test corpus; fail loudly (never skip) when it is missing."""
     path = CORPUS.joinpath(*parts)
     if not path.is_dir():
-        raise FileNotFoundError(
-            f"shared corpus folder {path} is missing: put ../shared beside the checkout "
-            "or set SIDEPY_SHARED"
-        )
+        raise FileNotFoundError(f"test corpus folder {path} is missing from the checkout")
     return path

@@ -1,4 +1,4 @@
-"""Every recorded / documented stream of the shared corpus against its ``.expect.json``.
+"""Every recorded / documented stream of the test corpus against its ``.expect.json``.
 
 For each ``responses/sse/NAME.sse`` we run our decoder and parser (as the client
 does, with no knowledge of the expectations) and compare what *we* derive with
@@ -39,10 +39,6 @@ CLOSED = "stream closed before response.completed"
 
 # name -> {summary field: the value we derive instead, and why}
 KNOWN_DIFFERENCES: dict[str, dict[str, Any]] = {
-    # Codex ignores `response.completed.output` (items come only from
-    # output_item.done, to avoid duplicates, spec §3.3). This stream's only
-    # text is in that output, so there is no text for us to report.
-    "aibridge_wrong_format_line": {"final_text": ""},
     # `response.incomplete` carries usage, but it becomes an error (Rust C):
     # no Completed, so no TokenUsage reaches the consumer.
     "vercel_incomplete_handwritten": {"usage": None},

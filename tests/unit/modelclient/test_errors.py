@@ -1,4 +1,4 @@
-"""The error tree: messages (spec §6.6), retryability, JSON round trips."""
+"""The error tree: messages, retryability, JSON round trips."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from modelclient._error_text import format_status
 from modelclient._errors import (
     ConnectionFailedError,
     ContextWindowExceededError,
+    CyberPolicyError,
     IdleTimeoutError,
     InternalServerError,
+    InvalidImageRequestError,
     InvalidRequestError,
     ModelClientError,
     QuotaExceededError,
@@ -71,17 +73,49 @@ ERRORS: list[tuple[ModelClientError, str, bool, str]] = [
         "stream disconnected before completion: idle timeout waiting for SSE",
     ),
     (
-        ContextWindowExceededError(),
+        ContextWindowExceededError("SidePy"),
         "context_window_exceeded",
         False,
         "SidePy ran out of room in the model's context window. Start a new conversation or "
         "clear earlier history before retrying.",
     ),
     (
-        UsageNotIncludedError(),
+        ContextWindowExceededError(),
+        "context_window_exceeded",
+        False,
+        "The conversation ran out of room in the model's context window. Start a new conversation or "
+        "clear earlier history before retrying.",
+    ),
+    (
+        UsageNotIncludedError("SidePy"),
         "usage_not_included",
         False,
         "To use SidePy with your ChatGPT plan, upgrade to Plus: https://openai.com/chatgpt/pricing.",
+    ),
+    (
+        UsageNotIncludedError(),
+        "usage_not_included",
+        False,
+        "To use this with your ChatGPT plan, upgrade to Plus: https://openai.com/chatgpt/pricing.",
+    ),
+    (
+        CyberPolicyError(" "),
+        "cyber_policy",
+        False,
+        "This request has been flagged for possible cybersecurity risk.",
+    ),
+    (
+        CyberPolicyError("Flagged: exploit development."),
+        "cyber_policy",
+        False,
+        "Flagged: exploit development.",
+    ),
+    (
+        InvalidImageRequestError(),
+        "invalid_image_request",
+        False,
+        "The server could not read an image in this conversation as a valid image. "
+        "Remove the image (or attach it again as PNG or JPEG) and send again.",
     ),
     (
         QuotaExceededError(),
@@ -102,6 +136,12 @@ ERRORS: list[tuple[ModelClientError, str, bool, str]] = [
         "We're currently experiencing high demand, which may cause temporary errors.",
     ),
     (
+        InternalServerError("database unavailable"),
+        "internal_server_error",
+        True,
+        "Internal server error: database unavailable",
+    ),
+    (
         InvalidRequestError("Unknown parameter: 'tools[0].name'.", "{}", "req_1"),
         "invalid_request",
         False,
@@ -120,22 +160,46 @@ ERRORS: list[tuple[ModelClientError, str, bool, str]] = [
         "exceeded retry limit, last status: 502 Bad Gateway",
     ),
     (
-        UnexpectedStatusError(404, '{"error":"nope"}', "req_9"),
-        "unexpected_status",
+        RetryLimitError(429, "r1", "Slow down", timedelta(seconds=1)),
+        "retry_limit",
         True,
-        'unexpected status 404 Not Found: {"error":"nope"}, request id: req_9',
+        "exceeded retry limit, last status: 429 Too Many Requests: Slow down, request id: r1",
+    ),
+    (
+        UnexpectedStatusError(404, '{"error":"nope"}', "req_9", url="http://127.0.0.1:9/v1/responses"),
+        "unexpected_status",
+        False,
+        "unexpected status 404 Not Found: nope, url: http://127.0.0.1:9/v1/responses, request id: req_9",
     ),
     (
         UnexpectedStatusError(418, ""),
         "unexpected_status",
+        False,
+        "unexpected status 418 I'm a teapot: Unknown error",
+    ),
+    (
+        UnexpectedStatusError(409, '{"error":{"message":"Conflict, retry"}}'),
+        "unexpected_status",
         True,
-        "unexpected status 418 I'm a teapot: ",
+        "unexpected status 409 Conflict: Conflict, retry",
+    ),
+    (
+        UnexpectedStatusError(403, "<html><head><title>403\n Forbidden</title></head><body>x</body></html>"),
+        "unexpected_status",
+        False,
+        "unexpected status 403 Forbidden: HTML page: 403 Forbidden",
     ),
     (
         UnauthorizedError('{"error":{"code":"invalid_api_key"}}'),
         "unauthorized",
         False,
-        'unexpected status 401 Unauthorized: {"error":{"code":"invalid_api_key"}}',
+        "unexpected status 401 Unauthorized: Unknown error",
+    ),
+    (
+        UnauthorizedError('{"error":{"message":"Incorrect API key provided: sk-te***st."}}'),
+        "unauthorized",
+        False,
+        "unexpected status 401 Unauthorized: Incorrect API key provided: sk-te***st.",
     ),
     (
         ConnectionFailedError("error sending request for url (https://api.openai.com/v1/responses)"),
@@ -188,7 +252,7 @@ def test_every_concrete_error_has_a_distinct_kind() -> None:
     classes = [getattr(_errors, name) for name in _errors.__all__ if name.endswith("Error")]
     concrete = [cls for cls in classes if cls is not ModelClientError]
     kinds = [cls.kind for cls in concrete]
-    assert len(concrete) == 15
+    assert len(concrete) == 17
     assert len(set(kinds)) == len(kinds)
     assert {e[1] for e in ERRORS} == set(kinds)
 
@@ -242,6 +306,7 @@ def test_fields_are_json_safe() -> None:
         "resets_at": "2024-01-01T00:00:42+00:00",
         "resets_in_seconds": 42,
         "rate_limits": None,
+        "product": None,
     }
     assert limit.retry_delay == timedelta(seconds=42)
 
@@ -261,7 +326,7 @@ def test_usage_limit_json_carries_the_rate_limits() -> None:
 
 
 # ---------------------------------------------------------------------------
-# UsageLimitReachedError text (A, spec §6.6)
+# UsageLimitReachedError text (A)
 # ---------------------------------------------------------------------------
 
 HOUR = 3600
@@ -326,9 +391,14 @@ LIMIT = "You've hit your usage limit."
     ],
 )
 def test_usage_limit_text_by_plan(plan: str | None, with_reset: str, without_reset: str) -> None:
-    assert str(UsageLimitReachedError(plan, resets_in_seconds=3600)) == with_reset
-    assert str(UsageLimitReachedError(plan)) == without_reset
+    assert str(UsageLimitReachedError(plan, resets_in_seconds=3600, product="SidePy")) == with_reset
+    assert str(UsageLimitReachedError(plan, product="SidePy")) == without_reset
     assert UsageLimitReachedError(plan).plan_type == plan  # unknown plans kept verbatim
+
+
+def test_usage_limit_text_without_a_product_names_none() -> None:
+    text = f"{LIMIT} Upgrade to Plus to continue (https://openai.com/chatgpt/pricing)."
+    assert str(UsageLimitReachedError("free")) == text
 
 
 @pytest.mark.parametrize(
@@ -393,6 +463,8 @@ def test_format_status(status: int, text: str) -> None:
             "restricted region (status 403 Forbidden), request id: ray-1",
         ),
         (403, "Cloudflare says hi", None, "unexpected status 403 Forbidden: Cloudflare says hi"),
+        (403, "", None, "unexpected status 403 Forbidden: Unknown error"),
+        (403, "x" * 1200, None, "unexpected status 403 Forbidden: " + "x" * 1000 + "..."),
         (
             404,
             "blocked by Cloudflare",

@@ -69,8 +69,14 @@ VARIANTS: list[tuple[type, Any, dict[str, Any], Callable[[object], bool]]] = [
     (RateLimits, RateLimits(SNAPSHOT), {"snapshot": SNAPSHOT}, is_rate_limits),
     (
         Completed,
-        Completed("resp_1", TokenUsage(total_tokens=3)),
-        {"response_id": "resp_1", "token_usage": TokenUsage(total_tokens=3)},
+        Completed("resp_1", TokenUsage(total_tokens=3), "incomplete", "max_output_tokens", 2),
+        {
+            "response_id": "resp_1",
+            "token_usage": TokenUsage(total_tokens=3),
+            "status": "incomplete",
+            "reason": "max_output_tokens",
+            "malformed_events": 2,
+        },
         is_completed,
     ),
 ]

@@ -1,4 +1,4 @@
-"""Request and item models: exact JSON as Rust's serde writes it (spec §7, §8, §9)."""
+"""Request and item models: exact JSON as Rust's serde writes it."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def compact(value: Any) -> str:
 
 CONVERSATION_ID = "0199f0c2-6b1e-7d30-9a51-3c2b8f1e4d77"
 
-# Spec §7.2, verbatim.
+# Codex's own example request (version A), verbatim.
 SPEC_BODY = (
     '{"model":"gpt-5-codex","instructions":"You are Codex, based on GPT-5. ...","input":[{"type":'
     '"message","role":"user","content":[{"type":"input_text","text":"<user_instructions>\\n\\nbe'
@@ -259,7 +259,7 @@ def test_unknown_tool_type_is_refused() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Azure (spec §7.2 store, §7.4 attach_item_ids)
+# Azure (store: true, attach_item_ids)
 # ---------------------------------------------------------------------------
 
 
@@ -317,7 +317,7 @@ def test_azure_reinserts_item_ids_last() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Provider, URL, headers (spec §8, §9)
+# Provider, URL, headers
 # ---------------------------------------------------------------------------
 
 
@@ -399,25 +399,48 @@ def test_no_auth_no_authorization_header() -> None:
 
 
 @pytest.mark.parametrize(
-    ("slug", "family", "reasoning"),
+    ("slug", "family", "reasoning", "verbosity"),
     [
-        ("o3", "o3", True),
-        ("o3-mini", "o3", True),
-        ("o4-mini", "o4-mini", True),
-        ("codex-mini-latest", "codex-mini-latest", True),
-        ("gpt-4.1", "gpt-4.1", False),
-        ("gpt-oss-20b", "gpt-oss", False),
-        ("openai/gpt-oss-120b", "gpt-oss", False),
-        ("gpt-4o", "gpt-4o", False),
-        ("gpt-3.5-turbo", "gpt-3.5", False),
-        ("gpt-5-codex", "gpt-5-codex", True),
-        ("codex-foo", "codex-foo", True),
-        ("gpt-5", "gpt-5", True),
-        ("gpt-5-mini", "gpt-5", True),
+        ("o3", "o3", True, False),
+        ("o3-mini", "o3", True, False),
+        ("o4-mini", "o4-mini", True, False),
+        ("codex-mini-latest", "codex-mini-latest", True, False),
+        ("gpt-4.1", "gpt-4.1", False, False),
+        ("gpt-4.1-mini", "gpt-4.1", False, False),
+        ("gpt-oss-20b", "gpt-oss", False, False),
+        ("openai/gpt-oss-120b", "gpt-oss", False, False),
+        ("gpt-4o", "gpt-4o", False, False),
+        ("gpt-3.5-turbo", "gpt-3.5", False, False),
+        ("gpt-5-codex", "gpt-5-codex", True, False),
+        ("codex-foo", "codex-foo", True, False),
+        ("gpt-5", "gpt-5", True, True),
+        ("gpt-5-mini", "gpt-5", True, True),
+        # The gpt-5.x line (later Codex): codex models are their own family, no verbosity.
+        ("gpt-5.1-codex", "gpt-5.1-codex", True, False),
+        ("gpt-5.1-codex-max", "gpt-5.1-codex-max", True, False),
+        ("gpt-5.1-codex-mini", "gpt-5.1-codex-mini", True, False),
+        ("gpt-5.2-codex", "gpt-5.2-codex", True, False),
+        ("gpt-5.13-codex", "gpt-5.13-codex", True, False),
+        ("gpt-5.1", "gpt-5.1", True, True),
+        ("gpt-5.2", "gpt-5.2", True, True),
+        ("gpt-5.2-pro", "gpt-5.2", True, True),
+        ("gpt-5.", "gpt-5", True, True),  # not a version: plain gpt-5 prefix
     ],
 )
-def test_find_family_for_model(slug: str, family: str, reasoning: bool) -> None:
-    assert find_family_for_model(slug) == ModelFamily(slug, family, reasoning)
+def test_find_family_for_model(slug: str, family: str, reasoning: bool, verbosity: bool) -> None:
+    assert find_family_for_model(slug) == ModelFamily(slug, family, reasoning, verbosity)
+
+
+@pytest.mark.parametrize("effort", ["none", "minimal", "low", "medium", "high", "xhigh"])
+def test_every_reasoning_effort_is_sent(effort: str) -> None:
+    settings = ModelSettings.model_validate({"model": "gpt-5.1-codex-max", "reasoning_effort": effort})
+    body = build_request(Prompt(input=[]), settings, base_instructions="", conversation_id="c").to_payload()
+    assert body["reasoning"] == {"effort": effort, "summary": "auto"}
+
+
+def test_unknown_reasoning_effort_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        ModelSettings.model_validate({"model": "gpt-5", "reasoning_effort": "extreme"})
 
 
 def test_unknown_model_has_no_family() -> None:
@@ -426,7 +449,7 @@ def test_unknown_model_has_no_family() -> None:
 
 
 # ---------------------------------------------------------------------------
-# ResponseItem shapes (spec §7.4)
+# ResponseItem shapes
 # ---------------------------------------------------------------------------
 
 # (input JSON, exact wire JSON)

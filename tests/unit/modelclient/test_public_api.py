@@ -10,7 +10,7 @@ from tests.support.paths import REPO
 
 PACKAGE = REPO / "py" / "modelclient"
 
-# The names other projects' checks rely on (issue 3): they must stay importable.
+# The names other projects' checks rely on: they must stay importable.
 CONTRACT = [
     "SSEDecoder",
     "ServerSentEvent",

@@ -1,4 +1,4 @@
-"""Rate-limit headers → RateLimitSnapshot (spec §5.1–§5.5) and the public API's x-ratelimit-*."""
+"""Rate-limit headers → RateLimitSnapshot and the public API's x-ratelimit-*."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_spec_5_5_token_count_example() -> None:
 
 
 # ---------------------------------------------------------------------------
-# §5.2 window rules, one row each
+# Rust's window rules, one row each
 # ---------------------------------------------------------------------------
 
 
@@ -225,7 +225,7 @@ def test_never_raises_on_arbitrary_values(value: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# C's multiple families (spec §5.4)
+# C's multiple families
 # ---------------------------------------------------------------------------
 
 

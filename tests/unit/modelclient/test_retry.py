@@ -1,4 +1,4 @@
-"""Backoff, "try again in" parsing, Retry-After, and the retry policy (spec §6.1–§6.5)."""
+"""Backoff, "try again in" parsing, Retry-After, and the retry policy."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_backoff_stays_within_ten_percent(attempt: int, u: float) -> None:
 
 
 # ---------------------------------------------------------------------------
-# "try again in" (spec §6.5, B/C regex)
+# "try again in" (B/C regex)
 # ---------------------------------------------------------------------------
 
 SPEC_VECTORS = [
@@ -222,7 +222,7 @@ def test_parse_retry_after_header(headers: Any, expected: timedelta | None) -> N
 
 
 # ---------------------------------------------------------------------------
-# RetryPolicy: request level (spec §6.2)
+# RetryPolicy: request level
 # ---------------------------------------------------------------------------
 
 
@@ -363,7 +363,7 @@ def test_2xx_is_not_an_error() -> None:
 
 
 # ---------------------------------------------------------------------------
-# RetryPolicy: turn level (spec §6.3)
+# RetryPolicy: turn level
 # ---------------------------------------------------------------------------
 
 TURN_RETRYABLE: list[tuple[ModelClientError, bool]] = [
@@ -372,7 +372,10 @@ TURN_RETRYABLE: list[tuple[ModelClientError, bool]] = [
     (ConnectionFailedError("reset"), True),
     (InternalServerError(), True),
     (RetryLimitError(429), True),  # A retries it; C would not
-    (UnexpectedStatusError(404, ""), True),  # A and C retry these
+    (UnexpectedStatusError(404, ""), False),  # A and C retry these; no re-send fixes a wrong URL
+    (UnexpectedStatusError(403, ""), False),
+    (UnexpectedStatusError(408, ""), True),  # a request timeout / conflict may clear
+    (UnexpectedStatusError(409, ""), True),
     (ContextWindowExceededError(), False),
     (UsageLimitReachedError(), False),
     (UsageNotIncludedError(), False),

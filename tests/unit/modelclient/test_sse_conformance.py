@@ -1,4 +1,4 @@
-"""The 68 WHATWG framing cases of the shared corpus (``sse-conformance/cases.json``).
+"""The 68 WHATWG framing cases of the test corpus (``sse-conformance/cases.json``).
 
 Each case's input (the UTF-8 encoding of its ``input`` string) is decoded whole,
 one byte at a time, at its ``split_at`` cuts, and split in two at every offset;

@@ -1,4 +1,4 @@
-"""ResponseStreamParser: Codex ``process_sse`` semantics (spec §3), table by table."""
+"""ResponseStreamParser: Codex ``process_sse`` semantics, table by table."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ USAGE = {
     "total_tokens": 5346,
 }
 
-# Spec §3.3, one row per behaviour: (row id, SSE JSON, events produced).
+# Rust's process_sse, one row per behaviour: (row id, SSE JSON, events produced).
 EVENT_MAPPING: list[tuple[str, dict[str, Any], list[ResponseEvent]]] = [
     ("created", {"type": "response.created", "response": {"id": "r"}}, [Created()]),
     ("created-needs-response", {"type": "response.created"}, []),
@@ -172,11 +172,12 @@ EVENT_MAPPING: list[tuple[str, dict[str, Any], list[ResponseEvent]]] = [
             "type": "response.completed",
             "response": {"id": "resp_1", "usage": None, "output": [MSG_ITEM]},
         },
-        [Completed("resp_1", None)],
+        # Ours: an item only in `output` (no output_item.done announced it) comes first.
+        [OutputItemDone(MSG_ITEM), Completed("resp_1", None)],
     ),
 ]
 
-# Spec §3.3 "explicitly ignored" and "ignored by the default arm", plus C-only
+# Types process_sse ignores explicitly or by its default arm, plus C-only
 # types that A ignores: none of them produces anything, records an error, or
 # counts as malformed.
 IGNORED_TYPES = [
@@ -310,7 +311,7 @@ def test_close_without_anything_reports_stream_closed() -> None:
     assert str(info.value) == f"stream disconnected before completion: {CLOSED}"
 
 
-# -- response.failed (spec §3.5) ---------------------------------------------
+# -- response.failed ---------------------------------------------
 
 RATE_LIMIT_MESSAGE = (
     "Rate limit reached for gpt-5 in organization org-AAA on tokens per min (TPM): Limit 30000, "
@@ -703,7 +704,7 @@ def test_response_id_tracks_the_latest_response() -> None:
     assert parser.response_id == "resp_b"
 
 
-# -- fixtures (tests/fixtures/sse, shaped like spec §11) ------------------------------
+# -- fixtures (tests/fixtures/sse, shaped like Codex's fixtures) ------------------------------
 
 
 def summarize(event: ResponseEvent) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""TokenUsage, TokenUsageInfo and TokenUsageTracker (spec §4, Rust version A formulas)."""
+"""TokenUsage, TokenUsageInfo and TokenUsageTracker (Rust version A formulas)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from modelclient._usage import (
     UsageRecord,
 )
 
-# -- from_api: the usage-mapping table of spec §4.1 -------------------------------
+# -- from_api: Rust's usage mapping -------------------------------
 
 FULL = {
     "input_tokens": 5132,

@@ -74,3 +74,34 @@ def test_ping_reports_the_workers_python() -> None:
     assert ping["type"] == "ping" and s.diag.result == "Asking Python…"
     s.receive(answer(ping, "pong", python="3.14.2"), 1042)
     assert s.diag.result == "pong from Python 3.14.2 in 42 ms"
+
+
+def test_a_saved_key_not_approved_for_the_new_server_asks_the_user_in_one_click() -> None:
+    s = ready(key={"set": True, "masked": "sk-…WXYZ", "origin": "https://api.openai.com", "approved": True})
+    assert s.vault.unapproved_origin is None
+    s.settings.edit("base_url", "https://b.example/v1")
+    s.settings.save(None)
+    [save] = s.take_outbox()
+    moved = view(base_url="https://b.example/v1",
+                 key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": False})
+    s.receive(answer(save, "settings", settings=moved))
+    assert s.vault.unapproved_origin == "https://b.example"
+    assert "https://b.example" in s.link.status and "approve" in s.link.status
+    assert s.take_outbox() == []  # nothing is approved without the click
+    s.vault.approve()
+    [approve] = s.take_outbox()
+    assert approve["type"] == "settings.approve" and approve["origin"] == "https://b.example"
+    assert s.busy
+    approved = view(base_url="https://b.example/v1",
+                    key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": True})
+    s.receive(answer(approve, "settings", settings=approved))
+    assert s.vault.unapproved_origin is None and s.link.status_kind == "ok"
+    assert "https://b.example" in s.link.status
+
+
+def test_chatgpt_sign_in_never_asks_to_approve_a_key() -> None:
+    s = ready(auth_mode="chatgpt",
+              key={"set": True, "masked": "sk-…WXYZ", "origin": "https://chatgpt.com", "approved": False})
+    assert s.vault.unapproved_origin is None
+    s.vault.approve()
+    assert s.take_outbox() == []
