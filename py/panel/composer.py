@@ -156,7 +156,11 @@ class Composer:
             self.banners.say("composer", WAIT)
             return
         include = "selection" if action == "explain" else "page"
-        self.conn.request("page", {"type": "page.context", "include": include}, {"action": action})
+        msg = {"type": "page.context", "include": include}
+        model = self.turn.header()["model"]
+        if model:
+            msg["model"] = model  # the page's budget follows the model's context window
+        self.conn.request("page", msg, {"action": action})
 
     def clear_context(self):
         self.context = None

@@ -166,6 +166,11 @@ def on_log_click(event):
         if article is not None:
             state.composer.start_edit(article.getAttribute("data-key"))
             changed()
+    elif action == "version":
+        article = target.closest("article")
+        if article is not None and not target.disabled:
+            state.turn.show_version(article.getAttribute("data-key"), int(target.getAttribute("data-index")))
+            changed()
 
 
 def on_toggle(_event):

@@ -126,6 +126,13 @@ class MessageDom:
         self.content = el("div", "md" if msg.role == "assistant" else "plain")
         self.content.setAttribute("data-testid", "message-" + msg.role)
         self.meta = el("div", "meta")
+        # "‹ 2/3 ›": the versions of the answer (regenerated) or of the branch (an edited question).
+        self.versions = el("div", "versions")
+        self.versions.setAttribute("data-testid", "versions")
+        self.prev = button("‹", "version", "Previous version", "icon")
+        self.next = button("›", "version", "Next version", "icon")
+        self.version_label = el("span", "v")
+        self.versions.append(self.prev, self.version_label, self.next)
         self.actions = el("div", "actions")
         self.actions.append(button(None, "copy", "Copy message", "copy"))
         self.edit_btn = None
@@ -135,7 +142,7 @@ class MessageDom:
                                    "edit")
             self.edit_btn.setAttribute("data-testid", "edit-message")
             self.actions.append(self.edit_btn)
-        self.el.append(self.ctx, self.searches, self.content, self.meta, self.actions)
+        self.el.append(self.ctx, self.searches, self.content, self.meta, self.versions, self.actions)
         self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
         self.plain_len = -1
         self.plain_body = None
@@ -211,6 +218,17 @@ class MessageDom:
         cut = bool(msg.error) and bool(msg.text) and msg.error.get("kind") != "incomplete"
         article.classList.toggle("cut", cut)
         show(self.meta, bool(parts))
+        v = msg.versions
+        if v and (v.get("count") or 0) > 1:
+            index, count = v.get("index") or 1, v["count"]
+            self.version_label.textContent = "%d/%d" % (index, count)
+            self.prev.setAttribute("data-index", str(index - 1))
+            self.next.setAttribute("data-index", str(index + 1))
+            self.prev.disabled = index <= 1
+            self.next.disabled = index >= count
+            what = "answer" if msg.role == "assistant" else "branch"
+            self.versions.setAttribute("aria-label", "Version %d of %d of this %s" % (index, count, what))
+        show(self.versions, bool(v) and (v.get("count") or 0) > 1)
 
     def _context(self, ctx):
         """The page or quote the message carried, collapsed under one line."""

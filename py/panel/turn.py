@@ -405,8 +405,22 @@ class Turn:
         self.regenerate(queued)
 
     def can_edit(self, message):
-        """Only the last question can be edited until the worker keeps branches."""
-        return message is self.conv.last("user") and self.can_regenerate()
+        """Any question on screen (the conversation branches from it) while nothing is under way."""
+        if message.role != "user" or message.id is None or message.pending:
+            return False
+        return self.can_regenerate()
+
+    def show_version(self, key, index):
+        """Put version ``index`` (from 1) of the answer or branch that message ``key`` heads on screen."""
+        m = self.conv.find(key)
+        if m is None or not m.versions or m.id is None or not self.can_regenerate():
+            return
+        if not 1 <= index <= m.versions.get("count", 1) or index == m.versions.get("index"):
+            return
+        msg = {"type": "chat.version", "conversation_id": self.conv.id, "message_id": m.id, "index": index}
+        self.conn.request("version", msg, {"conv": self.conv})
+        self.banners.dismiss("turn")
+        self.rev.touch("messages")
 
     def start_edit(self, key):
         """Put a user message in the composer; the next send replaces it (and what follows)."""
