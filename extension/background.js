@@ -60,7 +60,9 @@ function senderKind(sender) {
   } catch {
     return "unknown";
   }
-  if (origin === EXTENSION_ORIGIN) return PAGES.get(sender.url) ?? "unknown"; // exact URL only
+  // Exact URL only, less the fragment: it never changes which document runs (the welcome
+  // page is options.html#welcome; the setup card opens options.html#provider=…).
+  if (origin === EXTENSION_ORIGIN) return PAGES.get(sender.url.split("#", 1)[0]) ?? "unknown";
   return sender.tab ? "content" : "unknown"; // a script running in a web page's tab
 }
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from mockapi import MockServerThread, cut_reply, http_error, stall_reply, text_reply
+from mockapi import Cut, MockServerThread, Script, Sleep, Turn, http_error, stall_reply, text_reply
 from tests.e2e.chatkit import MODEL, TIMEOUT_MS, ChatBrowser, Panel, set_settings
 
 pytestmark = pytest.mark.e2e
@@ -135,7 +135,9 @@ def test_a_persistent_server_error_ends_in_one_banner(server: MockServerThread, 
 
 def test_a_cut_stream_keeps_the_partial_answer_marked_as_cut(server: MockServerThread, panel: Panel) -> None:
     text = "The ferry leaves at nine and returns at five."
-    server.enqueue(cut_reply(after_deltas=3, text=text))
+    # The first words arrive, then the connection drops (a moment later, as a network does:
+    # a cut in the same packet as the words would take them with it).
+    server.enqueue(Script((Turn(text, interleave={3: (Sleep(500), Cut())}),), label="cut"))
     panel.send("When is the ferry?")
     banner = panel.banner
     expect(banner).to_contain_text("The connection dropped in the middle of the answer.", timeout=TIMEOUT_MS)

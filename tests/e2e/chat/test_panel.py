@@ -173,3 +173,42 @@ def test_the_list_groups_previews_counts_and_exports_json(
     assert (
         data["format"] == "sidepy.conversations" and data["conversations"][0]["title"] == "Markdown, please"
     )
+
+
+def test_an_earlier_question_can_be_edited_and_answers_keep_their_versions(
+    browser: ChatBrowser, server: MockServerThread, panel: Panel
+) -> None:
+    asked = (("How tall is the lighthouse?", "Forty metres."), ("And how old?", "A century."))
+    for question, answer in asked:
+        server.enqueue(text_reply(answer))
+        panel.send(question)
+        panel.reply(answer)
+
+    # Edit the first question: the conversation goes on from it.
+    panel.articles("user").first.get_by_test_id("edit-message").click()
+    expect(panel.composer).to_have_value("How tall is the lighthouse?")
+    server.enqueue(text_reply("Forty-two metres, with the lamp."))
+    panel.send("How tall is the lighthouse, lamp included?")
+    panel.reply("Forty-two metres, with the lamp.")
+    expect(panel.users).to_have_text(["How tall is the lighthouse, lamp included?"])
+    sent = [text for text in json.dumps(server.requests_to("responses")[-1].json["input"]).split('"') if text]
+    assert "And how old?" not in sent  # only the new branch goes to the model
+
+    # The branch it replaced is a version of it: 2/2, and 1/2 brings it back whole.
+    branch = panel.articles("user").first.get_by_test_id("versions")
+    expect(branch).to_contain_text("2/2")
+    branch.get_by_role("button", name="Previous version").click()
+    expect(panel.users).to_have_text(["How tall is the lighthouse?", "And how old?"], timeout=TIMEOUT_MS)
+    expect(panel.assistants).to_have_text(["Forty metres.", "A century."])
+    expect(panel.articles("user").first.get_by_test_id("versions")).to_contain_text("1/2")
+
+    # Regenerate keeps the answer it replaces.
+    server.enqueue(text_reply("About a hundred years."))
+    panel.get("regenerate").click()
+    panel.reply("About a hundred years.")
+    answer = panel.articles("assistant").last.get_by_test_id("versions")
+    expect(answer).to_contain_text("2/2")
+    answer.get_by_role("button", name="Previous version").click()
+    expect(panel.assistants.last).to_have_text("A century.", timeout=TIMEOUT_MS)
+    stored = browser.current()
+    assert [m["text"] for m in stored["messages"]][-1] == "A century."  # the switch is stored
