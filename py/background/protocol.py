@@ -66,6 +66,7 @@ MAX_MESSAGE_CHARS = 100_000
 MAX_IMPORT_CHARS = 50_000_000
 
 ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Effort = Literal["minimal", "low", "medium", "high"]
 
 
@@ -192,11 +193,20 @@ class ChatRegenerate(Request):
     conversation_id: ConversationId
 
 
+class ChatVersion(Request):
+    """``chat.version``: show version ``index`` (from 1) of the answer or branch a message heads."""
+
+    conversation_id: ConversationId
+    message_id: MessageId
+    index: StrictInt = Field(ge=1, le=1000)
+
+
 class ChatEdit(Request):
-    """``chat.edit``: replace the last user message and send again."""
+    """``chat.edit``: rewrite a user message (the last one by default) and send again."""
 
     conversation_id: ConversationId
     text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    message_id: MessageId | None = None
 
     _text = field_validator("text")(_not_blank)
 
@@ -215,9 +225,10 @@ class QueueConfig(Request):
 
 
 class PageContextRequest(Request):
-    """``page.context``: read the active tab."""
+    """``page.context``: read the active tab; ``model`` (the conversation's) sets the budget."""
 
     include: Literal["page", "selection"] = "page"
+    model: StrictStr | None = Field(None, max_length=200)
 
 
 class SettingsGet(Request):
@@ -275,6 +286,7 @@ REQUESTS: dict[str, type[Request]] = {
     "chat.stop": ChatStop,
     "chat.regenerate": ChatRegenerate,
     "chat.edit": ChatEdit,
+    "chat.version": ChatVersion,
     "chat.cancel_queued": ChatCancelQueued,
     "queue.config": QueueConfig,
     "page.context": PageContextRequest,

@@ -114,6 +114,17 @@ class StoredMessage(_Record):
     usage: Usage | None = None
     searches: list[str] = Field(default_factory=list)
     queued: bool = False  # a user message waiting in the request queue (not sent to the model yet)
+    # The other versions of the conversation's tail that starts with this message (an
+    # answer written again, a question edited), in writing order without the one on the
+    # path, and where that one sits among them (background.store.versions).
+    versions: list[list[StoredMessage]] = Field(default_factory=list)
+    version: int = 0
+    # A user message whose answer is being written again: the earlier answers, kept for the
+    # new one (it takes them as its versions when its turn starts, even after a wait).
+    next_versions: list[list[StoredMessage]] = Field(default_factory=list)
+
+
+StoredMessage.model_rebuild()
 
 
 class StoredConversation(_Record):
@@ -234,6 +245,8 @@ def message_view(
         view["usage"] = message.usage.model_dump()
     if message.searches:
         view["searches"] = list(message.searches)
+    if message.versions:
+        view["versions"] = {"index": message.version + 1, "count": len(message.versions) + 1}
     return view
 
 
