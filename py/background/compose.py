@@ -98,9 +98,11 @@ def compose(
     call_later: Callable[[float, Callable[[], None]], object] | None = None,
     open_stream: OpenStream | None = None,
     vault_lab: Callable[[], Any] | None = None,
+    extension_origin: str = "",
 ) -> Worker:
     """Build the worker. ``dev``: the developer build (``build.py --dev``) with its test hooks;
-    ``open_stream`` and ``vault_lab`` are only used there."""
+    ``open_stream`` and ``vault_lab`` are only used there. ``extension_origin``
+    (``chrome-extension://<id>``) is named where a local server must allow it (Ollama)."""
     options = dict(client_options or {})
     with_timeout = options.get("with_timeout", asyncio.wait_for)
 
@@ -132,7 +134,7 @@ def compose(
 
     deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
                     monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
-                    chatgpt_auth=accounts.manager)
+                    chatgpt_auth=accounts.manager, extension_origin=extension_origin)
     scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
                           push=ports.broadcast, after_reply=context.after_reply, ids=ids,
                           call_later=call_later, alarms=alarms)
@@ -146,7 +148,8 @@ def compose(
         return bool(await bound.get())
 
     def tester(allowed: Collection[str]) -> ConnectionTest:  # settings.test: credentials only to ``allowed``
-        return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout)
+        return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout,
+                              extension_origin=extension_origin)
 
     views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember)
     vault_status = functools.partial(status_message, vault) if vault is not None else None
@@ -176,6 +179,7 @@ def compose(
 
     provider_handlers = ProviderHandlers(
         settings, bound, views, parked, provider_transport, with_timeout=with_timeout,
+        extension_origin=extension_origin,
         key_unavailable=vault_handlers.key_unavailable if vault_handlers is not None else None)
 
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}

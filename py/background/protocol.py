@@ -70,7 +70,10 @@ MAX_MESSAGE_CHARS = 100_000
 MAX_IMPORT_CHARS = 50_000_000
 
 ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Effort = Literal["minimal", "low", "medium", "high"]
+MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# modelclient's ReasoningEffort: ``none`` (gpt-5.1 and later) and ``xhigh`` (codex-max, gpt-5.2 and
+# later) too; each model's own choices are ``SettingsView.efforts``.
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 class Request(BaseModel):
@@ -196,11 +199,20 @@ class ChatRegenerate(Request):
     conversation_id: ConversationId
 
 
+class ChatVersion(Request):
+    """``chat.version``: show version ``index`` (from 1) of the answer or branch a message heads."""
+
+    conversation_id: ConversationId
+    message_id: MessageId
+    index: StrictInt = Field(ge=1, le=1000)
+
+
 class ChatEdit(Request):
-    """``chat.edit``: replace the last user message and send again."""
+    """``chat.edit``: rewrite a user message (the last one by default) and send again."""
 
     conversation_id: ConversationId
     text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    message_id: MessageId | None = None
 
     _text = field_validator("text")(_not_blank)
 
@@ -219,9 +231,10 @@ class QueueConfig(Request):
 
 
 class PageContextRequest(Request):
-    """``page.context``: read the active tab."""
+    """``page.context``: read the active tab; ``model`` (the conversation's) sets the budget."""
 
     include: Literal["page", "selection"] = "page"
+    model: StrictStr | None = Field(None, max_length=200)
 
 
 class SettingsGet(Request):
@@ -311,6 +324,7 @@ REQUESTS: dict[str, type[Request]] = {
     "chat.stop": ChatStop,
     "chat.regenerate": ChatRegenerate,
     "chat.edit": ChatEdit,
+    "chat.version": ChatVersion,
     "chat.cancel_queued": ChatCancelQueued,
     "queue.config": QueueConfig,
     "page.context": PageContextRequest,

@@ -100,8 +100,11 @@ from ._items import (
 from ._models import NotAModelListError, list_models, parse_model_list
 from ._presets import (
     PRESETS,
+    FailureAdvice,
+    FailureReason,
     KeyNeed,
     ProviderPreset,
+    advise_failure,
     explain_failure,
     find_preset,
     guess_preset,
@@ -167,6 +170,8 @@ __all__ = [
     "CustomToolCallItem",
     "CustomToolCallOutputItem",
     "CyberPolicyError",
+    "FailureAdvice",
+    "FailureReason",
     "Fatal",
     "FetchTransport",
     "FreeformTool",
@@ -248,6 +253,7 @@ __all__ = [
     "WebSearchCallItem",
     "WebSearchTool",
     "WireApi",
+    "advise_failure",
     "backoff",
     "build_chat_request",
     "build_request",

@@ -9,18 +9,18 @@ import json
 from pyscript import window
 
 from panel import settings_form as sf
-from panel.auth_intents import auth_summary
+from panel.account_state import auth_summary
 from panel.dom import g, show
+from panel.form_state import sites
 from panel.options_dom import button, el
-from panel.settings_form import wire_hint
-from panel.settings_state import sites
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
 KEY_STATES = {
     "empty": "No key saved yet.",
     "locked": "Your keys are locked with your passphrase: unlock them below to use or change the key.",
 }
-FIELD_ERRORS = ("provider", "base_url", "model", "reasoning_effort", "reasoning_summary", "verbosity",
+FIELD_ERRORS = ("provider", "base_url", "wire_api", "model", "reasoning_effort", "reasoning_summary",
+                "verbosity",
                 "instructions", "idle_timeout_s", "request_max_retries", "stream_max_retries",
                 "organization", "project", "web_search", "api_key", "auth_mode", "token_url")
 
@@ -121,13 +121,15 @@ class OptionsView:
         return True
 
     def paint(self):
-        s = self.state
-        if self._moved("form") and s.form is not None:
-            self.form()
+        s, f, link = self.state, self.state.settings, self.state.link
+        if self._moved("form"):
+            show(g("welcome"), s.welcome)
+            if f.form is not None:
+                self.form()
         if self._moved("errors"):
             self.errors()
         if self._moved("preview"):
-            g("request-url").textContent = s.request_url or "—"
+            g("request-url").textContent = f.request_url or "—"
         if self._moved("key"):
             self.key()
         if self._moved("vault"):
@@ -140,15 +142,18 @@ class OptionsView:
             self.profiles()
         if self._moved("status"):
             status = g("settings-status")
-            status.textContent = s.status
+            status.textContent = link.status
             for cls in STATUS_CLASSES:
-                status.classList.toggle(cls, cls == s.status_kind)
+                status.classList.toggle(cls, cls == link.status_kind)
+        if self._moved("diag"):
+            g("ping-result").textContent = s.diag.result or ""
         ready = s.phase == "ready" and not s.busy
         g("save").disabled = not ready
         g("test-connection").disabled = not ready
 
     def form(self):
-        s, form = self.state, self.state.form
+        s = self.state.settings
+        form = s.form
         for name in form:
             e = g(name)
             if e is None:
@@ -160,7 +165,7 @@ class OptionsView:
         provider = form["provider"]
         g("base_url").placeholder = sf.PLACEHOLDERS[provider]
         g("hint-provider").textContent = sf.HINTS[provider]
-        g("hint-wire_api").textContent = wire_hint(s.saved or {}, form)
+        g("hint-wire_api").textContent = sf.wire_hint(s.saved or {}, form)
         show(g("probe-row"), provider in sf.PAID)
         g("test-probe").checked = s.probe
         models = g("models")
@@ -186,9 +191,10 @@ class OptionsView:
                                         "hidden": True})))
 
     def errors(self):
-        errors = self.state.errors
+        errors = self.state.settings.errors
         shown = []
-        for name in FIELD_ERRORS + tuple("template-%d" % i for i in range(len(self.state.templates))):
+        rows = tuple("template-%d" % i for i in range(len(self.state.settings.templates)))
+        for name in FIELD_ERRORS + rows:
             box = g("err-" + name)
             if box is None:
                 continue
@@ -205,10 +211,10 @@ class OptionsView:
         show(general, bool(rest))
 
     def key(self):
-        s = self.state
+        s = self.state.vault
         vault = s.vault or {}
         state = vault.get("state")
-        masked = ((s.saved or {}).get("key") or {}).get("masked")
+        masked = s.masked
         if state == "damaged":
             text = vault.get("message") or "key store damaged, re-enter your key"
             text = text[0].upper() + text[1:]
@@ -248,7 +254,7 @@ class OptionsView:
             self.key_field.value = ""
 
     def auth(self):
-        s = self.state
+        s = self.state.account
         state = (s.auth or {}).get("chatgpt")
         line = g("auth-status")
         line.textContent = auth_summary(s.auth, _date)
@@ -260,7 +266,7 @@ class OptionsView:
         show(box, bool(s.auth_error))
 
     def vault(self):
-        s = self.state
+        s = self.state.vault
         vault = s.vault
         key = (vault.get("state") if vault else None, vault.get("mode") if vault else None, s.passphrase_form)
         if key != self.vault_key or s.clear_passphrases:
@@ -275,26 +281,30 @@ class OptionsView:
         show(box, bool(s.vault_error))
 
     def profiles(self):
-        s = self.state
+        s = self.state.providers
         box = g("profiles")
         box.replaceChildren()
         for p in s.profiles:
-            active = p.get("id") == s.active_profile
+            active = p.get("id") == s.active
             item = el("li", {"data-testid": "profile", "data-profile": p.get("id"),
                              "class": "active" if active else None},
                       el("strong", None, p.get("name") or ""), " · ", p.get("model") or "")
             if active:
                 item.appendChild(el("span", {"class": "hint"}, " (in use)"))
             else:
-                item.appendChild(button("Use", "profile-use", None, "profile-use"))
-                item.appendChild(button("Remove", "profile-delete", "danger-text", "profile-delete"))
+                # One of these per saved provider: a test id, no element id (ids are unique).
+                item.appendChild(el("button", {"type": "button", "data-action": "profile-use",
+                                               "data-testid": "profile-use"}, "Use"))
+                item.appendChild(el("button", {"type": "button", "data-action": "profile-delete",
+                                               "class": "danger-text", "data-testid": "profile-delete"},
+                                    "Remove"))
             box.appendChild(item)
         if not s.profiles:
             box.appendChild(el("li", {"class": "hint"}, "None saved yet: the settings above are your only "
                                "provider."))
 
     def test(self):
-        s = self.state
+        s = self.state.settings
         box = g("test-result")
         box.replaceChildren()
         t = s.test

@@ -20,6 +20,7 @@ from modelclient import (
     WebSearchTool,
     find_preset,
     parse_item,
+    reasoning_efforts,
 )
 
 from ..page.context import PAGE_RULES
@@ -77,8 +78,16 @@ def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt
 
 
 def model_settings(conversation: StoredConversation, settings: Settings) -> ModelSettings:
-    """The conversation's model and effort with the settings' summary and verbosity."""
-    effort = conversation.reasoning_effort if conversation.reasoning_effort in _EFFORTS else None
+    """The conversation's model and effort with the settings' summary and verbosity.
+
+    An effort the model does not take (``modelclient.reasoning_efforts``: the default
+    ``minimal`` after a switch to ``gpt-5.1``, any effort for ``gpt-4o`` or a model
+    modelclient does not know) is left out rather than refused by the server, as the
+    panel's picker offers none.
+    """
+    effort = conversation.reasoning_effort
+    if effort not in _EFFORTS or effort not in reasoning_efforts(conversation.model):
+        effort = None
     return ModelSettings.model_validate({
         "model": conversation.model,
         "reasoning_effort": effort,

@@ -27,6 +27,11 @@ does the extension hold a host permission for the origin
 ``no-cors`` request (which CORS cannot block)? Reachable means CORS; not
 reachable means network.
 
+Where the provider says more, its sentence replaces the generic one
+(``modelclient.advise_failure``): a local server that is not running and how to
+start it, Ollama refusing the extension's origin (``OLLAMA_ORIGINS``), a key the
+preset needs and where to get it.
+
 The key never appears in the reply: what the server says is redacted before it
 is quoted.
 """
@@ -51,7 +56,10 @@ from modelclient import (
     RefreshTokenTransientError,
     RetryPolicy,
     Transport,
+    UnauthorizedError,
+    UnexpectedStatusError,
     WireApi,
+    advise_failure,
     build_chat_request,
     build_request,
     detect_wire_api,
@@ -140,11 +148,13 @@ class ConnectionTest:
         *,
         with_timeout: WithTimeout = asyncio.wait_for,
         monotonic: Callable[[], float] = time.monotonic,
+        extension_origin: str = "",
     ) -> None:
         self._transport = transport
         self._access = access
         self._with_timeout = with_timeout
         self._monotonic = monotonic
+        self._origin = extension_origin  # chrome-extension://<id>, for Ollama's origin advice
 
     async def run(self, settings: Settings, key: str | None, *, auth: Auth | None = None,
                   probe: bool = False) -> Message:
@@ -164,6 +174,7 @@ class ConnectionTest:
         if self._transport is None:
             return {**out, "ok": False, "kind": "network", "message": "No network access in this runtime."}
         outcome = {**out, **await self._try(settings, url, _auth_headers(settings, key), key)}
+        outcome = _advised(outcome, settings, key, self._origin)
         # The turn chat will send, unless the server was not reached or refused the key.
         if probe and outcome["kind"] in ("ok", "rate_limited", "wrong_url", "not_openai"):
             return await self._probe(settings, key, outcome)
@@ -215,7 +226,8 @@ class ConnectionTest:
         error = last.error
         assert error is not None
         why = explain_failure(error, find_preset(settings.preset_id), settings.base, model=settings.model,
-                              models=outcome.get("model_ids") or (), has_key=bool(key)) or str(error)
+                              models=outcome.get("model_ids") or (), extension_origin=self._origin,
+                              has_key=bool(key)) or str(error)
         return {**result, "ok": False, "kind": "chat_failed", "message": f"Chat failed: {redact(why, key)}"}
 
     async def _run_chatgpt(self, settings: Settings, auth: Auth, out: Message) -> Message:
@@ -301,6 +313,28 @@ class ConnectionTest:
         if granted is not None:
             result["access"] = granted
         return result
+
+
+# A failed GET /models as the error a turn would meet, for the provider's sentence.
+_AS_ERRORS: dict[str, Callable[[], ModelClientError]] = {
+    "network": lambda: ConnectionFailedError("no connection"),
+    "bad_key": UnauthorizedError,
+    "forbidden": lambda: UnexpectedStatusError(403, ""),
+}
+# The provider's sentences that say more than the test's own (which knows CORS from network).
+_ADVICE_WINS = ("not_running", "origins", "needs_key")
+
+
+def _advised(outcome: Message, settings: Settings, key: str | None, extension_origin: str) -> Message:
+    """``outcome`` with the provider's sentence where it names the fix (see the module docstring)."""
+    make = _AS_ERRORS.get(outcome["kind"])
+    if make is None:
+        return outcome
+    advice = advise_failure(make(), find_preset(settings.preset_id), settings.base,
+                            extension_origin=extension_origin, has_key=bool(key))
+    if advice is None or advice.reason not in _ADVICE_WINS:
+        return outcome
+    return {**outcome, "message": advice.text}
 
 
 async def _quietly(question: Awaitable[bool | None]) -> bool | None:

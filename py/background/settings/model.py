@@ -185,7 +185,7 @@ class Settings(BaseModel):
     # Other saved providers, and which one the fields above belong to.
     profiles: list[Profile] = Field(default_factory=list, max_length=MAX_PROFILES)
     active_profile: str = ""
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
     verbosity: Literal["low", "medium", "high"] | None = None
     instructions: str = Field(DEFAULT_INSTRUCTIONS, max_length=20_000)

@@ -24,6 +24,7 @@ from modelclient import TokenUsage
 from .storage import SCHEMA_VERSION, text_bytes
 
 __all__ = [
+    "Advice",
     "ConversationIndex",
     "ErrorInfo",
     "IndexEntry",
@@ -73,13 +74,22 @@ class Usage(_Record):
         return TokenUsage(**self.model_dump())
 
 
+class Advice(_Record):
+    """What to do about a failed turn, in the provider's words (``modelclient.advise_failure``)."""
+
+    reason: str  # modelclient.FailureReason: not_running, origins, unknown_model ...
+    text: str
+
+
 class ErrorInfo(_Record):
-    """``{kind, message, retryable, fields}``: a ``modelclient`` error's ``to_json()`` or an app error."""
+    """``{kind, message, retryable, fields, advice?}``: a ``modelclient`` error's ``to_json()`` or an
+    app error; ``advice`` when the provider's failure has a sentence that says how to fix it."""
 
     kind: str
     message: str
     retryable: bool = False
     fields: dict[str, Any] = Field(default_factory=dict)
+    advice: Advice | None = None
 
 
 class PageContext(_Record):
@@ -114,6 +124,17 @@ class StoredMessage(_Record):
     usage: Usage | None = None
     searches: list[str] = Field(default_factory=list)
     queued: bool = False  # a user message waiting in the request queue (not sent to the model yet)
+    # The other versions of the conversation's tail that starts with this message (an
+    # answer written again, a question edited), in writing order without the one on the
+    # path, and where that one sits among them (background.store.versions).
+    versions: list[list[StoredMessage]] = Field(default_factory=list)
+    version: int = 0
+    # A user message whose answer is being written again: the earlier answers, kept for the
+    # new one (it takes them as its versions when its turn starts, even after a wait).
+    next_versions: list[list[StoredMessage]] = Field(default_factory=list)
+
+
+StoredMessage.model_rebuild()
 
 
 class StoredConversation(_Record):
@@ -229,11 +250,13 @@ def message_view(
     if message.stopped:
         view["stopped"] = True
     if message.error is not None:
-        view["error"] = message.error.model_dump()
+        view["error"] = message.error.model_dump(exclude_none=True)
     if message.usage is not None:
         view["usage"] = message.usage.model_dump()
     if message.searches:
         view["searches"] = list(message.searches)
+    if message.versions:
+        view["versions"] = {"index": message.version + 1, "count": len(message.versions) + 1}
     return view
 
 

@@ -130,6 +130,7 @@ class Harness:
         counter: Iterator[int] | None = None,
         keys: MemoryKeySource | None = None,
         alarms: Any = None,
+        extension_origin: str = "",
     ) -> None:
         self.store = store if store is not None else MemoryStore()
         self.host = FakeHost()
@@ -159,6 +160,7 @@ class Harness:
             ids=lambda prefix: f"{prefix}{next(counter)}",
             call_later=self.timers.call_later,
             alarms=alarms,
+            extension_origin=extension_origin,
         )
         self.app = self.worker.app
 

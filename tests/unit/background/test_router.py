@@ -27,9 +27,9 @@ TYPES = sorted(set().union(*CAPABILITIES.values(), *DEV_CAPABILITIES.values()))
 SECRET = "sk-payload-0123456789abcdefSECRET"
 
 # The table as the issue states it, written out by hand (not derived from the code under test).
-PANEL = {"ping", "hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.cancel_queued",
-         "queue.config", "conv.list", "conv.open", "conv.new", "conv.rename", "conv.delete", "conv.pin",
-         "conv.export", "conv.settings", "page.context", "settings.get",
+PANEL = {"ping", "hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.version",
+         "chat.cancel_queued", "queue.config", "conv.list", "conv.open", "conv.new", "conv.rename",
+         "conv.delete", "conv.pin", "conv.export", "conv.settings", "page.context", "settings.get",
          # switching among the providers the user saved, refreshing the active one's models
          "profile.select", "models.list"}
 OPTIONS = {"ping", "settings.get", "settings.set", "settings.preview", "settings.test", "settings.approve",

@@ -1,38 +1,50 @@
-"""The options page's providers: presets in the provider field, the API choice, saved providers,
-and Test connection's short message.
+"""The options page's providers: presets in the provider field and the API choice
+(``panel.settings_form``, ``panel.form_state``), Test connection's short message, and the saved
+providers (``panel.provider_list``), alone and routed by ``panel.settings_state``.
 
 These tests also run on MicroPython (tests/micropython/run.py): plain functions and
 asserts only; no ``from __future__``, no pytest features.
 """
 
 from panel import settings_form as sf
+from panel.form_state import SettingsForm
+from panel.options_link import OptionsLink
+from panel.provider_list import ProviderList
 from panel.settings_state import SettingsState
 
-PROFILES = [{"id": "p0123456789abcdef", "name": "OpenAI", "preset": "openai", "model": "gpt-5-mini"},
-            {"id": "pfedcba9876543210", "name": "Ollama on this machine", "preset": "ollama",
-             "model": "llama3.2"}]
+try:
+    from tests.unit.panel.optkit import answer, entry
+    from tests.unit.panel.optkit import view as base_view
+except ImportError:  # MicroPython: this folder is on sys.path
+    from optkit import answer, entry
+    from optkit import view as base_view
+
+OPENAI_ID = "p0123456789abcdef"
+OLLAMA_ID = "pfedcba9876543210"
+PROFILES = [{"id": OPENAI_ID, "name": "OpenAI", "preset": "openai", "model": "gpt-5-mini"},
+            {"id": OLLAMA_ID, "name": "Ollama on this machine", "preset": "ollama", "model": "llama3.2"}]
 
 
 def view(**extra):
-    v = {
-        "provider": "openai", "preset": "openai", "base_url": "https://api.openai.com/v1",
-        "request_url": "https://api.openai.com/v1/responses", "model": "gpt-5-mini", "models": ["gpt-5-mini"],
-        "reasoning_effort": None, "reasoning_summary": "auto", "verbosity": None, "instructions": "",
-        "idle_timeout_ms": 300000, "request_max_retries": 4, "stream_max_retries": 5, "organization": None,
-        "project": None, "web_search": False, "key": {"set": False, "masked": None}, "templates": [],
-        "wire_api": "auto", "presets": [{"id": "deepseek", "wire_api": "chat"}, {"id": "custom"}],
-        "profiles": [], "active_profile": "",
-    }
+    v = {"preset": "openai", "wire_api": "auto", "profiles": [], "active_profile": "",
+         "presets": [{"id": "deepseek", "wire_api": "chat"}, {"id": "custom"}]}
     v.update(extra)
-    return v
+    return base_view(**v)
 
 
-def ready(**extra):
-    s = SettingsState()
-    s.receive({"type": "settings", "settings": view(**extra)})
-    s.receive({"type": "vault.status", "state": "empty", "records": {}})
-    s.take_outbox()
-    return s
+def loaded(**extra):
+    link = OptionsLink()
+    form = SettingsForm(link)
+    form.settings(view(**extra))
+    link.say("Ready")
+    return link, form
+
+
+def sent(link, kind):
+    return [m for m in link.take_outbox() if m["type"] == kind]
+
+
+# ------------------------------------------------------------------- the form's helpers
 
 
 def test_a_preset_is_the_provider_value_and_goes_back_as_provider_and_preset():
@@ -46,14 +58,9 @@ def test_a_preset_is_the_provider_value_and_goes_back_as_provider_and_preset():
     assert (patch["provider"], patch["preset"], patch["wire_api"]) == ("compatible", "deepseek", "chat")
 
 
-def test_choosing_a_preset_fills_in_its_server():
-    s = ready()
-    s.set_provider("groq")
-    assert s.form["base_url"] == "https://api.groq.com/openai/v1"
-    s.set_provider("compatible")  # a custom server: the user types it
-    assert s.form["base_url"] == ""
-    preview = [m for m in s.take_outbox() if m["type"] == "settings.preview"][-1]
-    assert preview["patch"]["preset"] == "custom" and preview["patch"]["wire_api"] == "auto"
+def test_every_preset_is_offered():
+    assert [p for p, _ in sf.PROVIDERS] == ["openai", "azure", "openrouter", "groq", "deepseek", "mistral",
+                                            "gemini", "ollama", "lmstudio", "llamacpp", "vllm", "compatible"]
 
 
 def test_the_api_hint_says_what_automatic_means():
@@ -68,47 +75,120 @@ def test_the_api_hint_says_what_automatic_means():
     assert chosen.startswith("Always Chat Completions")
 
 
+# ------------------------------------------------------------------------- the form part
+
+
+def test_choosing_a_preset_fills_in_its_server():
+    link, form = loaded()
+    form.set_provider("groq")
+    assert form.form["base_url"] == "https://api.groq.com/openai/v1"
+    form.set_provider("compatible")  # a custom server: the user types it
+    assert form.form["base_url"] == ""
+    preview = sent(link, "settings.preview")[-1]
+    assert preview["patch"]["preset"] == "custom" and preview["patch"]["wire_api"] == "auto"
+    form.form["base_url"] = "http://127.0.0.1:1234/v1"
+    form.set_provider("azure")  # a URL the user typed stays
+    assert form.form["base_url"] == "http://127.0.0.1:1234/v1"
+
+
 def test_test_connection_sends_the_short_message_unless_left_out():
-    s = ready(key={"set": True, "masked": "sk-…WXYZ"})
-    s.test_connection(None)
-    first = [m for m in s.take_outbox() if m["type"] == "settings.test"][-1]
+    link, form = loaded(key={"set": True, "masked": "sk-…WXYZ"})
+    form.test_connection(None)
+    first = sent(link, "settings.test")[-1]
     assert first["probe"] is True
-    s.receive({"type": "settings.test", "id": first["id"], "ok": True, "kind": "ok", "message": "Chat works"})
-    s.set_probe(False)
-    s.test_connection(None)
-    assert [m for m in s.take_outbox() if m["type"] == "settings.test"][-1]["probe"] is False
+    form.tested(answer(first, "settings.test", ok=True, kind="ok", message="Chat works"))
+    entry(link, first)
+    form.set_probe(False)
+    form.test_connection(None)
+    assert sent(link, "settings.test")[-1]["probe"] is False
 
 
-def test_saved_providers():
-    s = ready(profiles=PROFILES, active_profile="p0123456789abcdef")
-    assert s.profiles == PROFILES and s.active_profile == "p0123456789abcdef"
-    s.save_profile("  Work  ", new=True)
-    [save] = s.take_outbox()
-    assert save == {"type": "profile.save", "new": True, "name": "Work", "id": save["id"]}
-    s.receive({"type": "settings", "id": save["id"], "settings": view(profiles=PROFILES,
-                                                                      active_profile="p0123456789abcdef")})
-    s.select_profile("p0123456789abcdef")  # the one in use: nothing to do
-    assert s.take_outbox() == []
-    s.select_profile("pfedcba9876543210")
-    [select] = s.take_outbox()
-    assert select["type"] == "profile.select" and select["profile_id"] == "pfedcba9876543210"
-    ollama = view(provider="compatible", preset="ollama", base_url="http://localhost:11434/v1",
-                  profiles=PROFILES, active_profile="pfedcba9876543210")
-    s.receive({"type": "settings", "id": select["id"], "settings": ollama})
-    assert s.form["provider"] == "ollama" and s.form["base_url"] == "http://localhost:11434/v1"
-    assert s.status == "Switched provider"
-    s.delete_profile("p0123456789abcdef")
-    assert [m["type"] for m in s.take_outbox()] == ["profile.delete"]
-
-
-def test_a_working_test_refreshes_the_model_fields_list():
-    s = ready(key={"set": True, "masked": "sk-…WXYZ"})
-    s.test_connection(None)
-    test = [m for m in s.take_outbox() if m["type"] == "settings.test"][-1]
-    s.receive({"type": "settings.test", "id": test["id"], "ok": True, "kind": "ok", "message": "Chat works",
-               "reply": "OK", "wire": "chat", "detected": True})
-    out = s.take_outbox()
+def test_a_working_test_refreshes_the_model_fields_list_and_keeps_the_found_api():
+    link, form = loaded(key={"set": True, "masked": "sk-…WXYZ"})
+    form.test_connection(None)
+    test = sent(link, "settings.test")[-1]
+    entry(link, test)
+    form.tested(answer(test, "settings.test", ok=True, kind="ok", message="Chat works", reply="OK",
+                       wire="chat", detected=True))
+    out = link.take_outbox()
     assert [m["type"] for m in out] == ["models.list", "settings.preview"]
-    assert s.saved["detected_wire"] == "chat"
-    s.receive({"type": "error", "id": out[0]["id"], "code": "models", "message": "offline"})
-    assert "offline" not in s.status  # the list stays as it was; the test's result stays shown
+    assert form.saved["detected_wire"] == "chat"
+    kind, _ = entry(link, out[0])
+    form.refused({"type": "error", "code": "models", "message": "offline"}, kind)
+    assert "offline" not in link.status  # the list stays as it was; the test's result stays shown
+    dirty_view = view(models=["deepseek-chat"])
+    form.edit("model", "typed")
+    form.settings(dirty_view, "models")
+    assert form.form["model"] == "typed"  # a new list never eats what is typed
+
+
+# ------------------------------------------------------------------ the saved providers
+
+
+def providers(**extra):
+    link, form = loaded(profiles=PROFILES, active_profile=OPENAI_ID, **extra)
+    part = ProviderList(link, form)
+    part.settings(form.saved)
+    return link, form, part
+
+
+def test_saving_the_provider_in_use_and_adding_another():
+    link, _, part = providers()
+    assert part.profiles == PROFILES and part.active == OPENAI_ID
+    part.save("  Work  ", new=True)
+    [save] = link.take_outbox()
+    assert save == {"type": "profile.save", "new": True, "name": "Work", "id": save["id"]}
+    kind, data = entry(link, save)
+    part.settings(view(profiles=PROFILES, active_profile=OPENAI_ID), kind, data)
+    assert link.status == "Added a provider: set its server and key, then save"
+
+
+def test_unsaved_changes_are_saved_first():
+    link, form, part = providers()
+    form.edit("base_url", "http://127.0.0.1:9/v1")
+    part.save("Mine")
+    part.select(OLLAMA_ID)
+    assert link.take_outbox() == [] and link.status_kind == "error"
+    assert link.status.startswith("Save your changes first")
+    assert form.form["base_url"] == "http://127.0.0.1:9/v1"  # nothing typed was lost
+
+
+def test_switching_and_removing():
+    link, form, part = providers()
+    part.select(OPENAI_ID)  # the one in use: nothing to do
+    part.delete(OPENAI_ID)  # nor may it be removed
+    assert link.take_outbox() == []
+    part.select(OLLAMA_ID)
+    [select] = link.take_outbox()
+    assert select["type"] == "profile.select" and select["profile_id"] == OLLAMA_ID
+    assert form.busy  # Save and Test wait: the form is about to show the other provider
+    part.delete(PROFILES[1]["id"])
+    assert link.take_outbox() == []  # one thing at a time
+
+
+def test_a_switch_shows_the_other_provider_in_the_form():
+    s = SettingsState()
+    s.receive({"type": "settings", "settings": view(profiles=PROFILES, active_profile=OPENAI_ID)})
+    s.receive({"type": "vault.status", "state": "ready", "records": {}})
+    s.take_outbox()
+    s.vault.replace_key(True)
+    s.providers.select(OLLAMA_ID)
+    [select] = s.take_outbox()
+    ollama = view(provider="compatible", preset="ollama", base_url="http://localhost:11434/v1",
+                  profiles=PROFILES, active_profile=OLLAMA_ID)
+    s.receive({"type": "settings", "id": select["id"], "settings": ollama})
+    assert s.settings.form["provider"] == "ollama" and s.settings.form["base_url"] == "http://localhost:11434/v1"
+    assert s.providers.active == OLLAMA_ID and s.link.status == "Switched provider"
+    assert s.vault.clear_key_field and not s.vault.replacing  # a key typed for OpenAI does not stay
+
+
+def test_a_refused_switch_says_why():
+    s = SettingsState()
+    s.receive({"type": "settings", "settings": view(profiles=PROFILES, active_profile=OPENAI_ID)})
+    s.take_outbox()
+    s.providers.select(OLLAMA_ID)
+    [select] = s.take_outbox()
+    s.receive({"type": "error", "id": select["id"], "code": "key_unavailable",
+               "message": "Providers cannot be switched now: your keys are locked."})
+    assert s.link.status == "Providers cannot be switched now: your keys are locked."
+    assert s.link.status_kind == "error" and s.providers.active == OPENAI_ID and not s.busy
