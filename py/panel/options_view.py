@@ -286,11 +286,12 @@ class OptionsView:
         box.replaceChildren()
         for p in s.profiles:
             active = p.get("id") == s.active
+            who = el("span", {"class": "who"}, el("strong", None, p.get("name") or ""), " · ",
+                     p.get("model") or "")
             item = el("li", {"data-testid": "profile", "data-profile": p.get("id"),
-                             "class": "active" if active else None},
-                      el("strong", None, p.get("name") or ""), " · ", p.get("model") or "")
+                             "class": "active" if active else None}, who)
             if active:
-                item.appendChild(el("span", {"class": "hint"}, " (in use)"))
+                who.appendChild(el("span", {"class": "hint"}, " (in use)"))
             else:
                 # One of these per saved provider: a test id, no element id (ids are unique).
                 item.appendChild(el("button", {"type": "button", "data-action": "profile-use",

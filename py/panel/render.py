@@ -141,8 +141,7 @@ class Renderer:
         efforts = [("", "Default effort")] + [(e, EFFORT_LABELS.get(e) or e[:1].upper() + e[1:])
                                               for e in h["efforts"]]
         fill_select(self.effort, efforts, h["effort"] if h["reasons"] else "")
-        self.effort.disabled = not h["reasons"]
-        self.effort.title = "Reasoning effort" if h["reasons"] else "This model takes no reasoning effort"
+        show(self.effort, h["reasons"])  # only for a model that takes an effort: the subbar is narrow
         p = s.providers.header()
         fill_select(self.profile, p["profiles"], p["profile"])
         show(self.profile, len(p["profiles"]) > 1)  # a switcher with one choice is noise

@@ -478,7 +478,7 @@ class Turn:
     def header(self):
         """The pickers: ``{"models", "model", "efforts", "effort", "reasons"}``: the active
         provider's models with this conversation's, and only the efforts its model takes
-        (none: ``reasons`` is False and the effort picker is disabled)."""
+        (none: ``reasons`` is False and the effort picker is hidden)."""
         s = self.setup.settings
         model = self.conv.model or s.get("model") or ""
         effort = self.conv.reasoning_effort or s.get("reasoning_effort") or ""

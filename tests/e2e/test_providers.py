@@ -6,17 +6,16 @@ streams with its usage; and two saved providers switched from the panel, each se
   (``/responses`` is a 404), and checks its key;
 * server B is a Responses API server with another key.
 
-Screenshots of the options page's provider part and of the panel's pickers go to
-``build/screenshots/`` (looked at when the change was made).
+Screenshots of the options page's provider part and of the panel's pickers, at 400 px in the
+light and the dark scheme, go to ``build/screenshots/`` (looked at when the change was made).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from mockapi import MockServerThread
 from tests.e2e.chatkit import Panel, open_panel_window
@@ -45,11 +44,21 @@ def responses() -> Iterator[MockServerThread]:
         yield srv
 
 
-def shot(locator: object, name: str) -> Path:
+WIDTH = 400  # a side panel's usual width
+
+
+def shots(page: Page, name: str, *locators: Locator, height: int = 0) -> None:
+    """``name-light.png`` and ``name-dark.png``: each locator (or the page's top ``height`` px)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / name
-    locator.screenshot(path=str(path))  # type: ignore[attr-defined]
-    return path
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        if height:
+            page.screenshot(path=str(SHOTS / f"{name}-{scheme}.png"),
+                            clip={"x": 0, "y": 0, "width": WIDTH, "height": height})
+        for i, locator in enumerate(locators):
+            suffix = f"-{i + 1}" if len(locators) > 1 else ""
+            locator.screenshot(path=str(SHOTS / f"{name}{suffix}-{scheme}.png"))
+    page.emulate_media(color_scheme="light")
 
 
 def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: MockServerThread,
@@ -86,11 +95,12 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     options.save("Saved · key stored encrypted")
     options.get("profile-save").click()
     expect(options.get("settings-status")).to_have_text("Provider saved", timeout=TIMEOUT_MS)
-    shot(options.ui.locator("section[aria-labelledby=h-connection]"), "options-connection.png")
-    shot(options.ui.locator("section[aria-labelledby=h-providers]"), "options-providers.png")
+    options.page.set_viewport_size({"width": WIDTH, "height": 2000})  # both sections above the footer
+    shots(options.page, "options-providers", options.ui.locator("section[aria-labelledby=h-connection]"),
+          options.ui.locator("section[aria-labelledby=h-providers]"))
 
     # The panel: both providers in the switcher, the active server's models in the picker.
-    panel = Panel(open_panel_window(extension))
+    panel = Panel(open_panel_window(extension, width=WIDTH))
     panel.wait_ready()
     switcher = panel.get("profile-picker")
     expect(switcher).to_be_visible(timeout=TIMEOUT_MS)
@@ -102,7 +112,8 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     picker = panel.get("model-picker")
     expect(picker.locator("option")).to_contain_text(list(CHAT_MODELS), timeout=TIMEOUT_MS)
     picker.select_option("deepseek-chat")
-    shot(panel.ui.locator(".subbar"), "panel-pickers.png")
+    expect(panel.get("effort-picker")).to_be_hidden()  # a model that takes no reasoning effort
+    shots(panel.page, "panel-pickers", height=160)
     chat_only.reset()
     panel.send("Hello there")
     panel.reply("Echo: Hello there")
@@ -117,6 +128,10 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     switcher.select_option(label="Responses server")
     expect(picker.locator("option")).to_contain_text(["gpt-5-mini", "gpt-4.1"], timeout=TIMEOUT_MS)
     panel.new_chat()
+    effort = panel.get("effort-picker")
+    expect(effort).to_be_enabled()  # gpt-5-mini takes efforts, from minimal on
+    expect(effort.locator("option")).to_have_text(["Default effort", "Minimal", "Low", "Medium", "High"])
+    shots(panel.page, "panel-pickers-efforts", height=160)
     panel.send("Second provider")
     panel.reply("Echo: Second provider")
     [turn] = [r for r in responses.requests if r.path == "/v1/responses"]
