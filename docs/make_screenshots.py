@@ -101,7 +101,8 @@ def shoot(pw: Playwright, name: str, dark: bool) -> Path:
                 panel.reply_done()
                 expect(panel.assistants.last.locator(".katex")).to_have_count(2)
                 # Read back to the table and the formula (the "jump to latest" button shows).
-                panel.assistants.last.locator("h3").first.evaluate("(h) => h.scrollIntoView({block: 'start'})")
+                heading = panel.assistants.last.locator("h3").first
+                heading.evaluate("(h) => h.scrollIntoView({block: 'start'})")
                 expect(panel.get("jump-latest")).to_be_visible()
             page.mouse.move(0, 0)
             path = OUT / f"{name}-{'dark' if dark else 'light'}.png"
