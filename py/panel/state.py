@@ -117,6 +117,7 @@ class PanelState:
             wall = now
         kind = msg.get("type") or ""
         entry = self.conn.answer(msg)
+        self.turn.clock = now
         if kind.startswith("turn."):
             left = self.turn.push(msg, now, wall)
             if left is not None:
