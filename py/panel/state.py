@@ -184,8 +184,15 @@ class PanelState:
         self.rev.all()
 
     def _settings(self, view):
-        if view:
-            self.banners.clear(*self.setup.update(view))
+        if not view:
+            return
+        fixed = self.setup.update(view)
+        failed = self.banners.get("turn")
+        if "model" in fixed and failed is not None and failed.get("cause") == "model" and self.conv.id:
+            # The model was fixed in the settings: "Try again" asks the new one, not the
+            # model this conversation failed with.
+            self.turn.set_model(view.get("model") or "")
+        self.banners.clear(*fixed)
 
     def _error(self, msg, entry):
         if entry is None:

@@ -14,6 +14,7 @@ try:
         only,
         push,
         ready,
+        settings,
         start_turn,
         summary,
         texts,
@@ -30,6 +31,7 @@ except ImportError:  # MicroPython: this folder is on sys.path
         only,
         push,
         ready,
+        settings,
         start_turn,
         summary,
         texts,
@@ -346,3 +348,19 @@ def test_cancelling_an_edit_sends_a_normal_message() -> None:
     state.composer.cancel_edit()
     state.composer.send("new question")
     assert only(state.take_outbox(), "chat.send")["text"] == "new question"
+
+
+def test_a_model_fixed_in_the_settings_is_the_one_try_again_asks() -> None:
+    state = with_conversation([message("u1", "user", "q")])
+    error = {"kind": "unexpected_status", "message": "404", "retryable": False,
+             "fields": {"status": 404, "body": '{"error": {"code": "model_not_found"}}'}}
+    state.regenerate()
+    req = only(state.take_outbox(), "chat.regenerate")
+    state.receive({"type": "chat.accepted", "id": req["id"], "conversation_id": CID, "turn_id": "t9",
+                   "user": message("u1", "user", "q")}, 0)
+    failed = message("a9", "assistant", "", error=error)
+    push(state, "turn.error", turn_id="t9", error=error, assistant=failed)
+    assert state.banners.get("turn")["action"] == "model"
+    state.receive({"type": "settings", "settings": settings(model="gpt-5-mini")}, 0)
+    assert state.banners.get("turn") is None and state.turn.header()["model"] == "gpt-5-mini"
+    assert only(state.take_outbox(), "conv.settings")["model"] == "gpt-5-mini"
