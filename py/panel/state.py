@@ -91,6 +91,7 @@ class PanelState:
         self.queue = QueueView(self.conn, self.rev, self.convs)
         # Nothing is known until the worker's hello: show no empty chat meanwhile.
         self.turn.conv.loading = True
+        self._restoring = None  # the conversation a reload restores, until the worker has answered
 
     # ------------------------------------------------------------- plumbing
 
@@ -168,6 +169,7 @@ class PanelState:
         conv = Conversation(cid)
         conv.loading = True
         self.turn.show(conv)
+        self._restoring = conv
 
     def _hello(self, msg, entry, wall):
         adopt = self.conn.hello(msg, entry)
@@ -178,7 +180,11 @@ class PanelState:
         self.usage.set_limits(msg.get("limits"), wall)
         self.queue.state(msg.get("queue"))
         if adopt:
-            self.turn.adopt(msg.get("active"))
+            active = msg.get("active")
+            if active is None and self._restoring and self.conv is self._restoring:
+                self.turn.show(Conversation())  # restored after a reload, but deleted meanwhile
+            self._restoring = None
+            self.turn.adopt(active)
         for posted in self.conn.flush():
             self.turn.posted(posted)
         self.rev.all()

@@ -364,3 +364,27 @@ def test_a_model_fixed_in_the_settings_is_the_one_try_again_asks() -> None:
     state.receive({"type": "settings", "settings": settings(model="gpt-5-mini")}, 0)
     assert state.banners.get("turn") is None and state.turn.header()["model"] == "gpt-5-mini"
     assert only(state.take_outbox(), "conv.settings")["model"] == "gpt-5-mini"
+
+
+def test_a_reload_shows_the_conversation_that_was_on_screen() -> None:
+    from panel.state import PanelState
+
+    state = PanelState(now=0, session="t")
+    state.receive({"type": "relay.hello", "hash": "", "shown": "c2"}, 0)
+    assert state.conv.id == "c2" and state.conv.loading and not state.needs_setup  # no empty frame
+    hello = only(connect_out(state), "hello")
+    assert hello["conversation_id"] == "c2"
+    state.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(),
+                   "conversations": [summary("c1", "Newer", 9), summary("c2", "Older", 1)],
+                   "active": conversation("c2", [message("u", "user", "older question")])}, 0)
+    assert state.conv.id == "c2" and texts(state) == [("user", "older question")]
+    gone = PanelState(now=0, session="t")
+    gone.receive({"type": "relay.hello", "hash": "", "shown": "c-deleted"}, 0)
+    hello = only(connect_out(gone), "hello")
+    gone.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(), "conversations": []}, 0)
+    assert gone.conv.id is None and not gone.conv.loading  # deleted meanwhile: a new chat
+
+
+def connect_out(state):
+    state.receive({"type": "port.connected"}, 0)
+    return state.take_outbox()
