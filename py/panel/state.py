@@ -123,6 +123,8 @@ class PanelState:
             left = self.turn.push(msg, now, wall)
             if left is not None:
                 self.queue.left(left)
+            if kind == "turn.error":
+                self._server_wait(wall)
         elif kind == "relay.hello":
             self.restore(msg.get("shown"))
         elif kind == "boot.status":
@@ -153,6 +155,7 @@ class PanelState:
                 self.composer.put_back(text)
         elif kind == "queue.state":
             self.queue.state(msg)
+            self._server_wait(wall)
         elif kind == "page.context":
             if entry is not None:
                 self.composer.page_context(msg, entry)
@@ -188,6 +191,17 @@ class PanelState:
         for posted in self.conn.flush():
             self.turn.posted(posted)
         self.rev.all()
+
+    def _server_wait(self, wall):
+        """A reply that failed on a limit: its "Try again" counts down the wait the server asked
+        for (the request queue holds until then)."""
+        failed = self.banners.get("turn")
+        hold = self.queue.queue_hold
+        if failed is None or failed.get("cause") != "busy" or hold is None or hold.get("source") == "spacing":
+            return
+        if (hold.get("until") or 0) > wall and failed.get("until") != hold["until"]:
+            failed["until"] = hold["until"]
+            self.rev.touch("banners")
 
     def _settings(self, view):
         if not view:

@@ -388,3 +388,19 @@ def test_a_reload_shows_the_conversation_that_was_on_screen() -> None:
 def connect_out(state):
     state.receive({"type": "port.connected"}, 0)
     return state.take_outbox()
+
+
+def test_a_reply_failed_on_a_limit_counts_down_the_servers_wait() -> None:
+    state = with_conversation([message("u1", "user", "q")])
+    state.regenerate()
+    req = only(state.take_outbox(), "chat.regenerate")
+    state.receive({"type": "chat.accepted", "id": req["id"], "conversation_id": CID, "turn_id": "t5",
+                   "user": message("u1", "user", "q")}, 0)
+    error = {"kind": "retry_limit", "message": "exceeded retry limit", "retryable": True,
+             "fields": {"status": 429}}
+    failed = message("a5", "assistant", "", error=error)
+    push(state, "turn.error", turn_id="t5", error=error, assistant=failed)
+    hold = {"until": 40000, "reason": "rate limit", "source": "rate_limited"}
+    state.receive({"type": "queue.state", "items": [], "hold": hold}, 0, wall=10000)
+    [view] = state.banners.views(10000)
+    assert view["action"] == "retry" and view["text"].endswith("(30 s left)")
