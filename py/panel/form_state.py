@@ -186,6 +186,8 @@ class SettingsForm:
             self.form[name] = value
             self._typed[name] = True
             self._changed(name)
+            if name == "model":
+                self.link.touch("efforts")  # the effort field offers what this model takes
 
     def _changed(self, name):
         self.dirty = True

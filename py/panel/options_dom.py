@@ -148,8 +148,9 @@ def build(root):
     behaviour = section(
         "Answers",
         el("div", {"class": "grid3"},
-           field("reasoning_effort", "Reasoning effort", select(
-               "reasoning_effort", default + [(v, v) for v in sf.CHOICES["reasoning_effort"][1:]])),
+           # Filled with the efforts the model field's model takes (options_view).
+           field("reasoning_effort", "Reasoning effort",
+                 select("reasoning_effort", default, "reasoning-effort"), hint=sf.effort_hint(None, "")),
            field("reasoning_summary", "Reasoning summary", select(
                "reasoning_summary", [(v, v) for v in sf.CHOICES["reasoning_summary"]])),
            field("verbosity", "Verbosity", select(

@@ -10,7 +10,7 @@ from pyscript import window
 
 from panel import settings_form as sf
 from panel.account_state import auth_summary
-from panel.dom import g, show
+from panel.dom import fill_select, g, show
 from panel.form_state import sites
 from panel.options_dom import button, el
 
@@ -143,6 +143,8 @@ class OptionsView:
             self.test()
         if self._moved("profiles"):
             self.profiles()
+        if self._moved("efforts") and f.form is not None:
+            self.efforts()
         if self._moved("status"):
             status = g("settings-status")
             status.textContent = link.status
@@ -167,6 +169,7 @@ class OptionsView:
                 e.checked = bool(form[name])
             else:
                 e.value = form[name]
+        self.efforts()
         provider = form["provider"]
         g("base_url").placeholder = sf.PLACEHOLDERS[provider]
         g("hint-provider").textContent = sf.HINTS[provider]
@@ -194,6 +197,16 @@ class OptionsView:
                                button("Remove", "remove-template"),
                                el("p", {"class": "error", "id": "err-template-%d" % i, "role": "alert",
                                         "hidden": True})))
+
+    def efforts(self):
+        """The effort field offers what the model field's model takes (the worker's map)."""
+        f = self.state.settings
+        model = g("model").value
+        choices = sf.effort_choices(f.saved, model, f.form["reasoning_effort"])
+        select = g("reasoning_effort")
+        fill_select(select, choices, f.form["reasoning_effort"])
+        select.disabled = len(choices) == 1  # a model that takes none: nothing to choose
+        g("hint-reasoning_effort").textContent = sf.effort_hint(f.saved, model)
 
     def errors(self):
         errors = self.state.settings.errors

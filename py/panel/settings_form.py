@@ -56,7 +56,9 @@ HINTS = {p[0]: p[3] for p in PRESETS}
 CHOICES = {
     "provider": [p for p, _ in PROVIDERS],
     "wire_api": [w for w, _ in WIRE_APIS],
-    "reasoning_effort": ["", "minimal", "low", "medium", "high"],
+    # Every effort some model takes (``none`` from gpt-5.1, ``xhigh`` from codex-max and gpt-5.2);
+    # the field offers the ones its model takes (:func:`effort_choices`).
+    "reasoning_effort": ["", "none", "minimal", "low", "medium", "high", "xhigh"],
     "reasoning_summary": ["auto", "concise", "detailed", "none"],
     "verbosity": ["", "low", "medium", "high"],
     "auth_mode": [m for m, _ in AUTH_MODES],
@@ -103,6 +105,36 @@ def wire_hint(view, form):
         return "Automatic: Test connection found " + WIRE_WORDS[detected] + " at this server."
     return ("Automatic: Test connection finds which API the server speaks (Responses first, then "
             "Chat Completions).")
+
+
+EFFORT_WORDS = {"": "Model default", "none": "none (no reasoning)", "xhigh": "xhigh (extra high)"}
+
+
+def effort_choices(view, model, current=""):
+    """The reasoning-effort field's ``[(value, label)]`` for ``model``: the efforts the worker's
+    map says it takes (``SettingsView.efforts``; a model the map does not cover: every effort),
+    and ``current`` even where the model does not take it: a saved choice is never dropped
+    unseen (the worker leaves it out of this model's requests)."""
+    known = (view or {}).get("efforts")
+    model = (model or "").strip()
+    if isinstance(known, dict) and model in known:
+        values = [""] + [e for e in known[model] or [] if e in CHOICES["reasoning_effort"]]
+    else:
+        values = list(CHOICES["reasoning_effort"])
+    if current and current not in values:
+        values.append(current)
+    return [(v, EFFORT_WORDS.get(v, v)) for v in values]
+
+
+def effort_hint(view, model):
+    """What the field's choices mean for ``model``: nothing to choose, or whose efforts they are."""
+    known = (view or {}).get("efforts")
+    model = (model or "").strip()
+    if not isinstance(known, dict) or model not in known:
+        return "Used where the model takes it."
+    if not known[model]:
+        return model + " takes no reasoning effort."
+    return "The efforts " + model + " takes."
 
 
 def preset_of_view(view):

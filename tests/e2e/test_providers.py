@@ -6,8 +6,9 @@ streams with its usage; and two saved providers switched from the panel, each se
   (``/responses`` is a 404), and checks its key;
 * server B is a Responses API server with another key.
 
-Screenshots of the options page's provider part and of the panel's pickers, at 400 px in the
-light and the dark scheme, go to ``build/screenshots/`` (looked at when the change was made).
+Screenshots of the options page's provider part (and its effort field) and of the panel's
+pickers, at 400 px in the light and the dark scheme, go to ``build/screenshots/`` (looked at
+when the change was made).
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     expect(options.get("request-url")).to_have_text(chat_only.base_url + "/chat/completions")
     posts = [(r.method, r.path) for r in chat_only.requests if r.method == "POST"]
     assert posts == [("POST", "/v1/responses"), ("POST", "/v1/chat/completions")]
+    # The effort field offers what the model takes: deepseek-chat takes none.
+    effort = options.get("reasoning-effort")
+    expect(effort).to_be_disabled()
+    hint = options.ui.locator("#hint-reasoning_effort")
+    expect(hint).to_have_text("deepseek-chat takes no reasoning effort.")
 
     # Saved as a provider; then a second one, with its own server and key.
     options.get("profile-name").fill("Chat server")
@@ -90,14 +96,23 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     expect(options.get("profile")).to_have_count(2, timeout=TIMEOUT_MS)
     expect(options.get("key-state")).not_to_contain_text("aaaa")  # the new provider has no key yet
     options.get("base-url").fill(responses.base_url)
-    options.get("model").fill("gpt-5-mini")
+    options.get("model").fill("gpt-5.2")  # a later model: "none" instead of "minimal", and "xhigh"
     options.get("api-key").fill(KEY_B)
     options.save("Saved · key stored encrypted")
+    expect(effort).to_be_enabled()
+    expect(effort.locator("option")).to_have_text(["Model default", "none (no reasoning)", "low", "medium",
+                                                   "high", "xhigh (extra high)"])
+    options.get("model").fill("gpt-5-mini")
+    options.save()
+    # (waits for the save: a model the saved view does not cover would offer all seven)
+    expect(effort.locator("option")).to_have_text(["Model default", "minimal", "low", "medium", "high"])
+    expect(hint).to_have_text("The efforts gpt-5-mini takes.")
     options.get("profile-save").click()
     expect(options.get("settings-status")).to_have_text("Provider saved", timeout=TIMEOUT_MS)
     options.page.set_viewport_size({"width": WIDTH, "height": 2000})  # both sections above the footer
     shots(options.page, "options-providers", options.ui.locator("section[aria-labelledby=h-connection]"),
-          options.ui.locator("section[aria-labelledby=h-providers]"))
+          options.ui.locator("section[aria-labelledby=h-providers]"),
+          options.ui.locator("section[aria-labelledby=h-answers]"))
 
     # The panel: both providers in the switcher, the active server's models in the picker.
     panel = Panel(open_panel_window(extension, width=WIDTH))

@@ -91,6 +91,38 @@ def test_choosing_a_preset_fills_in_its_server():
     assert form.form["base_url"] == "http://127.0.0.1:1234/v1"
 
 
+EFFORTS = {"gpt-5-mini": ["minimal", "low", "medium", "high"], "gpt-4.1": [],
+           "gpt-5.2": ["none", "low", "medium", "high", "xhigh"]}
+
+
+def test_the_effort_field_offers_what_the_model_takes():
+    saved = view(efforts=EFFORTS)
+
+    def values(model, current=""):
+        return [v for v, _ in sf.effort_choices(saved, model, current)]
+
+    assert values("gpt-5.2") == ["", "none", "low", "medium", "high", "xhigh"]
+    assert dict(sf.effort_choices(saved, "gpt-5.2"))["xhigh"] == "xhigh (extra high)"
+    assert values(" gpt-5-mini ") == ["", "minimal", "low", "medium", "high"]
+    assert sf.effort_choices(saved, "gpt-4.1") == [("", "Model default")]
+    assert sf.effort_hint(saved, "gpt-4.1") == "gpt-4.1 takes no reasoning effort."
+    # A model the worker's map does not cover (typed by hand): every effort.
+    assert values("my-local-model") == sf.CHOICES["reasoning_effort"]
+    # A saved effort the model does not take stays listed: nothing is dropped unseen.
+    assert values("gpt-4.1", "high") == ["", "high"]
+
+
+def test_efforts_beyond_high_and_below_minimal_survive_the_form():
+    link, form = loaded(efforts=EFFORTS, model="gpt-5.2", reasoning_effort="xhigh")
+    assert form.form["reasoning_effort"] == "xhigh"  # not reset to the default on load
+    assert sf.patch_from_form(form.form, [])["reasoning_effort"] == "xhigh"
+    before = link.rev["efforts"]
+    form.edit("model", "gpt-4.1")
+    assert link.rev["efforts"] == before + 1  # the field repaints with the new model's efforts
+    form.edit("instructions", "Be brief.")
+    assert link.rev["efforts"] == before + 1
+
+
 def test_test_connection_sends_the_short_message_unless_left_out():
     link, form = loaded(key={"set": True, "masked": "sk-…WXYZ"})
     form.test_connection(None)
