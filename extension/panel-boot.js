@@ -31,4 +31,6 @@ start().catch((error) => {
   box.className = "boot-error";
   box.textContent = `SidePy could not start its Python: ${error?.message ?? error}`;
   document.body.prepend(box);
+  window.parent.postMessage("ui.failed", "*"); // the page's placeholder gives way to this
+
 });
