@@ -17,6 +17,7 @@
 //   "ui.failed"                its Python could not start: show the UI (its error)
 //   "ui.options[ section]"     open the options page (a sandbox cannot), at a section
 //   "ui.shown id"              the conversation on screen, restored when the page reloads
+//   "ui.dirty 1|0"             unsaved changes: closing or leaving the page asks first
 //   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
 
 const HEARTBEAT_MS = 20000;
@@ -129,6 +130,10 @@ window.addEventListener("message", (event) => {
     } else {
       chrome.runtime.openOptionsPage().catch((error) => console.error(error));
     }
+    return;
+  }
+  if (event.data.startsWith("ui.dirty ")) {
+    window.onbeforeunload = event.data === "ui.dirty 1" ? (e) => e.preventDefault() : null;
     return;
   }
   if (event.data.startsWith("ui.shown ")) {
