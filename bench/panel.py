@@ -3,9 +3,9 @@
     python bench/panel.py [--runs 10] [--json out.json] [--against OTHER_DIST]
 
 What a user feels when they open the panel is not the worker's boot alone but the
-panel page's own start (PyScript, MicroPython, the panel's modules, the markdown
-stack) and the worker's wake, together. One run opens, in the same headless Chromium
-build and alternating run by run:
+panel page's own start (MicroPython, the panel's modules, the markdown stack) and the
+worker's wake, together. One run opens, in the same headless Chromium build and
+alternating run by run:
 
 * **SidePy**: ``dist-dev/``'s side-panel page (the developer build) (``sidepanel.html``, which holds the relay
   and the sandboxed ``ui.html`` running MicroPython);
@@ -35,7 +35,7 @@ times are reported from the panel page's navigation start (its ``timeOrigin``). 
 panel's own boot phases are taken in its UI frame from outside the product (Chrome
 keeps no Resource Timing for ``chrome-extension://`` loads): when each script and
 stylesheet finished loading, each ``fetch`` (MicroPython's wasm, the panel's modules)
-from call to response, the wasm compile, PyScript's ``mpy:ready`` / ``mpy:done``, the
+from call to response, the wasm compile, the
 first paint, and the ``performance.mark`` calls named ``sidepy:…`` that the panel sets;
 reported as p50 ms from navigation start.
 
@@ -136,8 +136,8 @@ POLL = """
   afterPaint();
 
   // Phases, from outside the product: Chrome keeps no Resource Timing for
-  // chrome-extension:// loads, so fetches, wasm compiles, script loads and PyScript's
-  // events are timed here. Each phase is [start, end] in epoch ms (end null: a point).
+  // chrome-extension:// loads, so fetches, wasm compiles and script loads are timed
+  // here. Each phase is [start, end] in epoch ms (end null: a point).
   const phases = (marks.phases = {});
   const path = (url) => String(url).split("/").slice(3).join("/");
   const span = (name, start) => { if (!(name in phases)) phases[name] = [start, now()]; };
@@ -159,9 +159,6 @@ POLL = """
     const el = e.target;
     if (el?.src || el?.href) span("loaded " + path(el.src || el.href), null);
   }, true);
-  for (const name of ["mpy:ready", "mpy:done", "mpy:all-done", "py:ready", "py:all-done"]) {
-    document.addEventListener(name, () => span(name, null), true);
-  }
   document.addEventListener("DOMContentLoaded", () => span("DOMContentLoaded", null));
 })();
 """

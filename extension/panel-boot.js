@@ -38,5 +38,4 @@ start().catch((error) => {
   box.textContent = `SidePy could not start its Python: ${error?.message ?? error}`;
   document.body.prepend(box);
   window.parent.postMessage("ui.failed", "*"); // the page's placeholder gives way to this
-
 });
