@@ -45,12 +45,13 @@ LABELS = {
 MAX_SERVER_TEXT = 200  # a server message quoted in the sentence; longer ones stay in Details
 
 # A provider's advice (its reason) -> the action that fixes it and the cause that clears it.
+# A refused key (``bad_key``) is not here: the panel's own sentence for a 401 says the same
+# without the status code, and stays the one every wrong key gets.
 ADVICE = {
     "not_running": (RETRY, "server"),  # start the server, then try again
     "unreachable": (RETRY, "server"),
     "origins": (RETRY, "server"),  # set OLLAMA_ORIGINS, restart Ollama, then try again
     "needs_key": (SETTINGS, "key"),
-    "bad_key": (SETTINGS, "key"),
     "unknown_model": (MODEL, "model"),
     "wrong_url": (SETTINGS, "server"),
 }

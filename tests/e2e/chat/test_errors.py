@@ -5,8 +5,8 @@ One browser for the module, pointed at the mock Responses server:
 
 * a wrong key (the server's 401): "did not accept your API key" with ``open-settings``;
   storing the right key clears the banner, and "Regenerate" then answers;
-* an unknown model (404 ``model_not_found``): names the model, offers "Choose another
-  model"; picking another one in ``model-picker`` clears it;
+* an unknown model (404 ``model_not_found``): names the model and the models the server
+  lists, offers "Choose another model"; picking another one in ``model-picker`` clears it;
 * a persistent 500: one banner at the end ("HTTP 500 … did not recover") with "Try
   again", never a flapping "Reconnecting" banner;
 * a stream cut mid-answer (no stream retries): the partial answer is kept and marked
@@ -101,19 +101,22 @@ def test_an_unknown_model_offers_another(
     server.enqueue(http_error("model_not_found", model=MODEL).with_options(times=None))
     panel.send("Which model are you?")
     banner = panel.banner
-    expect(banner).to_contain_text(
-        f"The model “{MODEL}” is not available on this server.", timeout=TIMEOUT_MS
-    )
+    # The worker asked the server which models it has (GET /models): the sentence names them.
+    expect(banner).to_contain_text(f"has no model “{MODEL}”. It has: gpt-4o-mini,", timeout=TIMEOUT_MS)
     expect(banner.get_by_role("button", name="Choose another model")).to_be_visible()
     no_raw_text(panel)
     assert "model_not_found" in details(panel)
     server.reset()
-    panel.get("model-picker").select_option("mock-model-mini")
+    # "Choose another model" opens the picker on the models the server lists now.
+    banner.get_by_role("button", name="Choose another model").click()
+    picker = panel.get("model-picker")
+    expect(picker.locator("option")).to_contain_text(["gpt-4o-mini", "gpt-4o", "gpt-5"], timeout=TIMEOUT_MS)
+    picker.select_option("gpt-4o-mini")
     expect(banner).to_be_hidden(timeout=TIMEOUT_MS)  # another model: the cause is gone
     server.enqueue(text_reply("I am the mini one."))
     panel.get("regenerate").click()
     panel.reply("I am the mini one.")
-    assert server.requests_to("responses")[-1].json["model"] == "mock-model-mini"  # type: ignore[index]
+    assert server.requests_to("responses")[-1].json["model"] == "gpt-4o-mini"  # type: ignore[index]
 
 
 def test_a_persistent_server_error_ends_in_one_banner(server: MockServerThread, panel: Panel) -> None:

@@ -168,6 +168,9 @@ def test_a_providers_advice_is_the_sentence_and_its_reason_the_action() -> None:
 def test_advice_without_a_known_reason_or_text_falls_back_to_the_kind() -> None:
     n = errors.explain(advised("connection_failed", "something_new", "Words we do not know how to act on."))
     assert n["text"].startswith("SidePy could not reach the server")
+    refused = advised("unauthorized", "bad_key", "The server at http://h refused the API key (HTTP 401).")
+    n = errors.explain(refused)  # a wrong key reads the same whoever's it was
+    assert n["text"].startswith("The server did not accept your API key") and n["action"] == errors.SETTINGS
     n = errors.explain(advised("connection_failed", "not_running", ""))
     assert n["text"].startswith("SidePy could not reach the server")
 
