@@ -122,6 +122,8 @@ class SettingsHandlers:
             outcome = await self._tester({origin}).run(settings, typed, probe=request.probe)
         else:
             stored = await self.keys.load()
+            if stored is not None and origin not in (stored.origins or ()) and settings.takes_no_key:
+                stored = None  # the key stays home; the server needs none
             if stored is not None and origin not in (stored.origins or ()):
                 return self._not_sent(
                     request, settings, "key_not_approved",

@@ -312,6 +312,12 @@ class Settings(BaseModel):
         return self.provider if self.provider != "compatible" else "custom"
 
     @property
+    def takes_no_key(self) -> bool:
+        """The provider's server takes no key (Ollama, LM Studio): a saved key not approved for
+        it is simply not sent, rather than a reason to refuse the request."""
+        return find_preset(self.preset_id).key == "none"
+
+    @property
     def wire(self) -> WireApi:
         """The wire API turns use (ChatGPT sign-in: always Responses)."""
         if self.uses_chatgpt_base:

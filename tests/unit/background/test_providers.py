@@ -217,3 +217,26 @@ def test_a_server_without_a_model_list_still_works_if_chat_does() -> None:
     out = h.ask({"type": "settings.test", "id": 2, "probe": True})
     assert out["ok"] is True and out["wire"] == "chat"
     assert "answered “OK” over Chat Completions" in out["message"]
+
+
+def test_a_server_that_takes_no_key_is_asked_without_the_saved_one() -> None:
+    """The OpenAI key saved before, not approved for Ollama: Ollama takes no key, so the turn and
+    Test connection go without it (never with it), instead of asking to approve it there."""
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["llama3.2"], seen))
+    h.ask({"type": "settings.get", "id": 0})  # the harness's key: approved for the saved OpenAI only
+    ollama = {"preset": "ollama", "base_url": "http://127.0.0.1:9/v1", "model": "llama3.2"}
+    view = h.ask({"type": "settings.set", "id": 1, "patch": ollama})["settings"]
+    assert view["key"]["approved"] is False
+    tested = h.ask({"type": "settings.test", "id": 2, "patch": ollama, "probe": True})
+    assert tested["ok"] is True, tested
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 3, "text": "hello"})
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "Hi there"
+    assert [r.url for r in seen if r.method == "POST"][-1] == "http://127.0.0.1:9/v1/chat/completions"
+    assert seen and not any("Authorization" in r.headers for r in seen)
+    # A server that may take a key (llama.cpp: optional) still needs the user's approval first.
+    llamacpp = {"preset": "llamacpp", "base_url": "http://127.0.0.1:9/v1"}
+    refused = h.ask({"type": "settings.test", "id": 4, "patch": llamacpp})
+    assert refused["kind"] == "key_not_approved"
