@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from background.attachments.capture import SCREENSHOT_DENIED, explain_capture_failure, screenshot_name
 from background.attachments.imaging import BUDGET, ImageBudget, fit, plan, prepare_image
 from background.attachments.items import attachment_parts, check_sendable, decode_base64, with_attachments
 from background.attachments.model import (
@@ -370,3 +371,44 @@ def test_base64_payloads() -> None:
 
 def test_limits_are_the_documented_ones() -> None:
     assert Limits(20 * 1024**2, 50_000_000, 10 * 1024**2, 1024**2, 10, 32 * 1024**2) == LIMITS
+
+
+# ---------------------------------------------------------------------------
+# Screenshots: what a refused capture says
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "url", "code", "sentence"),
+    [
+        ("Either the '<all_urls>' or 'activeTab' permission is required.", "", "screenshot_denied",
+         SCREENSHOT_DENIED),
+        ("Cannot access contents of the page. Extension manifest must request permission to access the "
+         "respective host.", "https://example.com/", "screenshot_denied", SCREENSHOT_DENIED),
+        ("Cannot access a chrome:// URL", "", "screenshot_denied",
+         "SidePy cannot take screenshots of the browser's own pages or the Web Store; switch to a web page."),
+        ("whatever", "chrome://settings/", "screenshot_denied",
+         "SidePy cannot take screenshots of the browser's own pages or the Web Store; switch to a web page."),
+        ("This request exceeds the MAX_CAPTURE_VISIBLE_TAB_CALLS_PER_SECOND quota.", "", "screenshot_failed",
+         "Chrome takes at most two screenshots a second; wait a moment and try again."),
+        ("No window with id: 7.", "", "screenshot_failed",
+         "No web page is open in this window to take a screenshot of."),
+        ("Failed to capture tab: unknown error", "", "screenshot_failed",
+         "SidePy could not take a screenshot of this tab (Failed to capture tab: unknown error)."),
+    ],
+    ids=["no-grant", "no-host-access", "browser-page", "browser-url", "too-fast", "no-window", "other"],
+)  # fmt: skip
+def test_a_refused_capture_reads_as_one_sentence(error: str, url: str, code: str, sentence: str) -> None:
+    refused = explain_capture_failure(error, url)
+    assert (refused.code, str(refused)) == (code, sentence)
+
+
+def test_the_denied_sentence_says_how_to_allow_it() -> None:
+    assert SCREENSHOT_DENIED.count(". ") == 0 and SCREENSHOT_DENIED.endswith(".")  # one sentence
+    assert "toolbar" in SCREENSHOT_DENIED and "Ctrl+Shift+Y" in SCREENSHOT_DENIED
+
+
+def test_screenshot_names() -> None:
+    assert screenshot_name("  Quarterly   revenue — Dashboard ") == "Quarterly revenue — Dashboard.png"
+    assert screenshot_name("") == "screenshot.png"
+    assert len(screenshot_name("x" * 500)) == 84
