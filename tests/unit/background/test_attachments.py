@@ -30,7 +30,9 @@ from background.attachments.model import (
     text_mime,
 )
 from background.attachments.store import PENDING_TTL_MS, AttachmentLibrary, MemoryAttachments
+from background.attachments.vision import can_see, cannot_see, vision_models
 from modelclient import InputFile, InputImage, InputText, MessageItem, parse_item
+from modelclient._classify import classify_http_error
 from tests.support.aio import run_sync
 from tests.support.images import (
     ModelRenderer,
@@ -412,3 +414,63 @@ def test_screenshot_names() -> None:
     assert screenshot_name("  Quarterly   revenue — Dashboard ") == "Quarterly revenue — Dashboard.png"
     assert screenshot_name("") == "screenshot.png"
     assert len(screenshot_name("x" * 500)) == 84
+
+
+# ---------------------------------------------------------------------------
+# Models that cannot see
+# ---------------------------------------------------------------------------
+
+
+def http_400(body: str) -> dict[str, Any]:
+    return classify_http_error(400, {}, body).to_json()
+
+
+SERVER_REFUSALS = [
+    '{"error": {"message": "Invalid content type. image_url is only supported by certain models.", '
+    '"type": "invalid_request_error"}}',  # OpenAI, a text-only model on the Chat wire
+    '{"error": {"message": "The image data you provided does not represent a valid image."}}',
+    '{"error": {"message": "invalid image"}}',
+    '{"error": "model does not support images"}',  # Ollama
+    '{"object": "error", "message": "llama-3-8b is not a multimodal model", "code": 400}',  # vLLM
+    '{"error": {"message": "Invalid input: input_file is not supported for this model."}}',
+]
+
+
+@pytest.mark.parametrize("body", SERVER_REFUSALS)
+def test_a_refusal_of_images_says_the_model_cannot_read_them_and_offers_models_that_can(body: str) -> None:
+    models = ["gpt-3.5-turbo", "gpt-5", "o3-mini", "gpt-4.1-mini", "my-local-model", "gpt-4o"]
+    info = cannot_see(http_400(body), model="gpt-3.5-turbo", models=models, kinds={"image"})
+    assert info is not None and info["kind"] == "model_cannot_see"
+    assert info["message"] == (
+        "gpt-3.5-turbo cannot read images, so the server refused this message. Models of this provider "
+        "that can: gpt-5, gpt-4.1-mini, gpt-4o. Pick one and send again, or remove the images."
+    )
+    assert info["fields"]["models"] == ["gpt-5", "gpt-4.1-mini", "gpt-4o"]
+
+
+def test_without_known_models_it_still_reads_as_a_sentence() -> None:
+    info = cannot_see(http_400('{"error": "invalid image"}'), model="local", models=["local", "other"],
+                      kinds={"pdf", "text"})
+    assert info is not None
+    assert info["message"] == ("local cannot read files, so the server refused this message. Pick a model "
+                               "that reads files and send again, or remove the files.")
+
+
+def test_other_errors_and_requests_without_attachments_are_left_alone() -> None:
+    refusal = http_400('{"error": {"message": "invalid image"}}')
+    assert cannot_see(refusal, model="m", models=[], kinds=set()) is None
+    other = http_400('{"error": {"message": "Unsupported parameter: temperature"}}')
+    assert cannot_see(other, model="m", models=[], kinds={"image"}) is None
+    quota = {"kind": "quota_exceeded", "message": "image"}
+    assert cannot_see(quota, model="m", models=[], kinds={"image"}) is None
+
+
+@pytest.mark.parametrize(
+    ("model", "sees"),
+    [("gpt-5-mini", True), ("openai/gpt-4o", True), ("gemini-2.5-flash", True), ("llava:13b", True),
+     ("qwen2.5-vl-7b-instruct", True), ("llama3.2-vision", True), ("gpt-3.5-turbo", False),
+     ("o3-mini", False), ("gpt-oss-20b", False), ("deepseek-chat", None), ("llama3.1:8b", None)],
+)  # fmt: skip
+def test_which_models_read_images(model: str, sees: bool | None) -> None:
+    assert can_see(model) is sees
+    assert vision_models([model, model]) == ([model] if sees else [])
