@@ -27,6 +27,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="folder the control API may replay from (repeatable; default: the test corpus)",
     )
     parser.add_argument("--api-key", help="require Authorization: Bearer <key>")
+    parser.add_argument(
+        "--wire", action="append", choices=("responses", "chat"), dest="wire_apis",
+        help="API to offer (repeatable; default: responses). `--wire chat` alone is a Chat-only server",
+    )
     return parser.parse_args(argv)
 
 
@@ -34,6 +38,7 @@ async def _serve(args: argparse.Namespace) -> None:
     server = MockResponsesServer(
         host=args.host, port=args.port, prefix=args.prefix, api_key=args.api_key,
         fixture=args.fixture, fixture_dirs=args.fixture_dirs,
+        wire_apis=args.wire_apis or ("responses",),
     )
     await server.start()
     print(f"mockapi listening on {server.base_url}", flush=True)

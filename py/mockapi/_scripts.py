@@ -174,9 +174,13 @@ def failed_reply(
     return Script((first, Failed(code, message, retry_in)), label=f"failed:{code}")
 
 
-def incomplete_reply(reason: str = "max_output_tokens", *, text: str | None = None) -> Script:
-    """A text reply that ends with ``response.incomplete`` (``incomplete_details.reason``)."""
-    return Script((Turn(text, end="incomplete", reason=reason),), label=f"incomplete:{reason}")
+def incomplete_reply(
+    reason: str = "max_output_tokens", *, text: str | None = None, in_completed: bool = False
+) -> Script:
+    """A text reply that ends with ``response.incomplete`` (``incomplete_details.reason``),
+    or with ``in_completed`` a ``response.completed`` whose ``status`` is ``incomplete``."""
+    end = "completed_incomplete" if in_completed else "incomplete"
+    return Script((Turn(text, end=end, reason=reason),), label=f"incomplete:{reason}")
 
 
 def error_event_reply(

@@ -5,6 +5,10 @@ like the real API's; every route also answers without the prefix):
 
 - ``POST P/responses``: the next queued script, else the default one (a streamed
   echo when ``"stream": true``, a JSON response object otherwise).
+- ``POST P/chat/completions`` (with ``wire_apis`` including ``"chat"``; then
+  ``/responses`` is offered only if ``"responses"`` is listed too): a streamed echo
+  in ``chat.completion.chunk``s (``_chat.py``), or a queued HTTP-error script
+  with ``endpoint: "chat"``.
 - ``GET P/models``: a minimal model list (a cheap "test connection" call).
 - ``POST /oauth/token``: the ChatGPT token refresh (``_oauth.py``); after
   ``srv.oauth.sign_in()`` the two routes above check the ChatGPT access token
@@ -32,6 +36,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from ._chat import chat_chunks, chat_completion, chat_echo_text
 from ._control import ScriptError, scripts_from_json
 from ._payloads import ResponseContext, http_error_parts, usage
 from ._scripts import Script, default_fixture_dirs, find_fixture, replay, text_reply
@@ -66,6 +71,8 @@ class MockResponsesServer(Controls):
         fixture_dirs: folders the HTTP control API may replay from (default: the
             test corpus stream folder, plus the folder of ``fixture``).
         models: ids listed by ``GET /models``.
+        wire_apis: the APIs offered: ``"responses"`` (``POST /responses``) and/or
+            ``"chat"`` (``POST /chat/completions``, see ``_chat``).
     """
 
     def __init__(
@@ -79,6 +86,8 @@ class MockResponsesServer(Controls):
         fixture: str | Path | None = None,
         fixture_dirs: Sequence[str | Path] | None = None,
         models: Sequence[str] = DEFAULT_MODELS,
+        wire_apis: Sequence[str] = ("responses",),
+        chunk_delay_ms: int = 20,
     ) -> None:
         dirs = default_fixture_dirs() if fixture_dirs is None else [Path(d) for d in fixture_dirs]
         if fixture is not None:
@@ -89,6 +98,8 @@ class MockResponsesServer(Controls):
         self.host = host
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.models = tuple(models)
+        self.wire_apis = frozenset(wire_apis)
+        self.chunk_delay_ms = chunk_delay_ms
         self._port = port
         self._state = State(api_key=api_key, default=default, fixture_dirs=dirs)
         self._runner: web.AppRunner | None = None
@@ -102,7 +113,10 @@ class MockResponsesServer(Controls):
         app = web.Application(middlewares=[self._middleware], client_max_size=_MAX_BODY)
         app.on_response_prepare.append(add_cors)
         for prefix in sorted({"", self.prefix}):
-            app.router.add_post(prefix + "/responses", self._responses)
+            if "responses" in self.wire_apis:
+                app.router.add_post(prefix + "/responses", self._responses)
+            if "chat" in self.wire_apis:
+                app.router.add_post(prefix + "/chat/completions", self._chat)
             app.router.add_get(prefix + "/models", self._models)
         app.router.add_post("/oauth/token", self._oauth_token)
         app.router.add_post("/_mock/script", self._ctl_script)
@@ -259,6 +273,30 @@ class MockResponsesServer(Controls):
                 return self._json_reply(request, ctx)
             script = _DEFAULT_STREAM
         return await self._play(request, script, ctx)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        record: RecordedRequest = request[_RECORD]
+        record.endpoint = "chat"
+        if (denied := self._denied(request)) is not None:
+            return denied
+        if not isinstance(record.json, dict):
+            return self._error(request, "invalid_json")
+        script = self._state.take("chat")
+        if script is not None and not script.streams:  # an HTTP error reply
+            return await self._play(request, script, ResponseContext(record.json))
+        text = chat_echo_text(record.json)
+        headers = self._base_headers()
+        record.script, record.request_id = "default", headers["x-request-id"]
+        if not record.json.get("stream"):
+            return web.json_response(chat_completion(record.json, text), headers=headers)
+        headers["Content-Type"] = "text/event-stream; charset=utf-8"
+        resp = web.StreamResponse(status=200, headers=headers)
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for piece in chat_chunks(record.json, text):
+                await resp.write(piece)
+                await asyncio.sleep(self.chunk_delay_ms / 1000)
+        return resp
 
     def _json_reply(self, request: web.Request, ctx: ResponseContext) -> web.Response:
         # A non-streamed request gets the whole response object at once.

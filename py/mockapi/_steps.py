@@ -211,8 +211,10 @@ class Turn:
         deltas: explicit ``output_text.delta`` pieces (default: split ``text`` by words).
         delta_delay_ms: pause before every delta but the first.
         end: ``"completed"`` (done events + ``response.completed``), ``"incomplete"``
-            (done events + ``response.incomplete`` with ``reason``) or ``"open"``
-            (stop after the deltas, so a later step decides how the stream ends).
+            (done events + ``response.incomplete`` with ``reason``), ``"completed_incomplete"``
+            (a ``response.completed`` whose response says ``status: "incomplete"``, as
+            bridges to Chat Completions send a cut answer) or ``"open"`` (stop after the
+            deltas, so a later step decides how the stream ends).
         interleave: steps to run after the k-th delta (``0``: before the first).
         usage: the ``usage`` object; default: a rough count of request and reply.
     """
@@ -226,8 +228,10 @@ class Turn:
     usage: Mapping[str, Any] | None = None
 
     async def run(self, sink: Sink) -> None:
-        if self.end not in ("completed", "incomplete", "open"):
-            raise ValueError(f"Turn.end must be completed, incomplete or open, not {self.end!r}")
+        if self.end not in ("completed", "incomplete", "completed_incomplete", "open"):
+            raise ValueError(
+                f"Turn.end must be completed, incomplete, completed_incomplete or open, not {self.end!r}"
+            )
         ctx = sink.ctx
         text = ctx.echo_text() if self.text is None else self.text
         deltas = list(self.deltas) if self.deltas is not None else split_deltas(text)
@@ -263,7 +267,8 @@ class Turn:
         else:
             details = {"reason": self.reason}
             final = ctx.response("incomplete", usage=used, incomplete_details=details)
-            await emit("response.incomplete", response=final)
+            kind = "response.completed" if self.end == "completed_incomplete" else "response.incomplete"
+            await emit(kind, response=final)
 
     async def _extra(self, after: int, sink: Sink) -> None:
         for step in self.interleave.get(after, ()):

@@ -1,7 +1,9 @@
 """modelclient — a Python port of the Rust ``ModelClient`` of OpenAI Codex.
 
-Streams from the OpenAI Responses API (``POST {base_url}/responses``) and runs
-unchanged on CPython and on Pyodide::
+Streams from the OpenAI Responses API (``POST {base_url}/responses``), or from
+any server that speaks Chat Completions (``ModelProviderInfo(wire_api="chat")``,
+``POST {base_url}/chat/completions``) as the same events, and runs unchanged on
+CPython and on Pyodide::
 
     client = ModelClient(HttpxTransport(), settings=ModelSettings(model="gpt-5"), auth="sk-...")
     async with client.stream_turn(Prompt(input=[...])) as events:
@@ -23,6 +25,8 @@ __version__ = "0.2.0"
 from ._api_ratelimits import ApiRateLimit, parse_api_rate_limits, parse_go_duration
 from ._auth import REFRESH_TOKEN_URL, AuthManager
 from ._authfile import AuthDotJson, IdTokenError, IdTokenInfo, TokenData, parse_id_token
+from ._chat_request import ChatCompletionsRequest, build_chat_request
+from ._chat_stream import ChatCompletionsStreamParser
 from ._classify import classify_http_error
 from ._client import ApiKeyAuth, Auth, ModelClient, Reconnecting, ResponseStream
 from ._errors import (
@@ -94,7 +98,17 @@ from ._items import (
     parse_item,
     parse_items,
 )
-from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, find_family_for_model
+from ._models import NotAModelListError, list_models, parse_model_list
+from ._presets import (
+    PRESETS,
+    KeyNeed,
+    ProviderPreset,
+    explain_failure,
+    find_preset,
+    guess_preset,
+    reasoning_efforts,
+)
+from ._provider import ModelFamily, ModelProviderInfo, ModelSettings, WireApi, find_family_for_model
 from ._ratelimits import (
     CreditsSnapshot,
     RateLimitSnapshot,
@@ -131,10 +145,12 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import DONE_SENTINEL, ResponseStreamParser
 from ._transport import HttpRequest, MockTransport, StreamResponse, Transport
 from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTracker, UsageRecord
+from ._wire_detect import Probe, detect_wire_api, endpoint_missing
 
 __all__ = [
     "BASELINE_TOKENS",
     "DONE_SENTINEL",
+    "PRESETS",
     "REFRESH_TOKEN_URL",
     "ApiKeyAuth",
     "ApiRateLimit",
@@ -142,6 +158,8 @@ __all__ = [
     "Auth",
     "AuthDotJson",
     "AuthManager",
+    "ChatCompletionsRequest",
+    "ChatCompletionsStreamParser",
     "Completed",
     "ConnectionFailedError",
     "ContextWindowExceededError",
@@ -168,6 +186,7 @@ __all__ = [
     "InternalServerError",
     "InvalidImageRequestError",
     "InvalidRequestError",
+    "KeyNeed",
     "LocalShellCallItem",
     "LocalShellTool",
     "MessageItem",
@@ -177,12 +196,15 @@ __all__ = [
     "ModelFamily",
     "ModelProviderInfo",
     "ModelSettings",
+    "NotAModelListError",
     "OtherItem",
     "OutputItemAdded",
     "OutputItemDone",
     "OutputText",
     "OutputTextDelta",
+    "Probe",
     "Prompt",
+    "ProviderPreset",
     "QuotaExceededError",
     "RateLimitSnapshot",
     "RateLimitWindow",
@@ -227,13 +249,20 @@ __all__ = [
     "WebSearchCallBegin",
     "WebSearchCallItem",
     "WebSearchTool",
+    "WireApi",
     "backoff",
+    "build_chat_request",
     "build_request",
     "classify_http_error",
+    "detect_wire_api",
     "dump_item",
     "dump_items",
+    "endpoint_missing",
     "error_from_json",
+    "explain_failure",
     "find_family_for_model",
+    "find_preset",
+    "guess_preset",
     "is_completed",
     "is_created",
     "is_event",
@@ -245,14 +274,17 @@ __all__ = [
     "is_reasoning_summary_delta",
     "is_reasoning_summary_part_added",
     "is_web_search_call_begin",
+    "list_models",
     "parse_all_rate_limits",
     "parse_api_rate_limits",
     "parse_go_duration",
     "parse_id_token",
     "parse_item",
     "parse_items",
+    "parse_model_list",
     "parse_rate_limits",
     "parse_retry_after",
     "parse_retry_after_header",
+    "reasoning_efforts",
     "request_headers",
 ]

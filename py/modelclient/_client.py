@@ -31,6 +31,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from ._chat_request import ChatCompletionsRequest, build_chat_request
+from ._chat_stream import ChatCompletionsStreamParser
 from ._errors import ConnectionFailedError, IdleTimeoutError, ModelClientError, StreamError
 from ._events import RateLimits, ResponseEvent
 from ._json import loads_untrusted
@@ -219,8 +221,12 @@ class ModelClient:
     def idle_timeout(self) -> timedelta:
         return self.provider.stream_idle_timeout()
 
-    def build_request(self, prompt: Prompt) -> ResponsesApiRequest:
-        """The request body :meth:`stream` sends for ``prompt``."""
+    def build_request(self, prompt: Prompt) -> ResponsesApiRequest | ChatCompletionsRequest:
+        """The request body :meth:`stream` sends for ``prompt``, in the provider's wire API."""
+        if self.provider.wire_api == "chat":
+            return build_chat_request(
+                prompt, self.settings, base_instructions=self.base_instructions, provider=self.provider
+            )
         return build_request(
             prompt,
             self.settings,
@@ -291,7 +297,12 @@ class ModelClient:
         return chunk
 
     async def _parse(self, response: StreamResponse) -> AsyncIterator[ResponseEvent]:
-        decoder, parser = SSEDecoder(), ResponseStreamParser(product=self.product)
+        decoder = SSEDecoder()
+        parser: ResponseStreamParser | ChatCompletionsStreamParser
+        if self.provider.wire_api == "chat":
+            parser = ChatCompletionsStreamParser(product=self.product)
+        else:
+            parser = ResponseStreamParser(product=self.product)
         chunks = response.aiter_bytes()
         if _is_json(response.headers.get("content-type")):
             raise await self._json_body_error(chunks, b"")
@@ -314,7 +325,10 @@ class ModelClient:
                 yield event
         if sniffed and not parser.saw_event and b"".join(sniffed).lstrip().startswith(b"{"):
             raise await self._json_body_error(chunks, b"".join(sniffed))
-        parser.close()  # raises the stream's error unless Completed was produced
+        # Raises the stream's error unless Completed was produced; a chat stream
+        # that ended without [DONE] still owes its items and Completed.
+        for event in parser.close() or ():
+            yield event
 
     async def _json_body_error(self, chunks: AsyncIterator[bytes], head: bytes) -> ModelClientError:
         """The error a 2xx JSON body (not an event stream) stands for.
@@ -365,7 +379,7 @@ class ModelClient:
     async def _open(self, body: bytes, attempts: _Attempts) -> StreamResponse:
         """POST with the request-level retry loop; return the 2xx response."""
         chatgpt = self.auth is not None and self.auth.mode == "chatgpt"
-        url = self.provider.responses_url(chatgpt_auth=chatgpt)
+        url = self.provider.stream_url(chatgpt_auth=chatgpt)
         attempt = 0
         while True:
             token = await self.auth.token() if self.auth else None

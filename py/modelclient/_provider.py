@@ -28,6 +28,7 @@ __all__ = [
     "ReasoningEffort",
     "ReasoningSummary",
     "Verbosity",
+    "WireApi",
     "find_family_for_model",
 ]
 
@@ -40,6 +41,8 @@ ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high",
 """A's four efforts, plus C's ``none`` (gpt-5.1 and later) and ``xhigh`` (codex-max and later)."""
 ReasoningSummary: TypeAlias = Literal["auto", "concise", "detailed", "none"]
 Verbosity: TypeAlias = Literal["low", "medium", "high"]
+#: How a provider is spoken to: ``POST /responses`` or ``POST /chat/completions``.
+WireApi: TypeAlias = Literal["responses", "chat"]
 
 
 class _Model(BaseModel):
@@ -159,6 +162,10 @@ class ModelProviderInfo(_Model):
             headers, connect included (ours; Rust waits forever). Default: the
             idle timeout, the longest silence tolerated once the body flows.
         requires_openai_auth: the provider takes OpenAI (API key or ChatGPT) auth.
+        wire_api: ``"responses"`` (the default) or ``"chat"`` for a server that
+            only offers Chat Completions (``_chat_request``, ``_chat_stream``).
+        chat_include_usage: on the chat wire, send ``stream_options.include_usage``
+            (off for a server that refuses the field and reports usage anyway).
     """
 
     name: str = "OpenAI"
@@ -172,6 +179,8 @@ class ModelProviderInfo(_Model):
     stream_idle_timeout_ms: int | None = None
     connect_timeout_ms: int | None = None
     requires_openai_auth: bool = False
+    wire_api: WireApi = "responses"
+    chat_include_usage: bool = True
 
     def is_azure_responses_endpoint(self) -> bool:
         """Name ``azure``, or a base URL on one of Azure's OpenAI hosts."""
@@ -188,6 +197,27 @@ class ModelProviderInfo(_Model):
         if self.query_params is not None:
             query = "?" + "&".join(f"{k}={v}" for k, v in self.query_params.items())
         return f"{base}/responses{query}"
+
+    def chat_completions_url(self) -> str:
+        """``{base_url}/chat/completions{?query}`` (the default base is OpenAI's)."""
+        return self._url("chat/completions", OPENAI_BASE_URL)
+
+    def models_url(self) -> str:
+        """``{base_url}/models{?query}``: the model list both wire APIs' servers offer."""
+        return self._url("models", OPENAI_BASE_URL)
+
+    def stream_url(self, *, chatgpt_auth: bool = False) -> str:
+        """Where a turn is posted: the URL of the provider's ``wire_api``."""
+        if self.wire_api == "chat":
+            return self.chat_completions_url()
+        return self.responses_url(chatgpt_auth=chatgpt_auth)
+
+    def _url(self, path: str, default_base: str) -> str:
+        base = self.base_url if self.base_url is not None else default_base
+        query = ""
+        if self.query_params is not None:
+            query = "?" + "&".join(f"{k}={v}" for k, v in self.query_params.items())
+        return f"{base}/{path}{query}"
 
     def effective_request_max_retries(self) -> int:
         """Configured value or 4, capped at 100."""

@@ -350,6 +350,14 @@ def test_response_incomplete(srv: MockServerThread) -> None:
     assert evs[-2]["item"]["status"] == "incomplete"
 
 
+def test_an_incomplete_response_inside_response_completed(srv: MockServerThread) -> None:
+    srv.enqueue(mockapi.incomplete_reply("content_filter", text="cut short", in_completed=True))
+    last = payloads(post(srv).content)[-1]
+    assert last["type"] == "response.completed"
+    assert last["response"]["status"] == "incomplete"
+    assert last["response"]["incomplete_details"] == {"reason": "content_filter"}
+
+
 @pytest.mark.parametrize("shape", ["flat", "nested"])
 def test_error_event(srv: MockServerThread, shape: str) -> None:
     srv.enqueue(mockapi.error_event_reply("server_error", message="boom", shape=shape))

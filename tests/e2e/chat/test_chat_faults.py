@@ -12,13 +12,17 @@ One browser for the module; the worker stays up throughout (``status`` "Ready"):
   partial text is kept, the banner names the timeout and offers "Try again", which
   regenerates the reply;
 * a connection cut mid-stream: the banner says "Reconnecting… 1/5" (with the cause)
-  while the request is re-sent, then the whole reply arrives and the banner goes.
+  while the request is re-sent, then the whole reply arrives and the banner goes;
+* a ``response.completed`` that says ``incomplete`` (a bridge cutting the answer at the
+  output limit): the partial answer stays, with the reason under it, not sent twice.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -27,6 +31,7 @@ from mockapi import (
     MockServerThread,
     cut_reply,
     http_error,
+    incomplete_reply,
     openai_rate_limit_headers,
     stall_reply,
     text_reply,
@@ -41,6 +46,8 @@ from tests.e2e.chatkit import (
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-e2e-faults-0123456789"
+SHOTS = Path(tempfile.gettempdir()) / "sidepy-e2e-shots"
+SHOTS.mkdir(exist_ok=True)
 
 
 @pytest.fixture
@@ -144,3 +151,18 @@ def test_a_cut_connection_shows_reconnecting_then_the_reply(server: MockServerTh
     expect(panel.assistants).to_have_count(1)
     expect(panel.meta()).not_to_contain_text("Failed")
     assert len(server.requests_to("responses")) == 2
+
+
+def test_an_incomplete_answer_is_kept_with_its_reason(server: MockServerThread, panel: Panel) -> None:
+    cut = incomplete_reply("max_output_tokens", text="The first half of the answer", in_completed=True)
+    server.enqueue(cut)
+    panel.send("Tell me everything")
+    panel.reply("The first half of the answer")
+    expect(panel.meta()).to_contain_text(
+        "The answer is incomplete: the model reached its output limit. "
+        "Send a message to continue, or regenerate."
+    )
+    expect(panel.meta()).not_to_contain_text("Failed")
+    expect(panel.banner).to_be_hidden()
+    panel.page.screenshot(path=str(SHOTS / "incomplete-answer.png"))
+    assert len(server.requests_to("responses")) == 1  # an incomplete answer is not re-sent
