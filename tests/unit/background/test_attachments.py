@@ -31,7 +31,17 @@ from background.attachments.model import (
 )
 from background.attachments.store import PENDING_TTL_MS, AttachmentLibrary, MemoryAttachments
 from background.attachments.vision import can_see, cannot_see, vision_models
-from modelclient import InputFile, InputImage, InputText, MessageItem, parse_item
+from modelclient import (
+    InputFile,
+    InputImage,
+    InputText,
+    MessageItem,
+    ModelSettings,
+    Prompt,
+    build_chat_request,
+    build_request,
+    parse_item,
+)
 from modelclient._classify import classify_http_error
 from tests.support.aio import run_sync
 from tests.support.images import (
@@ -474,3 +484,29 @@ def test_other_errors_and_requests_without_attachments_are_left_alone() -> None:
 def test_which_models_read_images(model: str, sees: bool | None) -> None:
     assert can_see(model) is sees
     assert vision_models([model, model]) == ([model] if sees else [])
+
+
+def test_attachments_in_the_request_bodies_of_both_wire_apis() -> None:
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "what is wrong?"}]}
+    settings = ModelSettings(model="gpt-4.1")
+    responses = build_request(
+        Prompt(input=[parse_item(with_attachments(item, [IMAGE, PDF, TEXT], DATA, "responses"))]),
+        settings, base_instructions="x", conversation_id="c",
+    ).to_payload()
+    assert responses["input"][0]["content"] == [
+        {"type": "input_image", "image_url": "data:image/png;base64," + b64(DATA["i1"])},
+        {"type": "input_file", "filename": "paper.pdf",
+         "file_data": "data:application/pdf;base64," + b64(DATA["p1"])},
+        {"type": "input_file", "filename": "tool.py",
+         "file_data": "data:text/x-python;base64," + b64(DATA["t1"])},
+        {"type": "input_text", "text": "what is wrong?"},
+    ]
+    chat = build_chat_request(
+        Prompt(input=[parse_item(with_attachments(item, [IMAGE, TEXT], DATA, "chat"))]),
+        settings, base_instructions="",
+    ).to_payload()
+    assert chat["messages"] == [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(DATA["i1"])}},
+        {"type": "text", "text": "File “tool.py”:\n````\nprint('```')\n````"},
+        {"type": "text", "text": "what is wrong?"},
+    ]}]  # fmt: skip
