@@ -4,7 +4,9 @@
 // arrive during the boot wait on the same one-flight promise, in order.
 
 import { bootPython, bootState } from "./boot.js";
+import { attachments } from "./bridges/attachments.js";
 import { idb } from "./bridges/idb.js";
+import { images } from "./bridges/images.js";
 
 const ports = new Map(); // port id -> chrome.runtime.Port
 let nextPortId = 1;
@@ -13,6 +15,8 @@ let nextPortId = 1;
 const host = {
   boot: bootState,
   idb, // the key vault's IndexedDB store of non-extractable CryptoKeys (bridges/idb.js)
+  attachments, // screenshots, images and files, in IndexedDB (bridges/attachments.js)
+  images, // the browser's image decoder and canvas (bridges/images.js)
   // WebCrypto for the vault, handed over as a value: Pyodide's js module cannot
   // read the worker's global getters (crypto, indexedDB, self: "Illegal invocation").
   crypto: globalThis.crypto,
@@ -72,9 +76,13 @@ chrome.runtime.onInstalled.addListener((details) => {
   app().then((py) => py.on_installed(details.reason), () => {});
 });
 
-// Opening the panel from the toolbar button is browser wiring, set on every start.
+// The toolbar button opens the panel from action.onClicked below, not through
+// openPanelOnActionClick: a panel Chrome opens by itself comes without the activeTab
+// grant, and that grant is what lets the panel's camera button take a screenshot of
+// the tab (chrome.tabs.captureVisibleTab). The behaviour is stored by Chrome, so it
+// is turned off explicitly (an older SidePy turned it on).
 chrome.sidePanel
-  ?.setPanelBehavior({ openPanelOnActionClick: true })
+  ?.setPanelBehavior({ openPanelOnActionClick: false })
   .catch((error) => console.error(error));
 
 // sidePanel.open() is allowed only synchronously inside a user-gesture handler,
@@ -97,7 +105,7 @@ function openPanel(tab) {
   else chrome.windows.update(popupId, { focused: true }).catch(create);
 }
 
-if (!chrome.sidePanel) chrome.action.onClicked.addListener((tab) => openPanel(tab));
+chrome.action.onClicked.addListener((tab) => openPanel(tab));
 
 chrome.contextMenus?.onClicked.addListener((info, tab) => {
   if (info.menuItemId !== "sidepy-selection") return;

@@ -40,6 +40,11 @@ export const attachments = {
     const values = await request(conversation == null ? meta.getAll() : meta.index("conversation").getAll(conversation));
     return values.map((value) => value.record);
   },
+  // One record's text, or undefined.
+  record: async (id) => {
+    const value = await request((await open()).transaction("meta").objectStore("meta").get(id));
+    return value?.record;
+  },
   // The bytes, or undefined.
   data: async (id) => {
     const blob = await request((await open()).transaction("data").objectStore("data").get(id));

@@ -227,6 +227,10 @@ class IdbAttachments:
     async def records(self, conversation_id: str | None = None) -> list[str]:
         return [str(text) for text in _py(await self._bridge.records(conversation_id))]
 
+    async def record(self, attachment_id: str) -> str | None:
+        found = await self._bridge.record(attachment_id)
+        return found if isinstance(found, str) else None
+
     async def data(self, attachment_id: str) -> bytes | None:
         found = await self._bridge.data(attachment_id)
         return None if found is None else bytes(found.to_bytes())

@@ -8,9 +8,10 @@
 
 import json
 
-from panel.wire import PLACEHOLDER, restore
 from pyscript import window
 from pyscript.ffi import create_proxy, to_js
+
+from panel.wire import PLACEHOLDER, restore
 
 BIG = 8192
 LONG_STRING = window.RegExp.new('"(?:[^"\\\\]|\\\\.){4096,}"', "g")

@@ -3,12 +3,13 @@
 # page's events and the worker's messages (panel.channel) to the state, posts what
 # the state wants sent, and schedules at most one paint per animation frame.
 
+from pyscript import document, window
+
 from panel.channel import decode, post
 from panel.dom import copy_text, deliver, g, now_ms, on, proxy
 from panel.fmt import iso_ms
 from panel.render import Renderer
 from panel.state import PanelState
-from pyscript import document, window
 
 
 def wall():

@@ -16,9 +16,10 @@
 # its TeX, marked ``data-pending``; when it arrives, every pending element still in the
 # page is upgraded in place, so no message has to be rendered again.
 
-from panel.mdprep import MAX_QUOTE_DEPTH, escape_html, protect_math, quote_depth, restore_math
 from pyscript import document, window
 from pyscript.ffi import create_proxy, to_js
+
+from panel.mdprep import MAX_QUOTE_DEPTH, escape_html, protect_math, quote_depth, restore_math
 
 MAX_HIGHLIGHT = 40000  # characters: longer code is shown without colours
 MAX_MATH = 4000  # characters of TeX in one formula

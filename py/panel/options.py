@@ -6,12 +6,13 @@
 
 import json
 
+from pyscript import document, window
+
 from panel.auth_intents import MAX_AUTH_FILE_BYTES
 from panel.dom import g, on, proxy
 from panel.options_dom import build
 from panel.options_view import OptionsView
 from panel.settings_state import SettingsState
-from pyscript import document, window
 
 PREVIEW_DELAY_MS = 300  # debounce the live request URL while the base URL is typed
 REVEAL_MS = 30000  # a revealed key is hidden again after this long

@@ -2,8 +2,9 @@
 # sandboxed options-ui.html; not imported by the tests): small element helpers and
 # ``build``, the whole form, empty. panel.options_view paints values into it.
 
-from panel import settings_form as sf
 from pyscript import document
+
+from panel import settings_form as sf
 
 
 def el(tag, attrs=None, *children):

@@ -4,12 +4,13 @@
 # Inputs are the truth while the user types: their values are written only when the
 # form is (re)loaded from the worker, so a repaint never eats a keystroke.
 
+from pyscript import window
+
 from panel import settings_form as sf
 from panel.auth_intents import auth_summary
 from panel.dom import g, show
 from panel.options_dom import button, el
 from panel.settings_state import sites
-from pyscript import window
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
 KEY_STATES = {

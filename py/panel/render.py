@@ -8,12 +8,13 @@
 # at most once per animation frame (panel.main schedules it) and spends at most
 # FRAME_BUDGET_MS on markdown; what is left is done in the next frames.
 
+from pyscript import window
+
 from panel import fmt
 from panel import templates as tpl
 from panel.dom import button, el, fill_select, g, icon_button, show
 from panel.md import Markdown
 from panel.message_dom import Budget, MessageDom
-from pyscript import window
 
 FRAME_BUDGET_MS = 12
 

@@ -34,7 +34,10 @@ from .model import (
     sniff,
 )
 
-__all__ = ["PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "MemoryAttachments"]
+__all__ = ["DRAFT", "PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "MemoryAttachments"]
+
+#: Where an attachment waits when the composer's conversation has no id yet (a new chat).
+DRAFT = "draft"
 
 #: A pending attachment (added to the composer, never sent) is collected after this.
 PENDING_TTL_MS = 24 * 3600 * 1000
@@ -53,6 +56,10 @@ class AttachmentStore(Protocol):
 
     async def records(self, conversation_id: str | None = None) -> list[str]:
         """The records of one conversation (all of them for ``None``)."""
+        ...
+
+    async def record(self, attachment_id: str) -> str | None:
+        """One record; ``None`` when it is not stored."""
         ...
 
     async def data(self, attachment_id: str) -> bytes | None:
@@ -81,6 +88,10 @@ class MemoryAttachments:
 
     async def records(self, conversation_id: str | None = None) -> list[str]:
         return [text for cid, text in self.meta.values() if conversation_id is None or cid == conversation_id]
+
+    async def record(self, attachment_id: str) -> str | None:
+        found = self.meta.get(attachment_id)
+        return found[1] if found else None
 
     async def data(self, attachment_id: str) -> bytes | None:
         return self.blobs.get(attachment_id)
@@ -127,9 +138,10 @@ class AttachmentLibrary:
     # -- taking in -----------------------------------------------------------
 
     async def add(
-        self, conversation_id: str, name: str, data: bytes, source: Source, *, sent: bool = False
+        self, conversation_id: str | None, name: str, data: bytes, source: Source, *, sent: bool = False
     ) -> Attachment:
-        """Check ``data``, scale an image to the budget, store it for ``conversation_id``.
+        """Check ``data``, scale an image to the budget, store it for ``conversation_id``
+        (``None``: a new chat's composer, :data:`DRAFT`, until the message is sent).
 
         Raises:
             AttachmentRefused: its type or size (see :func:`~background.attachments.model.sniff`),
@@ -144,6 +156,7 @@ class AttachmentLibrary:
             image = await prepare_image(data, mime, name, self._renderer, self.budget)
             data, mime, width, height, thumb = image.data, image.mime, image.width, image.height, image.thumb
         await self._collect()
+        conversation_id = conversation_id or DRAFT
         carried = sum(a.bytes for a in await self.of_conversation(conversation_id))
         if carried + len(data) > self.limits.conversation_bytes:
             raise AttachmentRefused(
@@ -185,52 +198,60 @@ class AttachmentLibrary:
     async def data(self, attachment_id: str) -> bytes | None:
         return await self._store.data(attachment_id)
 
-    async def get(self, conversation_id: str, attachment_id: str) -> tuple[Attachment, bytes]:
-        """One attachment of a conversation and its bytes.
+    async def record(self, attachment_id: str) -> Attachment | None:
+        """One record by id (``None``: not stored, or unreadable)."""
+        text = await self._store.record(attachment_id)
+        found = _parse([text]) if text is not None else []
+        return found[0] if found else None
+
+    async def get(self, attachment_id: str) -> tuple[Attachment, bytes]:
+        """One attachment and its bytes.
 
         Raises:
-            AttachmentRefused: ``attachment_missing`` — no such attachment in that conversation.
+            AttachmentRefused: ``attachment_missing`` — it is not stored (any more).
         """
-        found = {a.id: a for a in await self.of_conversation(conversation_id)}
-        record = found.get(attachment_id)
+        record = await self.record(attachment_id)
         data = await self._store.data(attachment_id) if record is not None else None
         if record is None or data is None:
             raise AttachmentRefused("attachment_missing", "That attachment is no longer stored.")
         return record, data
 
     async def claim(self, conversation_id: str, attachment_ids: list[str]) -> list[AttachmentRef]:
-        """The refs a new message keeps, in the order given; marks them sent.
+        """The refs a new message of ``conversation_id`` keeps, in the order given.
+
+        An attachment still waiting in a composer (any conversation's, or a new chat's)
+        moves to this conversation and is marked sent; one already sent in this
+        conversation is taken again as it is (an edited message keeps its attachments).
 
         Raises:
-            AttachmentRefused: an id that is not an attachment of this conversation
-                (``attachment_missing``), or more than one message takes.
+            AttachmentRefused: ``attachment_missing`` for an id that is not stored or was
+                sent in another conversation; ``attachment_limit`` for more than a message takes.
         """
-        if len(attachment_ids) > self.limits.per_message:
+        wanted = list(dict.fromkeys(attachment_ids))
+        if len(wanted) > self.limits.per_message:
             raise AttachmentRefused(
                 "attachment_limit", f"A message can carry up to {self.limits.per_message} attachments."
             )
-        found = {a.id: a for a in await self.of_conversation(conversation_id)}
-        missing = [i for i in attachment_ids if i not in found]
-        if missing:
+        records = [await self.record(attachment_id) for attachment_id in wanted]
+        if any(r is None or (r.sent and r.conversation_id != conversation_id) for r in records):
             raise AttachmentRefused(
                 "attachment_missing",
                 "An attachment of this message is no longer stored; remove it and attach it again.",
             )
         refs = []
-        for attachment_id in dict.fromkeys(attachment_ids):
-            record = found[attachment_id]
+        for record in records:
+            assert record is not None
             if not record.sent:
-                record.sent = True
+                record.sent, record.conversation_id = True, conversation_id
                 await self._store.update(record.id, conversation_id, record.model_dump_json())
             refs.append(record.ref())
         return refs
 
     # -- letting go ----------------------------------------------------------
 
-    async def remove_pending(self, conversation_id: str, attachment_id: str) -> bool:
+    async def remove_pending(self, attachment_id: str) -> bool:
         """Delete an attachment the composer holds; a sent one belongs to its message and stays."""
-        found = {a.id: a for a in await self.of_conversation(conversation_id)}
-        record = found.get(attachment_id)
+        record = await self.record(attachment_id)
         if record is None or record.sent:
             return False
         await self._store.remove([attachment_id])

@@ -29,7 +29,7 @@ from background.attachments.model import (
     sniff,
     text_mime,
 )
-from background.attachments.store import PENDING_TTL_MS, AttachmentLibrary, MemoryAttachments
+from background.attachments.store import DRAFT, PENDING_TTL_MS, AttachmentLibrary, MemoryAttachments
 from background.attachments.vision import can_see, cannot_see, vision_models
 from modelclient import (
     InputFile,
@@ -249,11 +249,22 @@ def test_claim_marks_sent_and_keeps_the_order_given() -> None:
     refs = run_sync(lib.claim("c1", [b.id, a.id, b.id]))
     assert [r.id for r in refs] == [b.id, a.id]
     assert all(x.sent for x in run_sync(lib.of_conversation("c1")))
+    # An edited message takes its attachments again.
+    assert [r.id for r in run_sync(lib.claim("c1", [a.id]))] == [a.id]
     # A sent attachment belongs to its message: the composer cannot remove it.
-    assert run_sync(lib.remove_pending("c1", a.id)) is False
+    assert run_sync(lib.remove_pending(a.id)) is False
     with pytest.raises(AttachmentRefused) as refused:
-        run_sync(lib.claim("c2", [a.id]))  # another conversation's attachment
+        run_sync(lib.claim("c2", [a.id]))  # sent in another conversation
     assert refused.value.code == "attachment_missing"
+
+
+def test_a_new_chats_attachments_wait_as_drafts_and_move_in_on_send() -> None:
+    lib, store, _ = library()
+    shot = run_sync(lib.add(None, "", png(800, 600), "screenshot"))
+    assert shot.conversation_id == DRAFT and store.meta[shot.id][0] == DRAFT
+    run_sync(lib.claim("c7", [shot.id]))
+    assert [a.id for a in run_sync(lib.of_conversation("c7"))] == [shot.id]
+    assert store.meta[shot.id][0] == "c7" and run_sync(lib.of_conversation(DRAFT)) == []
 
 
 def test_limits_per_message_and_per_conversation() -> None:
@@ -285,7 +296,7 @@ def test_remove_and_drop() -> None:
     a = run_sync(lib.add("c1", "a.txt", b"a", "picker"))
     b = run_sync(lib.add("c1", "b.txt", b"b", "picker"))
     c = run_sync(lib.add("c2", "c.txt", b"c", "picker"))
-    assert run_sync(lib.remove_pending("c1", a.id)) is True
+    assert run_sync(lib.remove_pending(a.id)) is True
     run_sync(lib.claim("c1", [b.id]))
     run_sync(lib.drop_unreferenced("c1", keep=[b.id]))
     assert run_sync(lib.data(b.id)) == b"b"
@@ -299,11 +310,12 @@ def test_remove_and_drop() -> None:
 def test_get_and_unreadable_records() -> None:
     lib, store, _ = library()
     a = run_sync(lib.add("c1", "a.txt", b"a", "picker"))
-    assert run_sync(lib.get("c1", a.id))[1] == b"a"
+    assert run_sync(lib.get(a.id))[1] == b"a"
     store.meta["junk"] = ("c1", "{not json")
     assert [x.id for x in run_sync(lib.of_conversation("c1"))] == [a.id]  # skipped, not fatal
+    assert run_sync(lib.record("junk")) is None
     with pytest.raises(AttachmentRefused, match="no longer stored"):
-        run_sync(lib.get("c2", a.id))
+        run_sync(lib.get("a404"))
 
 
 # ---------------------------------------------------------------------------
