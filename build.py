@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Assemble the loadable SidePy extension in ``dist/``.
 
-    python build.py            build dist/ (fetches what is missing, verifies every hash)
+    python build.py            build the release extension in dist/ (fetches what is missing,
+                               verifies every hash)
+    python build.py --dev      build the developer extension in dist-dev/: the release plus its
+                               test hooks (the diag.* handlers, the dev.html test console);
+                               used by the end-to-end tests, demo.py and the benchmarks
     python build.py --relock   fetch, then rewrite build.lock.json with the hashes seen
     python build.py wheels GROUP [DIR]   fetch + verify one wheel group (used by the test runner)
 
@@ -27,6 +31,10 @@ What goes in and where it comes from:
   modules on every open. Where no pinned wheel exists for this machine, the sources
   ship instead (the panel works the same, it starts a little slower).
 
+Release builds carry no test hooks: ``py/background/dev`` (the ``diag.*``
+handlers) and the test console page (``dev.html``) go only into ``dist-dev/``,
+and ``build-flags.js`` tells the worker which build it is (``DEV``).
+
 The build is incremental: outputs whose inputs did not change are left alone, so
 a rebuild with nothing changed takes well under two seconds.
 """
@@ -48,6 +56,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
+DIST_DEV = ROOT / "dist-dev"
 CACHE = ROOT / ".cache"
 LOCK_FILE = ROOT / "build.lock.json"
 NODE_MODULES = ROOT / "node_modules"
@@ -58,6 +67,9 @@ SITE_PACKAGES_IN_PYODIDE = "/lib/python3.14/site-packages"
 
 # Our Python packages that run in the service worker (the panel's are separate).
 WORKER_PACKAGES = ("modelclient", "background")
+# Test hooks: shipped by `build.py --dev` only (paths under py/, and under extension/).
+DEV_ONLY_PYTHON = ("background/dev/",)
+DEV_ONLY_PAGES = ("dev.html",)
 
 # The worker's JavaScript that decides what a memory snapshot contains and how it
 # is stored and restored: a change here must invalidate stored snapshots (build-info:
@@ -316,15 +328,17 @@ def compile_mpy(compiler: Path, src: Path, arc: str) -> bytes:
 # ------------------------------------------------------------------ python bundle
 
 
-def python_sources(package_dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+def python_sources(package_dirs: Iterable[Path], *, dev: bool = True) -> list[tuple[Path, str]]:
     out = []
     for pkg in package_dirs:
         for path in sorted(pkg.rglob("*.py")):
-            out.append((path, path.relative_to(pkg.parent).as_posix()))
+            arc = path.relative_to(pkg.parent).as_posix()
+            if dev or not arc.startswith(DEV_ONLY_PYTHON):
+                out.append((path, arc))
     return out
 
 
-def site_entries(wheels: list[Path]) -> dict[str, bytes]:
+def site_entries(wheels: list[Path], *, dev: bool) -> dict[str, bytes]:
     """Every file the worker's site-packages holds: wheel contents + our packages."""
     entries: dict[str, bytes] = {}
     for w in wheels:
@@ -337,7 +351,7 @@ def site_entries(wheels: list[Path]) -> dict[str, bytes]:
                 if name.endswith("/") or "/tests/" in name:
                     continue
                 entries[name] = zf.read(info)
-    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
+    for path, arc in python_sources((ROOT / "py" / name for name in WORKER_PACKAGES), dev=dev):
         entries[arc] = path.read_bytes()
     return entries
 
@@ -358,7 +372,7 @@ def pack_bundle(entries: dict[str, bytes]) -> bytes:
     return b"".join([PYFB_MAGIC, struct.pack("<I", len(index)), index, *(entries[n] for n in names)])
 
 
-def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, str]]:
+def build_site_bundle(wheels: list[Path], dest: Path, *, dev: bool) -> tuple[str, dict[str, str]]:
     """Write site.pyfb; return (python_key, {shared library path: sha256}).
 
     ``python_key`` is the sha256 of the bundle itself, so new Python code (ours or a
@@ -369,7 +383,7 @@ def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, st
     inputs = hashlib.sha256()
     for w in wheels:
         inputs.update(w.name.encode() + b"\0" + sha256_file(w).encode())
-    for path, arc in python_sources(ROOT / "py" / name for name in WORKER_PACKAGES):
+    for path, arc in python_sources((ROOT / "py" / name for name in WORKER_PACKAGES), dev=dev):
         inputs.update(arc.encode() + b"\0" + path.read_bytes())
     inputs.update(Path(__file__).read_bytes())
     stamp = dest.with_suffix(".inputs")
@@ -379,7 +393,7 @@ def build_site_bundle(wheels: list[Path], dest: Path) -> tuple[str, dict[str, st
             return str(cached["python_key"]), dict(cached["dylibs"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
-    entries = site_entries(wheels)
+    entries = site_entries(wheels, dev=dev)
     data = pack_bundle(entries)
     python_key = hashlib.sha256(data).hexdigest()
     dylibs = {n: hashlib.sha256(b).hexdigest() for n, b in sorted(entries.items()) if n.endswith(".so")}
@@ -416,8 +430,9 @@ def boot_key(ext: Path) -> str:
 # ---------------------------------------------------------------------------- build
 
 
-def build(*, relock: bool = False) -> None:
+def build(*, relock: bool = False, dev: bool = False) -> None:
     started = time.perf_counter()
+    out = DIST_DEV if dev else DIST
     lock = load_lock()
     ensure_node_modules()
 
@@ -426,7 +441,7 @@ def build(*, relock: bool = False) -> None:
     seen: dict[str, str] = {}
     for src, rel in npm_sources():
         shipped.add(rel)
-        dst = DIST / rel
+        dst = out / rel
         if copy_if_changed(src, dst) or relock or rel not in npm_lock:
             seen[rel] = sha256_file(dst)
             if not relock and npm_lock.get(rel) != seen[rel]:
@@ -443,16 +458,18 @@ def build(*, relock: bool = False) -> None:
     if relock:
         for group in lock["wheels"]:
             fetch_wheels(group, lock, relock=True)
-    python_key, dylibs = build_site_bundle(wheels, DIST / "python" / "site.pyfb")
+    python_key, dylibs = build_site_bundle(wheels, out / "python" / "site.pyfb", dev=dev)
     shipped |= {"python/site.pyfb"}
 
     # Extension glue, pages and the manifest.
     ext = ROOT / "extension"
     for src in sorted(p for p in ext.rglob("*") if p.is_file()):
         rel = src.relative_to(ext).as_posix()
-        copy_if_changed(src, DIST / rel)
+        if rel in DEV_ONLY_PAGES and not dev:
+            continue
+        copy_if_changed(src, out / rel)
         shipped.add(rel)
-    copy_if_changed(ROOT / "manifest.json", DIST / "manifest.json")
+    copy_if_changed(ROOT / "manifest.json", out / "manifest.json")
     shipped.add("manifest.json")
     # The sandboxed pages' Python, one bundle for both pages (extension/panel-boot.js
     # writes it into MicroPython's FS): bytecode where this machine has the pinned
@@ -464,8 +481,12 @@ def build(*, relock: bool = False) -> None:
             panel[arc] = src.read_bytes()
         else:
             panel[arc[:-3] + ".mpy"] = compile_mpy(compiler, src, arc)
-    write_bytes_if_changed(DIST / "python" / "panel.pyfb", pack_bundle(panel))
+    write_bytes_if_changed(out / "python" / "panel.pyfb", pack_bundle(panel))
     shipped.add("python/panel.pyfb")
+
+    # What kind of build this is, for the worker (extension/background.js imports it).
+    write_if_changed(out / "build-flags.js", f"export const DEV = {'true' if dev else 'false'};\n")
+    shipped.add("build-flags.js")
 
     manifest = json.loads((ROOT / "manifest.json").read_text())
     info = {
@@ -476,18 +497,19 @@ def build(*, relock: bool = False) -> None:
         "boot_key": boot_key(ext),
         "site_packages": SITE_PACKAGES_IN_PYODIDE,
         "dylibs": dylibs,
+        "dev": dev,
     }
-    write_if_changed(DIST / "build-info.json", json.dumps(info, indent=2) + "\n")
+    write_if_changed(out / "build-info.json", json.dumps(info, indent=2) + "\n")
     shipped.add("build-info.json")
 
-    remove_stale(shipped)
+    remove_stale(out, shipped)
     if relock:
         LOCK_FILE.write_text(json.dumps(lock, indent=2) + "\n")
         print(f"wrote {LOCK_FILE.name}")
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and p.suffix != ".inputs")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.suffix != ".inputs")
     elapsed = time.perf_counter() - started
-    bundle = (DIST / "python" / "site.pyfb").stat().st_size
-    print(f"dist/ ready: {len(shipped)} files, {human_size(size)} "
+    bundle = (out / "python" / "site.pyfb").stat().st_size
+    print(f"{out.name}/ ready{' (developer build)' if dev else ''}: {len(shipped)} files, {human_size(size)} "
           f"(python bundle {human_size(bundle)}) ({elapsed:.2f} s)")
 
 
@@ -507,10 +529,10 @@ def write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def remove_stale(shipped: set[str]) -> None:
-    """Delete files in dist/ that the build no longer produces (renamed chunks etc.)."""
-    for path in sorted(DIST.rglob("*"), reverse=True):
-        rel = path.relative_to(DIST).as_posix()
+def remove_stale(out: Path, shipped: set[str]) -> None:
+    """Delete files in ``out`` that the build no longer produces (renamed chunks etc.)."""
+    for path in sorted(out.rglob("*"), reverse=True):
+        rel = path.relative_to(out).as_posix()
         if path.is_file() and rel not in shipped and not rel.endswith(".inputs"):
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
@@ -520,6 +542,8 @@ def remove_stale(shipped: set[str]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relock", action="store_true", help="rewrite build.lock.json hashes")
+    parser.add_argument("--dev", action="store_true",
+                        help="the developer build, with test hooks, in dist-dev/")
     sub = parser.add_subparsers(dest="command")
     wheels = sub.add_parser("wheels", help="fetch and verify one wheel group")
     wheels.add_argument("group")
@@ -535,7 +559,7 @@ def main(argv: list[str]) -> int:
             for p in paths:
                 print(p)
         else:
-            build(relock=args.relock)
+            build(relock=args.relock, dev=args.dev)
     except BuildError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@
     python3 demo.py              # a browser window when there is a display, else --headless
     python3 demo.py --headless   # no window: saves a screenshot of the panel instead
 
-It builds dist/ (a no-op when up to date), starts the mock Responses API on 127.0.0.1
+It builds dist-dev/ (the developer build; a no-op when up to date), starts the mock Responses API on 127.0.0.1
 with a demo model, and starts Debian's Chromium with the built extension and a fresh
 profile. Through the service worker it points SidePy at the mock server
 (``settings.set``) with a dummy key (``key.set``), opens a local article in a tab and
@@ -130,7 +130,7 @@ def send(context: BrowserContext, ext_id: str, message: dict[str, Any]) -> dict[
     """A one-shot message to the worker from an extension page (waits for Python to be up)."""
     page = context.new_page()
     try:
-        page.goto(f"chrome-extension://{ext_id}/build-info.json")
+        page.goto(f"chrome-extension://{ext_id}/dev.html")
         reply = page.evaluate("(m) => chrome.runtime.sendMessage(JSON.stringify(m))", message)
     finally:
         page.close()
@@ -141,7 +141,7 @@ def open_panel(context: BrowserContext, ext_id: str) -> Page:
     """sidepanel.html in a narrow popup window (the article stays the active tab)."""
     helper = context.new_page()
     try:
-        helper.goto(f"chrome-extension://{ext_id}/build-info.json")
+        helper.goto(f"chrome-extension://{ext_id}/dev.html")
         with context.expect_page() as opened:
             helper.evaluate(
                 "([url, w, h]) => chrome.windows.create({url, type: 'popup', width: w, height: h})",
@@ -156,7 +156,7 @@ def open_panel(context: BrowserContext, ext_id: str) -> Page:
 
 
 def run(headless: bool, screenshot: Path | None) -> None:
-    subprocess.run([sys.executable, str(REPO / "build.py")], check=True)
+    subprocess.run([sys.executable, str(REPO / "build.py"), "--dev"], check=True)
     if not Path(CHROMIUM).exists():
         sys.exit(f"Chromium not found at {CHROMIUM} (set SIDEPY_CHROMIUM, or apt-get install chromium)")
     profile = Path(tempfile.mkdtemp(prefix="sidepy-demo-"))

@@ -46,8 +46,9 @@ setup() {
     "$py" -m pip install -q -r requirements-dev.txt
     echo "$want" >"$venv/.requirements-sha256"
   fi
-  say "build dist/"
+  say "build dist/ (release) and dist-dev/ (developer build: the e2e suite's)"
   "$py" build.py
+  "$py" build.py --dev
 }
 
 lint() {

@@ -13,7 +13,7 @@ then a ping from an extension page; snapshot and cold wakes alternate) of:
 For each: wake -> Python ready (the worker's own boot record, ms since the worker
 started) and wake -> first pong (wall time from sending the ping to the reply),
 p50 / p95, and the p50 of every boot phase. Also: first install (fresh profile ->
-first pong), the size of dist/ and of the snapshot (raw and gzip), and how long
+first pong), the size of dist-dev/ (the developer build) and of the snapshot (raw and gzip), and how long
 reading the snapshot image takes raw vs gzip-inflated (DecompressionStream), read
 from an extension page (same origin and storage as the worker).
 Figures are measurements of this machine at this moment; nothing is asserted.
@@ -155,7 +155,7 @@ class Browser:
 
 
 def measure_sidepy(pw: Any, wakes: int) -> dict[str, Any]:
-    browser = Browser(pw, DIST, "build-info.json")
+    browser = Browser(pw, DIST, "dev.html")
     try:
         _, first = browser.ping()
         install = {"launch_to_pong_ms": (time.perf_counter() - browser.t0) * 1000,
@@ -253,7 +253,7 @@ def report(side: dict[str, Any], floor: dict[str, Any], wakes: int, started: str
         *phase_table("First install phases", [install]),
         *phase_table("Snapshot wake phases", side["snapshot"]),
         *phase_table("Cold wake phases", side["cold"]),
-        f"Sizes (MB = 10^6 bytes): dist/ {dir_size(DIST) / mb:.1f} MB (python/site.pyfb "
+        f"Sizes (MB = 10^6 bytes): dist-dev/ {dir_size(DIST) / mb:.1f} MB (python/site.pyfb "
         f"{(DIST / 'python' / 'site.pyfb').stat().st_size / mb:.1f} MB); snapshot: heap "
         f"{st['heap_bytes'] / mb:.1f} MB, stored without its zero pages {st['image_bytes'] / mb:.1f} MB raw "
         f"({st['gzip_bytes'] / mb:.1f} MB if gzipped) + bundle {st['bundle_bytes'] / mb:.1f} MB",
@@ -269,7 +269,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not (DIST / "manifest.json").exists():
-        print("bench/boot.py: build first (python build.py)", file=sys.stderr)
+        print("bench/boot.py: build first (python build.py --dev)", file=sys.stderr)
         return 1
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     before = machine()

@@ -352,7 +352,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every run's figures here")
     args = parser.parse_args()
     if not (DIST / "manifest.json").exists():
-        print("bench/paint.py: build first (python build.py)", file=sys.stderr)
+        print("bench/paint.py: build first (python build.py --dev)", file=sys.stderr)
         return 1
     meta: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

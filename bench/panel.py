@@ -7,7 +7,7 @@ panel page's own start (PyScript, MicroPython, the panel's modules, the markdown
 stack) and the worker's wake, together. One run opens, in the same headless Chromium
 build and alternating run by run:
 
-* **SidePy**: ``dist/``'s side-panel page (``sidepanel.html``, which holds the relay
+* **SidePy**: ``dist-dev/``'s side-panel page (the developer build) (``sidepanel.html``, which holds the relay
   and the sandboxed ``ui.html`` running MicroPython);
 * **baseline**: a JavaScript-only extension whose side-panel page has a composer
   (a plain ``<textarea>``) and a status line, connects a Port to its worker at once
@@ -286,12 +286,18 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def console_page(dist: Path) -> str:
+    """The page that pings: the developer build's console (its sender kind may), or in a build
+    from before sender kinds, any page of the extension."""
+    return "dev.html" if (dist / "dev.html").exists() else "build-info.json"
+
+
 def measure(pw: Any, runs: int, against: Path | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
     baseline_dir = baseline_extension()
-    browsers = {"sidepy": Browser(pw, DIST, "build-info.json"),
+    browsers = {"sidepy": Browser(pw, DIST, console_page(DIST)),
                 "baseline": Browser(pw, baseline_dir, "control.html")}
     if against is not None:
-        browsers["against"] = Browser(pw, against, "build-info.json")
+        browsers["against"] = Browser(pw, against, console_page(against))
     out: dict[str, dict[str, list[dict[str, Any]]]] = {
         name: {"stopped": [], "running": []} for name in browsers}
     try:
@@ -409,7 +415,7 @@ def main() -> int:
     parser.add_argument("--against", type=Path, help="another built dist/ to measure beside this one")
     args = parser.parse_args()
     if not (DIST / "manifest.json").exists():
-        print("bench/panel.py: build first (python build.py)", file=sys.stderr)
+        print("bench/panel.py: build first (python build.py --dev)", file=sys.stderr)
         return 1
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     before = machine()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sse.py [--events 100000] [--chunk 16384] [--repeat 5] [--json out.json]
                                   [--no-build] [--no-browser]
 
-One run measures the same bytes (``background.diag.sample_stream``: a Responses
+One run measures the same bytes (``background.dev.diag.sample_stream``: a Responses
 stream of ``--events`` SSE events, mostly ``response.output_text.delta``, ~244 B
 each) fed in ``--chunk``-byte pieces, best of ``--repeat`` runs:
 
@@ -12,11 +12,11 @@ each) fed in ``--chunk``-byte pieces, best of ``--repeat`` runs:
   (decoding only, the fair baseline), and the SDK's decoding + ``sse.json()``.
 * Pyodide in the extension's service worker, in Debian's Chromium (headless):
   the same two of ours, through the ``diag.bench_sse`` message (the code times
-  itself with ``time.perf_counter``; see py/background/diag.py).
+  itself with ``time.perf_counter``; see py/background/dev/diag.py).
 * JavaScript in the same worker: the npm ``eventsource-parser`` behind a
   streaming ``TextDecoder``, alone and + ``JSON.parse`` of each event's data,
   timed with ``performance.now()``. It must not ship, so the browser loads a
-  temporary copy of dist/ whose service worker is ``bench-worker.js``: it
+  temporary copy of dist-dev/ whose service worker is ``bench-worker.js``: it
   imports the real ``background.js`` and a vendored copy of the parser. The JS
   side fetches its bytes from a loopback server; the SHA-256 of every side's
   input is compared.
@@ -24,7 +24,8 @@ each) fed in ``--chunk``-byte pieces, best of ``--repeat`` runs:
   (CPython and Pyodide) sampled every tenth of the stream, and the size of
   Pyodide's WebAssembly heap before and after.
 
-dist/ is rebuilt first (``build.py``; incremental) unless ``--no-build``.
+dist-dev/ (the developer build: ``diag.bench_sse``) is rebuilt first (``build.py --dev``;
+incremental) unless ``--no-build``.
 Figures are measurements of this machine at this moment; nothing is asserted.
 """
 
@@ -54,7 +55,7 @@ from playwright.sync_api import BrowserContext, Worker, sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "py")]
 
-from background.diag import sample_stream, sse_memory, time_sse  # noqa: E402
+from background.dev.diag import sample_stream, sse_memory, time_sse  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, DIST, chromium_args  # noqa: E402
 
 PARSER_PACKAGE = REPO / "node_modules" / "eventsource-parser"
@@ -64,7 +65,7 @@ BOOT_TIMEOUT_S = 60.0
 # eventsource-parser that bench/sse.py calls with Playwright's worker.evaluate().
 # Service workers forbid dynamic import(), hence the static imports.
 BENCH_WORKER_JS = """\
-// Written by bench/sse.py into a temporary copy of dist/; never shipped.
+// Written by bench/sse.py into a temporary copy of dist-dev/; never shipped.
 import "./background.js";
 import { createParser } from "./vendor/eventsource-parser/index.js";
 
@@ -166,7 +167,7 @@ def serve(body: bytes) -> Iterator[str]:
 
 
 def bench_extension() -> Path:
-    """A temporary copy of dist/ whose worker also exposes ``sidepyBenchSSE``."""
+    """A temporary copy of dist-dev/ whose worker also exposes ``sidepyBenchSSE``."""
     out = Path(tempfile.mkdtemp(prefix="sidepy-bench-sse-ext-")) / "ext"
     shutil.copytree(DIST, out)
     vendor = out / "vendor" / "eventsource-parser"
@@ -213,7 +214,7 @@ def measure_worker(url: str, events: int, chunk: int, repeat: int) -> dict[str, 
                 worker = workers[0] if workers else context.wait_for_event("serviceworker")
                 boot = wait_booted(worker)
                 page = context.new_page()
-                page.goto(f"chrome-extension://{worker.url.split('/')[2]}/build-info.json")
+                page.goto(f"chrome-extension://{worker.url.split('/')[2]}/dev.html")
                 message = {"type": "diag.bench_sse", "id": 1, "events": events, "chunk": chunk,
                            "repeat": repeat, "memory": True}
                 reply = json.loads(
@@ -387,12 +388,13 @@ def report(result: dict[str, Any]) -> str:
 
 
 def build_dist() -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "build.py")], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "--dev"], cwd=REPO, capture_output=True,
+                          text=True)
     if proc.returncode != 0:
         raise SystemExit(f"bench/sse.py: build.py failed:\n{proc.stdout}{proc.stderr}")
     bundle = DIST / "python" / "site.pyfb"
     if b"diag.bench_sse" not in bundle.read_bytes():
-        raise SystemExit("bench/sse.py: dist/ has no diag.bench_sse handler: rebuild with build.py")
+        raise SystemExit("bench/sse.py: dist-dev/ has no diag.bench_sse handler: rebuild with build.py --dev")
 
 
 def step(what: str) -> None:
@@ -405,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk", type=int, default=16_384, help="bytes per feed (default 16384)")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs of each kind; best is reported")
     ap.add_argument("--json", type=Path, help="also write every measurement to this file")
-    ap.add_argument("--no-build", action="store_true", help="use dist/ as it is")
+    ap.add_argument("--no-build", action="store_true", help="use dist-dev/ as it is")
     ap.add_argument("--no-browser", action="store_true", help="CPython only")
     args = ap.parse_args(argv)
 

@@ -3,10 +3,11 @@
 // the script), then hand each event to Python once it has booted. Events that
 // arrive during the boot wait on the same one-flight promise, in order.
 
-import { bootPython, bootState } from "./boot.js";
+import { bootPython, bootState, untilFatal } from "./boot.js";
 import { attachments } from "./bridges/attachments.js";
 import { idb } from "./bridges/idb.js";
 import { images } from "./bridges/images.js";
+import { DEV } from "./build-flags.js"; // written by build.py: true only in `build.py --dev`
 
 const ports = new Map(); // port id -> chrome.runtime.Port
 let nextPortId = 1;
@@ -14,6 +15,7 @@ let nextPortId = 1;
 // What Python may call back into. Messages are JSON text end to end.
 const host = {
   boot: bootState,
+  dev: DEV, // a developer build: Python adds its test hooks (background.dev)
   idb, // the key vault's IndexedDB store of non-extractable CryptoKeys (bridges/idb.js)
   attachments, // screenshots, images and files, in IndexedDB (bridges/attachments.js)
   images, // the browser's image decoder and canvas (bridges/images.js)
@@ -44,16 +46,54 @@ function bootStatus() {
   });
 }
 
+// Who sent a message, from what Chrome says about the sender (never from the
+// message, nor a port's name): Python's router decides what each kind may send
+// (py/background/router.py, docs/protocol.md "Senders and capabilities").
+const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL("")).origin;
+const PAGES = new Map([
+  [chrome.runtime.getURL("sidepanel.html"), "panel"], // also the popup window without a side panel
+  [chrome.runtime.getURL("options.html"), "options"],
+]);
+if (DEV) PAGES.set(chrome.runtime.getURL("dev.html"), "dev"); // the developer build's test console
+
+function senderKind(sender) {
+  if (sender?.id !== chrome.runtime.id || typeof sender.url !== "string") return "unknown";
+  let origin = null;
+  try {
+    origin = new URL(sender.url).origin;
+  } catch {
+    return "unknown";
+  }
+  if (origin === EXTENSION_ORIGIN) return PAGES.get(sender.url) ?? "unknown"; // exact URL only
+  return sender.tab ? "content" : "unknown"; // a script running in a web page's tab
+}
+
+const TRUSTED_PORTS = new Set(["panel", "options", "dev"]);
+
+// Messages reach Python as JSON text only. A structured-cloned object is encoded
+// here, where nesting cannot crash anything (V8 throws, and that is answered as
+// malformed); Python's guarded decoder then applies its depth and size limits.
+function asText(value) {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? "null";
+  } catch {
+    return "null";
+  }
+}
+
 chrome.runtime.onConnect.addListener((port) => {
   const id = nextPortId++;
+  const kind = senderKind(port.sender);
   ports.set(id, port);
-  // Tell the panel at once how the boot is going; Python answers when ready.
-  port.postMessage(bootStatus());
+  // Tell our own pages at once how the boot is going; Python answers when ready.
+  if (TRUSTED_PORTS.has(kind)) port.postMessage(bootStatus());
   const ready = app().then(
-    (py) => py.on_port_connect(id, port.name),
-    () => port.postMessage(bootStatus()),
+    (py) => py.on_port_connect(id, kind),
+    () => TRUSTED_PORTS.has(kind) && port.postMessage(bootStatus()),
   );
-  port.onMessage.addListener((text) => {
+  port.onMessage.addListener((message) => {
+    const text = asText(message);
     ready.then(() => app()).then((py) => py.on_port_message(id, text), () => {});
   });
   port.onDisconnect.addListener(() => {
@@ -62,10 +102,12 @@ chrome.runtime.onConnect.addListener((port) => {
   });
 });
 
-// One-shot messages (options page, tests): answered by Python asynchronously.
-chrome.runtime.onMessage.addListener((text, _sender, sendResponse) => {
+// One-shot messages: answered by Python asynchronously.
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  const kind = senderKind(sender);
+  const text = asText(message);
   app()
-    .then((py) => py.on_runtime_message(typeof text === "string" ? text : JSON.stringify(text)))
+    .then((py) => untilFatal(py.on_runtime_message(text, kind)))
     .then(sendResponse, (error) =>
       sendResponse(JSON.stringify({ type: "error", message: String(error?.message ?? error) })),
     );

@@ -231,6 +231,14 @@ async function boot(host) {
     }
     ({ pyodide, snapshot } = await coldBoot(await info));
   }
+  // A fatal error (a C stack overflow, say) leaves this Python dead for good and every
+  // later call throws. Forget it at once, so the next event boots a fresh one rather
+  // than talking to a dead interpreter while a panel's heartbeat keeps the worker alive.
+  let reject;
+  fatal = { promise: new Promise((_, r) => (reject = r)) };
+  fatal.reject = reject;
+  fatal.promise.catch(() => {}); // awaited by the calls in flight, if any
+  pyodide._api.on_fatal = (error) => forgetAfterFatal(error);
   bootState.python = pyodide.runPython("import sys; sys.version.split()[0]");
   // main() binds the JS bridges (host, chrome.*): in a restored Python, this is
   // where it meets this worker's JS objects for the first time.
@@ -244,6 +252,23 @@ async function boot(host) {
 }
 
 let booting = null;
+let fatal = null; // the Python in use dies: {promise, reject}
+
+// `promise` (a call into Python), or a rejection if that Python dies first: a call
+// cut short by a fatal error would otherwise never settle.
+export function untilFatal(promise) {
+  return fatal ? Promise.race([promise, fatal.promise]) : promise;
+}
+
+function forgetAfterFatal(error) {
+  fatal?.reject(new Error(`Python stopped after a fatal error: ${message(error)}`));
+  fatal = null;
+  booting = null;
+  bootState.state = "failed";
+  bootState.error = `Python stopped after a fatal error (${message(error)}); the next event starts it again`;
+  mark("fatal");
+  console.error("SidePy: Python suffered a fatal error; it will be started again:", error);
+}
 
 // One flight: the first caller starts the boot, everyone else awaits the same
 // promise. A failed boot is retried by the next event rather than left broken.

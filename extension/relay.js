@@ -6,7 +6,8 @@
 //
 // One relay serves both pages that host Python UIs; its <script> tag says which:
 //   data-port        the Port's name ("panel" by default; "options" for the options
-//                    page, which the worker lets reveal or wipe the key)
+//                    page). Only a label: what the worker accepts is decided by the
+//                    sender's page URL (background.js), never by this name
 //   data-frame       the id of the sandboxed frame ("ui" by default)
 //   data-permissions present: the UI may ask for host permissions (options page only)
 // The UI's control words are plain strings, not JSON (docs/protocol.md):

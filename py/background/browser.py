@@ -1,14 +1,11 @@
 """The browser implementations of the app's bridges (Pyodide in the service worker only).
 
-* :class:`ChromeStorage` — :class:`~background.storage.KeyValueStore` over
+* :class:`ChromeStorage` — :class:`~background.store.storage.KeyValueStore` over
   ``chrome.storage.local`` (values are JSON text);
-* :class:`SessionKeySource` — :class:`~background.settings.KeySource` over
-  ``chrome.storage.session``: memory only, never written to disk, cleared when
-  the browser quits. **Temporary**: issue 5's encrypted vault replaces it;
-* :class:`ChromePages` — :class:`~background.page_context.PageBridge`: reads the
+* :class:`ChromePages` — :class:`~background.page.context.PageBridge`: reads the
   active tab with ``chrome.scripting.executeScript`` running
   ``extension/page_text.js``, and installs the context-menu entry;
-* :class:`ChromeAccess` — :class:`~background.conntest.AccessProbe`: host
+* :class:`ChromeAccess` — :class:`~background.settings.conntest.AccessProbe`: host
   permissions (``chrome.permissions``) and a ``no-cors`` reachability probe;
 * :class:`IdbAttachments` — :class:`~background.attachments.store.AttachmentStore`
   over IndexedDB (``extension/bridges/attachments.js``);
@@ -30,24 +27,13 @@ from typing import Any
 from .attachments.capture import NO_TAB, Capture, explain_capture_failure
 from .attachments.items import decode_base64
 from .attachments.model import AttachmentRefused
-from .page_context import MENU_ID, MENU_TITLE, PageUnavailable, explain_failure, unavailable_reason
-from .settings import mask_key
-from .storage import StorageFullError
+from .page.context import MENU_ID, MENU_TITLE, PageUnavailable, explain_failure, unavailable_reason
+from .store.storage import StorageFullError
 
-__all__ = [
-    "PAGE_SCRIPT",
-    "SESSION_KEY",
-    "CanvasImages",
-    "ChromeAccess",
-    "ChromeCapture",
-    "ChromePages",
-    "ChromeStorage",
-    "IdbAttachments",
-    "SessionKeySource",
-]
+__all__ = ["PAGE_SCRIPT", "CanvasImages", "ChromeAccess", "ChromeCapture", "ChromePages", "ChromeStorage",
+           "IdbAttachments"]
 
 PAGE_SCRIPT = "page_text.js"  # extension/page_text.js: returns {title, url, text, selection, ...}
-SESSION_KEY = "sidepy.api_key"
 UNREADABLE_IMAGE = "This image does not open; it may be damaged."
 
 
@@ -63,7 +49,7 @@ def _py(value: Any) -> Any:
 
 
 class ChromeStorage:
-    """``chrome.storage.local`` (or another area) as a :class:`~background.storage.KeyValueStore`."""
+    """``chrome.storage.local`` (or another area) as a :class:`~background.store.storage.KeyValueStore`."""
 
     def __init__(self, area: str = "local") -> None:
         from js import chrome
@@ -99,41 +85,6 @@ class ChromeStorage:
 
     async def get_bytes_in_use(self, keys: list[str] | None = None) -> int:
         return int(await self._area.getBytesInUse(_js(keys) if keys is not None else None))
-
-
-class SessionKeySource:
-    """The API key in ``chrome.storage.session``: memory only, never on disk.
-
-    TEMPORARY — issue 5's encrypted vault (``background.vault_app.VaultKeySource``)
-    replaces this. Until then the user re-enters the key after a browser restart.
-    Only extension pages and the worker can read the session area (Chrome's
-    default ``TRUSTED_CONTEXTS`` access level), never content scripts.
-    """
-
-    def __init__(self) -> None:
-        from js import chrome
-
-        self._area = chrome.storage.session
-        self._key: str | None = None
-        self._loaded = False
-
-    async def get(self) -> str | None:
-        if not self._loaded:
-            value = (_py(await self._area.get(SESSION_KEY)) or {}).get(SESSION_KEY)
-            self._key = value if isinstance(value, str) and value else None
-            self._loaded = True
-        return self._key
-
-    async def set(self, key: str) -> None:
-        await self._area.set(_js({SESSION_KEY: key}))
-        self._key, self._loaded = key, True
-
-    async def clear(self) -> None:
-        await self._area.remove(SESSION_KEY)
-        self._key, self._loaded = None, True
-
-    def masked(self) -> str | None:
-        return mask_key(self._key)
 
 
 class ChromePages:
@@ -185,7 +136,7 @@ class ChromePages:
 
 
 class ChromeAccess:
-    """What the browser knows about an origin, for ``settings.test`` (background.conntest)."""
+    """What the browser knows about an origin, for ``settings.test`` (background.settings.conntest)."""
 
     PROBE_TIMEOUT_MS = 5000
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .app import App
+from .compose import compose
 
 __all__ = ["main"]
 
@@ -69,30 +70,32 @@ async def open_stream(url: str, method: str, body: str | None) -> AsyncIterator[
 
 
 def main(js_host: Any, version: str) -> App:
+    from js import chrome
+
     from modelclient import FetchTransport
 
     from .browser import ChromeAccess, ChromePages, ChromeStorage
-    from .vault_app import VaultKeySource
-    from .webcrypto import ChromeAlarms, browser_vault, isolated_webcrypto
+    from .vault.handlers import VaultKeySource
+    from .vault.webcrypto import ChromeAlarms, browser_vault, isolated_webcrypto
 
+    dev = bool(getattr(js_host, "dev", False))  # extension/build-flags.js: a developer build
     vault = browser_vault(js_host)  # the API key: encrypted, see docs/security.md
-    app = App(
+    alarms = getattr(chrome, "alarms", None)  # absent without the "alarms" permission
+    worker = compose(
         BrowserHost(js_host),
         version=version,
-        open_stream=open_stream,
+        dev=dev,
         transport=FetchTransport,
         vault=vault,
         keys=VaultKeySource(vault),
         store=ChromeStorage(),  # conversations, settings, limits: chrome.storage.local
         pages=ChromePages(),  # page context and the context menu: chrome.scripting
         access=ChromeAccess(),  # settings.test: host permissions, CORS vs network
+        # The request queue's hold ends even if the worker was stopped meanwhile: an alarm wakes it.
+        alarms=ChromeAlarms(alarms) if alarms is not None else None,
+        # Developer build only: diag.stream, and the vault's test vectors on a WebCrypto
+        # that can never reach the real vault.
+        open_stream=open_stream if dev else None,
+        vault_lab=(lambda: isolated_webcrypto(js_host.crypto)) if dev else None,
     )
-    # diag.vault_vectors: the shared test vectors on WebCrypto, never on the real vault
-    app.diagnostics.vault_lab = lambda: isolated_webcrypto(js_host.crypto)
-    # The request queue's hold ends even if the worker was stopped meanwhile: an alarm wakes it.
-    from js import chrome
-
-    alarms = getattr(chrome, "alarms", None)  # absent without the "alarms" permission
-    if alarms is not None:
-        app.queue.alarms = ChromeAlarms(alarms)
-    return app
+    return worker.app

@@ -30,9 +30,13 @@ MODULES: tuple[str, ...] = (
     "modelclient",
     "background.main",
     "background.browser",
-    "background.vault_app",
-    "background.webcrypto",
+    "background.vault.handlers",
+    "background.vault.webcrypto",
 )
+
+# The developer build's test hooks (build.py --dev): main() imports them there; a
+# release build does not ship them, so they are loaded only where they exist.
+DEV_MODULES: tuple[str, ...] = ("background.dev.diag",)
 
 _at_snapshot: frozenset[str] | None = None
 
@@ -42,9 +46,16 @@ def load() -> list[str]:
     global _at_snapshot
     for name in MODULES:
         importlib.import_module(name)
+    loaded = list(MODULES)
+    for name in DEV_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue  # a release build
+        loaded.append(name)
     _warm_pydantic()
     _at_snapshot = frozenset(sys.modules)
-    return list(MODULES)
+    return loaded
 
 
 def late_imports() -> list[str] | None:

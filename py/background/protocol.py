@@ -1,7 +1,7 @@
 """The panel ⇄ background protocol (docs/protocol.md), background side.
 
 Every request type is a pydantic model; :func:`parse_request` validates an
-incoming message and raises :class:`~background.diag.ProtocolError` (code
+incoming message and raises :class:`~background.errors.ProtocolError` (code
 ``bad_request``) with a message naming the field, so a bad message gets an
 ``error`` reply and never reaches a handler. Unknown fields are ignored
 (forward compatibility); unknown types are the router's business.
@@ -25,8 +25,8 @@ from pydantic import (
     field_validator,
 )
 
-from .diag import ProtocolError
-from .records import PageContext
+from .errors import ProtocolError
+from .store.records import PageContext
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -51,6 +51,7 @@ __all__ = [
     "PageContextRequest",
     "QueueConfig",
     "Request",
+    "SettingsApprove",
     "SettingsGet",
     "SettingsPreview",
     "SettingsSet",
@@ -235,6 +236,12 @@ class SettingsPreview(Request):
     patch: dict[str, Any] = Field(default_factory=dict)
 
 
+class SettingsApprove(Request):
+    """``settings.approve``: send the API key to ``origin``, the saved base URL's (the user's click)."""
+
+    origin: StrictStr = Field(max_length=300)
+
+
 class SettingsTest(Request):
     """``settings.test``: one cheap authenticated call with the saved settings, or with
     ``patch`` applied (not saved), and the stored key or ``key`` (not stored)."""
@@ -275,6 +282,7 @@ REQUESTS: dict[str, type[Request]] = {
     "settings.set": SettingsSet,
     "settings.preview": SettingsPreview,
     "settings.test": SettingsTest,
+    "settings.approve": SettingsApprove,
     "key.set": KeySet,
     "key.clear": KeyClear,
 }

@@ -1,6 +1,6 @@
 """The providers SidePy knows, what each needs, and what to say when one fails (sans-IO).
 
-Codex ships two built-in providers (``openai`` and the local ``oss`` one, §9);
+Codex ships two built-in providers (``openai`` and the local ``oss`` one);
 a browser user already has accounts elsewhere. Each :class:`ProviderPreset`
 says what a user must bring — a base URL only where it is theirs (Azure's
 resource, a custom server), a key where the service wants one — and how to talk

@@ -29,8 +29,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PER_MESSAGE = 10  # LIMITS.per_message
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 # What the picker offers (the worker decides by the bytes; this only filters the dialog).
-ACCEPT = "image/png,image/jpeg,image/webp,image/gif,application/pdf,text/*,.md,.csv,.json,.py,.js,.ts,.html,.css," \
-         ".xml,.yaml,.yml,.toml,.ini,.log,.sh,.c,.h,.cpp,.java,.go,.rs,.rb,.php,.sql,.tex"
+ACCEPT = ("image/png,image/jpeg,image/webp,image/gif,application/pdf,text/*,.md,.csv,.json,.py,.js,.ts,"
+          ".html,.css,.xml,.yaml,.yml,.toml,.ini,.log,.sh,.c,.h,.cpp,.java,.go,.rs,.rb,.php,.sql,.tex")
 BUSY = "Wait a moment: an attachment is still being added."
 
 # Requests this part makes (their replies come back to it).

@@ -181,6 +181,7 @@ ACTIONS = {
     "grant": state.grant_access,
     "add-template": state.add_template,
     "replace": lambda: (state.replace_key(True), g("api_key").focus()),
+    "approve": state.approve,
     "key-cancel": lambda: (state.replace_key(False), setattr(g("api_key"), "value", "")),
     "confirm-reveal": lambda: state.confirm("reveal"),
     "confirm-wipe": lambda: state.confirm("wipe"),

@@ -79,6 +79,11 @@ def build(root):
            el("p", {"class": "hint"}, "Stored encrypted in this browser profile. After saving, only its last "
               "four characters are shown."),
            el("p", {"class": "error", "id": "err-api_key", "role": "alert", "hidden": True})),
+        el("div", {"id": "key-approve", "class": "confirm", "role": "alertdialog",
+                   "aria-labelledby": "approve-text", "data-testid": "key-approve"},
+           el("p", {"id": "approve-text", "data-testid": "approve-text"}),
+           el("div", {"class": "row"}, button("Send my key there", "approve", "primary", "approve-key"),
+              button("Enter another key", "replace"))),
         el("div", {"id": "key-actions", "class": "row"},
            button("Replace", "replace", testid="key-replace"),
            button("Reveal…", "confirm-reveal", testid="key-reveal"),
@@ -107,7 +112,8 @@ def build(root):
            "keeps the tokens encrypted in this profile, refreshes them as Codex does, and never shows them."),
         el("p", {"class": "error", "id": "auth-error", "role": "alert", "hidden": True}),
         field("token_url", "Token endpoint", text_input("token_url", "token-url", inputmode="url"),
-              hint="Where the tokens are refreshed: keep the default unless you test another server."),
+              hint="Where the tokens are refreshed. SidePy sends them only to auth.openai.com (a developer "
+                   "build may use a test server)."),
         sid="account")
     vault = section("Passphrase lock", el("div", {"id": "vault-body", "data-testid": "vault"}),
                     el("p", {"class": "error", "id": "vault-error", "role": "alert", "hidden": True}),

@@ -214,9 +214,16 @@ class OptionsView:
         line.textContent = text
         line.classList.toggle("bad", state == "damaged")
         open_ = s.key_field_open
+        origin = s.unapproved_origin
+        show(g("key-approve"), origin is not None and not open_)
+        if origin is not None:
+            g("approve-text").textContent = (
+                "Your API key (" + (masked or "saved") + ") has not been sent to " + origin
+                + " yet. Send it to that server? Only approve a server you trust with your key.")
         show(g("key-entry"), open_)
         show(g("key-cancel"), s.replacing)
-        show(g("key-actions"), not open_ and s.key_set and s.confirming is None and s.secret_b64 is None)
+        show(g("key-actions"), not open_ and s.key_set and s.confirming is None and s.secret_b64 is None
+             and origin is None)
         show(g("key-confirm"), s.confirming is not None)
         if s.confirming == "reveal":
             g("confirm-text").textContent = ("Show your API key on screen? Anyone who can see your screen "

@@ -29,6 +29,8 @@ FAILED = "failed"
 TEST_SUMMARY = {
     "rate_limited": "rate-limited right now",
     "no_key": "no API key",
+    "key_not_approved": "the key is not approved for this server",
+    "chatgpt_not_here": "ChatGPT sign-in only works with ChatGPT",
     "bad_key": "the API key was refused",
     "forbidden": "the key may not do this",
     "wrong_url": "wrong URL",
@@ -107,8 +109,25 @@ class SettingsState(VaultIntents, AuthIntents):
 
     @property
     def busy(self):
-        return any(kind in ("save", "key", "test") for kind, _ in self._pending.values()) or (
+        return any(kind in ("save", "key", "test", "approve") for kind, _ in self._pending.values()) or (
             self._waiting_test is not None)
+
+    @property
+    def unapproved_origin(self):
+        """The saved server's origin when the saved key may not go there yet (the user's click
+        approves it, ``settings.approve``), else None. ChatGPT sign-in never needs it."""
+        key = (self.saved or {}).get("key") or {}
+        if not key.get("set") or key.get("approved", True) or self.saved.get("auth_mode") == "chatgpt":
+            return None
+        return key.get("origin")
+
+    def approve(self):
+        """The "Send my key there" click: approve the saved server for the saved key."""
+        origin = self.unapproved_origin
+        if origin is None or self.busy:
+            return
+        self._request("approve", {"type": "settings.approve", "origin": origin}, origin)
+        self._say("Approving…", "busy")
 
     @property
     def key_set(self):
@@ -194,8 +213,13 @@ class SettingsState(VaultIntents, AuthIntents):
             if key:
                 self._request("key", {"type": "key.set", "key": key})
                 self._say("Saving your key…", "busy")
+            elif self.unapproved_origin is not None:
+                self._say("Saved. Your key has not been sent to " + self.unapproved_origin
+                          + " yet: approve it below, or enter a key for that server.", "info")
             else:
                 self._say("Saved", "ok")
+        elif kind == "approve":
+            self._say("Approved: your key may now be sent to " + str(data), "ok")
         elif kind == "key":
             self.clear_key_field = True
             self.replacing = False

@@ -1,4 +1,9 @@
-"""End-to-end fixtures: Debian's Chromium, driven by Playwright, with dist/ loaded.
+"""End-to-end fixtures: Debian's Chromium, driven by Playwright, with the developer build loaded.
+
+The suite runs on ``dist-dev/`` (``build.py --dev``): the release extension plus its
+test hooks, the ``diag.*`` handlers and the ``dev.html`` page whose one-shot messages
+carry the ``dev`` sender kind. What must hold for the release build itself
+(``dist/``) is tested on it directly (tests/e2e/test_boundary.py).
 
 A missing browser or a missing build is a failure, never a skip: CI must not go
 green without having run these.
@@ -18,7 +23,8 @@ from playwright.sync_api import BrowserContext, Page, Playwright, Worker, sync_p
 
 from tests.support.paths import REPO
 
-DIST = REPO / "dist"
+DIST = REPO / "dist-dev"  # the developer build (build.py --dev)
+RELEASE = REPO / "dist"  # the release build (build.py)
 CHROMIUM = os.environ.get("SIDEPY_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -41,18 +47,19 @@ def playwright() -> Iterator[Playwright]:
         pytest.fail(f"Chromium not found at {CHROMIUM}: run the README's test command, "
                     "which installs Debian's chromium")
     if not (DIST / "manifest.json").exists():
-        pytest.fail("dist/ is not built: run python build.py first")
+        pytest.fail("dist-dev/ is not built: run python build.py --dev first")
     with sync_playwright() as pw:
         yield pw
 
 
 class Extension:
-    """A running browser with SidePy loaded: its context, worker and id."""
+    """A running browser with SidePy loaded (``dist``: the developer build unless told): its
+    context, worker and id."""
 
-    def __init__(self, pw: Playwright, profile: Path) -> None:
+    def __init__(self, pw: Playwright, profile: Path, dist: Path = DIST) -> None:
         self.profile = profile
         self.context: BrowserContext = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=chromium_args(DIST)
+            str(profile), executable_path=CHROMIUM, headless=True, args=chromium_args(dist)
         )
         self.console: list[str] = []
         self.context.on("console", lambda m: self.console.append(m.text))
@@ -81,8 +88,8 @@ class Extension:
         return json.loads(state)  # type: ignore[no-any-return]
 
     def send(self, message: dict[str, object]) -> dict[str, object]:
-        """Send a one-shot runtime message from an extension page; return the reply."""
-        page = self.page("build-info.json")
+        """Send a one-shot runtime message from the developer console page; return the reply."""
+        page = self.page("dev.html")
         try:
             reply = page.evaluate("(m) => chrome.runtime.sendMessage(JSON.stringify(m))", message)
         finally:

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Playwright, expect
 
-from background.vault import STORAGE_KEY
+from background.vault.vault import STORAGE_KEY
 from mockapi import MockServerThread
 from tests.e2e.conftest import Extension
 from tests.e2e.test_options import TIMEOUT_MS, Options, configure

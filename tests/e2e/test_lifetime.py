@@ -37,7 +37,7 @@ QUIET_S = 52  # longer than the drip, and well past Chrome's 30 s idle limit
 def stream_scenario(base_url: str, keepalive: bool) -> dict[str, Any]:
     browser = Browser(DIST)
     try:
-        page = browser.open("build-info.json")
+        page = browser.open("dev.html")
         before = browser.send(page, {"type": "ping", "id": 1})["boot"]["started_at"]
         body = json.dumps({"model": "m", "stream": True, "input": []})
         started = browser.send(page, {
@@ -55,7 +55,7 @@ def stream_scenario(base_url: str, keepalive: bool) -> dict[str, Any]:
 def panel_scenario() -> dict[str, Any]:
     browser = Browser(DIST)
     try:
-        page = browser.open("build-info.json")
+        page = browser.open("dev.html")
         before = browser.send(page, {"type": "ping", "id": 1})["boot"]["started_at"]
         browser.open("sidepanel.html")
         time.sleep(QUIET_S)
@@ -68,7 +68,7 @@ def panel_scenario() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def outcomes() -> Iterator[dict[str, dict[str, Any]]]:
     if not (DIST / "manifest.json").exists():
-        pytest.fail("dist/ is not built: run python build.py first")
+        pytest.fail("dist-dev/ is not built: run python build.py --dev first")
     if not CHROMIUM or not __import__("os").path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}")
     with MockServerThread() as server:

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import FrameLocator, Page, Playwright, expect
 
-from background.vault import STORAGE_KEY
+from background.vault.vault import STORAGE_KEY
 from mockapi import MockServerThread, text_reply
 from tests.e2e.conftest import Extension
 from tests.e2e.test_vault import files_holding, found_in, set_local, storage
@@ -182,17 +182,26 @@ def test_test_connection_says_exactly_what_is_wrong(extension: Extension, server
     assert f"Nothing answers at {wrong}/models (HTTP 404)" in result["text"]
     closed = f"http://127.0.0.1:{free_port()}/v1"
     options.get("base-url").fill(closed)
+    # Another origin: the saved key is not approved there, so nothing is sent and the page says so.
+    result = options.test_connection()
+    assert result["kind"] == "key_not_approved", result
+    assert "not approved for http://127.0.0.1:" in result["text"]
+    # A key typed for it is tested there (and not stored).
+    options.get("key-replace").click()
+    options.get("api-key").fill(KEY)
     result = options.test_connection()
     assert result["kind"] == "network", result
     assert "Could not connect to 127.0.0.1:" in result["text"]
     assert options.test_connection()["kind"] == "network"  # a second click works too
+    options.get("key-cancel").click()
 
     # A server without CORS headers on an origin SidePy has no permission for.
     httpd = ThreadingHTTPServer(("127.0.0.2", 0), NoCors)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         origin = f"http://127.0.0.2:{httpd.server_address[1]}"
-        reply = extension.send({"type": "settings.test", "id": 1, "patch": {"base_url": origin + "/v1"}})
+        reply = extension.send({"type": "settings.test", "id": 1, "key": KEY,
+                                "patch": {"base_url": origin + "/v1"}})
         assert reply["kind"] == "cors" and reply["access"] is False, reply
         assert reply["origin"] == "http://127.0.0.2/*"
         assert "SidePy has no access to http://127.0.0.2" in str(reply["message"])
@@ -327,3 +336,37 @@ def test_the_side_panel_opens_the_options_page(extension: Extension) -> None:
     assert page.url == extension.url("options.html")
     expect(page.frame_locator("#options-ui").get_by_test_id("settings-status")).to_have_text(
         "Ready", timeout=TIMEOUT_MS)
+
+
+def test_moving_the_base_url_asks_in_one_click_before_the_key_goes_there(
+        extension: Extension, server: MockServerThread) -> None:
+    extension.wait_ready()
+    options = Options(extension)
+    configure(options, server.base_url, key=KEY)
+    options.save()
+    with MockServerThread(api_key=KEY) as other:
+        # Another origin, saved without typing a key: saved, but the key does not go there yet.
+        options.get("base-url").fill(other.base_url)
+        options.save("not been sent to")
+        prompt = options.get("approve-text")
+        origin = other.base_url.rsplit("/", 1)[0]
+        expect(prompt).to_contain_text(f"has not been sent to {origin}")
+        expect(options.get("key-approve")).to_be_visible()
+        assert options.test_connection()["kind"] == "key_not_approved"
+        accepted = extension.send({"type": "chat.send", "id": 1, "text": "hi"})
+        conversation = extension.send({"type": "conv.open", "id": 2,
+                                       "conversation_id": accepted["conversation_id"]})["conversation"]
+        deadline = time.monotonic() + 15
+        while conversation["messages"][-1]["streaming"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            conversation = extension.send({"type": "conv.open", "id": 3,
+                                           "conversation_id": accepted["conversation_id"]})["conversation"]
+        assert conversation["messages"][-1]["error"]["kind"] == "key_not_approved"
+        assert other.requests == []  # nothing reached the new server: no key, no conversation
+        # The user's click: approved, and from then on the key goes there.
+        options.get("approve-key").click()
+        expect(options.status).to_contain_text(f"Approved: your key may now be sent to {origin}",
+                                               timeout=TIMEOUT_MS)
+        expect(options.get("key-approve")).to_be_hidden()
+        assert options.test_connection()["kind"] == "ok"
+        assert [r.bearer for r in other.requests] == [KEY]

@@ -55,7 +55,7 @@ class Worker:
     """Pings the extension's worker from one of its pages, and stops it."""
 
     def __init__(self, extension: Extension) -> None:
-        self.page = extension.page("build-info.json")
+        self.page = extension.page("dev.html")
         self.cdp = extension.context.new_cdp_session(self.page)
         self.cdp.send("ServiceWorker.enable")
         self.sent = 0

@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Frame, Page, Playwright, expect
 
-from background.cryptography_backend import cryptography_crypto
-from background.keyvault import KeyVault
-from background.storage import MemoryStore
-from background.vault import STORAGE_KEY
+from background.store.storage import MemoryStore
+from background.vault.keyvault import KeyVault
+from background.vault.software import cryptography_crypto
+from background.vault.vault import STORAGE_KEY
 from mockapi import MockServerThread, text_reply
 from tests.e2e.conftest import Extension
 from tests.support.aio import run_sync
@@ -72,7 +72,7 @@ def files_holding(profile: Path, secret: str | bytes) -> list[str]:
 
 
 def storage(ext: Extension) -> dict[str, Any]:
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     try:
         text = page.evaluate(
             """async () => JSON.stringify({
@@ -87,7 +87,7 @@ def storage(ext: Extension) -> dict[str, Any]:
 
 
 def set_local(ext: Extension, name: str, value: str) -> None:
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     try:
         page.evaluate("([k, v]) => chrome.storage.local.set({[k]: v})", [name, value])
     finally:
@@ -95,7 +95,7 @@ def set_local(ext: Extension, name: str, value: str) -> None:
 
 
 def stop_worker(ext: Extension) -> None:
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     try:
         cdp = ext.context.new_cdp_session(page)
         cdp.send("ServiceWorker.enable")
@@ -233,7 +233,9 @@ def test_the_settings_key_goes_through_the_vault_into_a_chat_turn(
     patch = {"provider": "compatible", "base_url": server.base_url}
     assert extension.send({"type": "settings.set", "id": 1, "patch": patch})["type"] == "settings"
     reply = extension.send({"type": "key.set", "id": 2, "key": KEY})
-    assert reply["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"}, reply  # type: ignore[index]
+    key_view = reply["settings"]["key"]  # type: ignore[index]
+    assert {k: key_view[k] for k in ("set", "masked", "approved")} == {  # type: ignore[index]
+        "set": True, "masked": "sk-…WXYZ", "approved": True}, reply
     stored = storage(extension)
     assert STORAGE_KEY in stored["local"] and found_in(json.dumps(stored), KEY) == []
     server.reset()
@@ -287,7 +289,7 @@ def test_the_passphrase_lock_survives_a_worker_restart_and_ends_with_the_browser
     assert set(session) == {"v", "kid", "iv", "wrapped", "last_used", "auto_lock_minutes"}
     for secret in (KEY, PASSPHRASE):
         assert found_in(json.dumps(stored), secret) == []
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     alarm = page.evaluate("async () => (await chrome.alarms.get('sidepy.vault.autolock'))?.scheduledTime")
     page.close()
     assert alarm is not None and abs(alarm - (session["last_used"] + 30 * 60_000)) < 1_000
@@ -344,17 +346,20 @@ def test_the_relay_ignores_frames_that_are_not_its_sandbox(extension: Extension)
         })"""
     )
     intruder = frame_by_id(page, "intruder")
-    post_to_parent(intruder, {"type": "diag.mark", "id": 90, "token": "intruder"})
+    post_to_parent(intruder, {"type": "chat.send", "id": 90, "text": "intruder"})
     post_to_parent(intruder, {"type": "vault.set", "id": 91, "secret": "sk-intruder-0123456789ab"})
-    page.evaluate("() => window.postMessage(JSON.stringify({type: 'diag.mark', id: 92, token: 'self'}), '*')")
+    page.evaluate("() => window.postMessage(JSON.stringify({type: 'chat.send', id: 92, text: 'self'}), '*')")
     # The real sandboxed UI frame: its messages go through (positive control).
-    post_to_parent(frame_by_id(page, "ui"), {"type": "diag.mark", "id": 93, "token": "ui"})
+    post_to_parent(frame_by_id(page, "ui"), {"type": "chat.send", "id": 93, "text": "ui"})
     deadline = time.monotonic() + 10
-    marks: list[str] = []
-    while time.monotonic() < deadline and "ui" not in marks:
-        marks = extension.send({"type": "diag.marks", "id": 2})["marks"]  # type: ignore[assignment]
+    titles: list[str] = []
+    while time.monotonic() < deadline and "ui" not in titles:
+        listed = extension.send({"type": "conv.list", "id": 2})["conversations"]
+        titles = [c["title"] for c in listed]  # type: ignore[attr-defined]
         time.sleep(0.1)
-    assert marks == ["ui"]  # the UI's mark arrived; neither the intruder's nor the page's
+    time.sleep(1)  # anything else posted would have arrived by now
+    listed = extension.send({"type": "conv.list", "id": 4})["conversations"]
+    assert [c["title"] for c in listed] == ["ui"]  # type: ignore[attr-defined]  # neither the intruder's nor the page's
     assert extension.send({"type": "vault.status", "id": 3})["records"] == {"api_key": "sk-…WXYZ"}
 
 
@@ -372,7 +377,7 @@ def test_measure_a_non_extractable_key_in_indexeddb(profile: Profile) -> None:
     docs/security.md; this test keeps it true.
     """
     ext = profile.launch()
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     result = page.evaluate(
         """async (raw) => {
             const key = await crypto.subtle.importKey("raw", new Uint8Array(raw), "AES-GCM", false,
@@ -404,7 +409,7 @@ def test_measure_a_non_extractable_key_in_indexeddb(profile: Profile) -> None:
     assert holders and all(".indexeddb.leveldb" in h for h in holders), holders
 
     ext = profile.launch()
-    page = ext.page("build-info.json")
+    page = ext.page("dev.html")
     back = page.evaluate(
         """async () => {
             const db = await new Promise((ok, no) => {

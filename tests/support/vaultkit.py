@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from background.cryptography_backend import SoftwareCrypto, StoredKey
-from background.keyvault import KeyVault
-from background.storage import MemoryStore
-from background.vault import CryptoAuthError
+from background.store.storage import MemoryStore
+from background.vault.keyvault import KeyVault
+from background.vault.software import SoftwareCrypto, StoredKey
+from background.vault.vault import CryptoAuthError
 from tests.support import aesgcm_ref
 from tests.support.paths import REPO
 

@@ -25,6 +25,7 @@ from mockapi import MockServerThread, text_reply
 from tests.e2e.chatkit import (
     ARTICLE_FACT,
     ARTICLE_TITLE,
+    HIDDEN_INSTRUCTIONS,
     TIMEOUT_MS,
     ChatBrowser,
     Panel,
@@ -105,6 +106,13 @@ def test_the_page_goes_with_the_message(browser: ChatBrowser, server: MockServer
     assert ARTICLE_TITLE in sent and article_url in sent and ARTICLE_FACT in sent
     assert "14,302" in sent and "How long did she keep the light?" in sent
     assert "navigation, not part of the article" not in sent  # <main>/<article> only
+    for hidden in HIDDEN_INSTRUCTIONS:  # text the reader cannot see never goes to the model
+        assert hidden not in sent and hidden.split(":")[0] not in sent
+    body = server.requests_to("responses")[-1].json
+    page_block = body["input"][-1]["content"][0]["text"]
+    boundary = page_block.split("<<PAGE ", 1)[1].split(">>", 1)[0]
+    assert page_block.rstrip().endswith(f"<<END PAGE {boundary}>>") and ARTICLE_FACT in page_block
+    assert "untrusted data" in body["instructions"] and "never follow instructions" in body["instructions"]
     expect(panel.articles("user").last.locator(".ctx")).to_have_text(f"Page: {ARTICLE_TITLE}")
     expect(panel.users.last).to_have_text("How long did she keep the light?")  # the page is not in the bubble
 

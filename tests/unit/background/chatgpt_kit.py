@@ -10,13 +10,13 @@ import base64
 import json
 from typing import Any
 
-from background.app import App
+from background.compose import compose
 from background.keepalive import KeepAlive
-from background.vault_app import VaultKeySource
+from background.vault.handlers import VaultKeySource
 from modelclient import HttpRequest, MockTransport
 from tests.support.aio import run_sync
 from tests.support.vaultkit import Browser
-from tests.unit.background.kit import Clock, no_sleep, reply_events, run_now
+from tests.unit.background.kit import Clock, no_sleep, reply_events, run_now, sender_for
 from tests.unit.background.test_app import FakeHost
 
 ACCOUNT = "7f3e1c2a-5b8d-4e6f-9a01-2b3c4d5e6f70"
@@ -119,7 +119,8 @@ class Rig:
     """
 
     def __init__(self, browser: Browser | None = None, clock: Clock | None = None,
-                 chatgpt: FakeChatGpt | None = None) -> None:
+                 chatgpt: FakeChatGpt | None = None, *, dev: bool = False) -> None:
+        self.dev = dev  # a developer build: ChatGPT tokens may go to other URLs (mock servers)
         self.browser = browser or Browser()
         self.clock = clock or Clock()
         self.chatgpt = chatgpt or FakeChatGpt(self.clock)
@@ -127,22 +128,26 @@ class Rig:
         self.transport = MockTransport(self.chatgpt)
         keepalive = KeepAlive(self.host.touch, spawn=lambda coro: coro.close())  # type: ignore[arg-type,return-value]
         vault = self.browser.vault
-        self.app = App(
-            self.host, version="1", keepalive=keepalive, transport=lambda: self.transport,
+        self.worker = compose(
+            self.host, version="1", dev=dev, keepalive=keepalive, transport=lambda: self.transport,
             client_options={"with_timeout": lambda awaitable, seconds: awaitable, "sleep": no_sleep},
             spawn=run_now, vault=vault, keys=VaultKeySource(vault), store=self.browser.local,
             clock=self.clock, monotonic=self.clock,
             sleep=no_sleep,
         )
+        self.app = self.worker.app
 
     def restart(self) -> Rig:
         """A new worker over the same profile (storage, IndexedDB, session) and server."""
         self.browser.restart_worker()
-        return Rig(self.browser, self.clock, self.chatgpt)
+        return Rig(self.browser, self.clock, self.chatgpt, dev=self.dev)
 
-    def ask(self, **msg: Any) -> dict[str, Any]:
+    def ask(self, sender: str | None = None, **msg: Any) -> dict[str, Any]:
+        """A one-shot message from ``sender`` (default: the page that may send it)."""
         self.clock.advance(1)
-        return json.loads(run_sync(self.app.on_runtime_message(json.dumps({"id": 1, **msg}))))  # type: ignore[no-any-return]
+        message = {"id": 1, **msg}
+        reply = run_sync(self.app.on_runtime_message(json.dumps(message), sender or sender_for(message)))
+        return json.loads(reply)  # type: ignore[no-any-return]
 
     def sign_in(self, **tokens: Any) -> dict[str, Any]:
         return self.ask(type="auth.import", text=self.chatgpt.auth_json(**tokens))

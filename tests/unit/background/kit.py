@@ -10,15 +10,19 @@ import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
-from background.app import App
+from background.compose import Worker, compose
 from background.keepalive import KeepAlive
-from background.settings import MemoryKeySource
-from background.storage import MemoryStore
+from background.router import GRANTS, capability_of
+from background.settings.model import MemoryKeySource
+from background.store.storage import MemoryStore
 from modelclient import HttpRequest, MockTransport
 from tests.support.aio import run_sync
 from tests.unit.background.test_app import FakeHost
 
 KEY = "sk-test-0123456789abcdefWXYZ"
+# SettingsView.key with the default settings: a key ending in WXYZ, and none
+KEY_VIEW = {"set": True, "masked": "sk-…WXYZ", "origin": "https://api.openai.com", "approved": True}
+NO_KEY_VIEW = {"set": False, "masked": None, "origin": "https://api.openai.com", "approved": False}
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -124,19 +128,22 @@ class Harness:
         pages: Any = None,
         clock: Clock | None = None,
         counter: Iterator[int] | None = None,
+        keys: MemoryKeySource | None = None,
+        alarms: Any = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
         self.host = FakeHost()
         self.clock = clock or Clock()
         self.replies: list[Callable[[HttpRequest], Any]] = []
         self.transport = MockTransport(handler or self._next_reply)
-        self.keys = MemoryKeySource(key)
+        self.keys = keys if keys is not None else MemoryKeySource(key)
         touch = self.host.touch
         keepalive = KeepAlive(touch, spawn=lambda coro: coro.close())  # type: ignore[arg-type,return-value]
         options = {"with_timeout": lambda awaitable, seconds: awaitable, "sleep": no_sleep}
         self.counter = counter or iter(range(1, 1_000_000))  # shared by restarts: ids stay unique
         counter = self.counter
-        self.app = App(
+        self.timers = FakeTimers(self.clock)
+        self.worker: Worker = compose(
             self.host,
             version="9.9.9",
             keepalive=keepalive,
@@ -150,19 +157,22 @@ class Harness:
             monotonic=self.clock,
             sleep=no_sleep,
             ids=lambda prefix: f"{prefix}{next(counter)}",
+            call_later=self.timers.call_later,
+            alarms=alarms,
         )
-        self.timers = FakeTimers(self.clock)
-        self.app.queue.call_later = self.timers.call_later
+        self.app = self.worker.app
 
     def _next_reply(self, request: HttpRequest) -> Any:
         if not self.replies:
             return 200, {}, reply_events("Hello", " world")
         return self.replies.pop(0)(request)
 
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A one-shot message; its reply (the turn, if any, has run by then). Time moves 1 s."""
+    def ask(self, message: dict[str, Any], sender: str | None = None) -> dict[str, Any]:
+        """A one-shot message from ``sender`` (default: the page that may send it); its reply
+        (the turn, if any, has run by then). Time moves 1 s."""
         self.clock.advance(1)
-        return json.loads(run_sync(self.app.on_runtime_message(json.dumps(message))))  # type: ignore[no-any-return]
+        reply = run_sync(self.app.on_runtime_message(json.dumps(message), sender or sender_for(message)))
+        return json.loads(reply)  # type: ignore[no-any-return]
 
     def connect(self, port: int = 1) -> dict[str, Any]:
         """Connect a panel port; return the pushed hello."""
@@ -189,6 +199,12 @@ class Harness:
 
     def stored(self, key: str) -> Any:
         return json.loads(self.store.data[key])
+
+
+def sender_for(message: dict[str, Any]) -> str:
+    """The page that may send ``message``: the panel if it may, else the options page."""
+    capability = capability_of(str(message.get("type")))
+    return "panel" if capability in GRANTS["panel"] or capability is None else "options"
 
 
 def chunks_then(before: list[bytes], action: Callable[[], None], after: list[bytes]) -> Iterator[bytes]:

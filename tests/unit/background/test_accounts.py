@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from background.accounts import CHATGPT_AUTH, NOT_SIGNED_IN, AuthImportError, mask_account_id, parse_auth_json
-from background.vault import STORAGE_KEY
+from background.accounts.accounts import NOT_SIGNED_IN, AuthImportError, mask_account_id, parse_auth_json
+from background.vault.names import CHATGPT_AUTH
+from background.vault.vault import STORAGE_KEY
 from tests.support.aio import run_sync
 from tests.unit.background.chatgpt_kit import (
     ACCOUNT,
@@ -149,7 +150,7 @@ def test_sign_out_deletes_the_record_and_goes_back_to_the_api_key() -> None:
     rig.sign_in()
     reply = rig.ask(type="auth.clear")
     assert reply["selected"] == "apikey" and reply["mode"] == "apikey" and reply["chatgpt"] == "none"
-    assert set(json.loads(rig.browser.local.data[STORAGE_KEY])["records"]) == {"api_key"}
+    assert set(json.loads(rig.browser.local.data[STORAGE_KEY])["records"]) == {"api_key", "api_key.origins"}
     rig.chat()  # the key is used again (the fake ChatGPT refuses it: not this test's business)
     [request] = rig.requests("/responses")
     assert request.url == "https://api.openai.com/v1/responses"
@@ -239,13 +240,13 @@ def test_a_stale_access_token_is_refreshed_before_the_request() -> None:
 def test_turns_share_one_manager_until_the_record_changes() -> None:
     rig = Rig()
     rig.sign_in()
-    settings = run_sync(rig.app.settings.load())
-    first = run_sync(rig.app.accounts.manager(settings))
-    assert run_sync(rig.app.accounts.manager(settings)) is first
+    settings = run_sync(rig.worker.settings.load())
+    first = run_sync(rig.worker.accounts.manager(settings))
+    assert run_sync(rig.worker.accounts.manager(settings)) is first
     again = json.loads(rig.chatgpt.auth_json())
     again["last_refresh"] = "2023-11-15T00:00:00Z"
     rig.ask(type="auth.import", text=json.dumps(again))  # a new import: a new manager
-    assert run_sync(rig.app.accounts.manager(settings)) is not first
+    assert run_sync(rig.worker.accounts.manager(settings)) is not first
     run_sync(first.refresh())  # the old manager refreshes after all: it must not overwrite the import
     assert rig.chatgpt.refreshes == 1
     assert rig.stored_auth()["last_refresh"] == "2023-11-15T00:00:00Z"
@@ -283,21 +284,21 @@ def test_refreshed_tokens_the_locked_vault_refuses_are_written_at_the_next_use()
     rig = Rig()
     rig.sign_in()
     rig.ask(type="vault.passphrase", passphrase=PASS)
-    settings = run_sync(rig.app.settings.load())
-    manager = run_sync(rig.app.accounts.manager(settings))
+    settings = run_sync(rig.worker.settings.load())
+    manager = run_sync(rig.worker.accounts.manager(settings))
     rig.ask(type="vault.lock")
     run_sync(manager.refresh())  # the save is refused (locked): kept in memory
     rig.ask(type="vault.unlock", passphrase=PASS)
     assert rig.stored_auth()["tokens"]["refresh_token"] != rig.chatgpt.refresh
-    run_sync(rig.app.accounts.manager(settings))
+    run_sync(rig.worker.accounts.manager(settings))
     assert rig.stored_auth()["tokens"]["refresh_token"] == rig.chatgpt.refresh
 
 
 # ------------------------------------------------------------------- settings
 
 
-def test_a_base_url_the_user_set_wins_and_the_token_url_is_a_setting() -> None:
-    rig = Rig()
+def test_in_a_developer_build_a_base_url_the_user_set_wins_and_the_token_url_is_a_setting() -> None:
+    rig = Rig(dev=True)  # the e2e suite's mock ChatGPT backend is on loopback
     reply = rig.ask(type="settings.set", patch={"provider": "compatible", "base_url": "http://127.0.0.1:9/v1",
                                                 "token_url": "http://127.0.0.1:9/oauth/token"})
     assert reply["settings"]["request_url"] == "http://127.0.0.1:9/v1/responses"
@@ -310,6 +311,22 @@ def test_a_base_url_the_user_set_wins_and_the_token_url_is_a_setting() -> None:
     assert rig.chat()["text"] == "Signed in"
     assert [r.url for r in rig.transport.requests] == [
         "http://127.0.0.1:9/v1/responses", "http://127.0.0.1:9/oauth/token", "http://127.0.0.1:9/v1/responses"]
+
+
+def test_a_release_build_sends_chatgpt_tokens_nowhere_but_chatgpt() -> None:
+    rig = Rig()
+    rig.ask(type="settings.set", patch={"provider": "compatible", "base_url": "http://127.0.0.1:9/v1"})
+    rig.sign_in()
+    error = rig.chat()["error"]
+    assert error["kind"] == "key_not_approved" and "only sent to ChatGPT" in error["message"]
+    test = rig.ask(type="settings.test")
+    assert test["kind"] == "chatgpt_not_here" and not test["ok"]
+    rig.ask(type="settings.set", patch={"provider": "openai", "base_url": "",
+                                        "token_url": "http://127.0.0.1:9/oauth/token"})
+    rig.chatgpt.expire()
+    error = rig.chat()["error"]
+    assert error["kind"] == "unavailable" and "auth.openai.com" in error["message"]
+    assert rig.transport.requests == []  # not one request: no token left the worker
 
 
 def test_settings_test_uses_the_sign_in_and_refreshes_on_401() -> None:
@@ -339,7 +356,7 @@ def test_an_unexpected_failure_ends_the_turn_with_a_message_not_a_hang() -> None
     def broken() -> Any:
         raise RuntimeError("fetch is gone")
 
-    rig.app.accounts._transport = broken
+    rig.worker.accounts._transport = broken
     error = rig.chat()["error"]
     assert error["kind"] == "internal" and error["message"] == (
         "SidePy could not use your ChatGPT sign-in (RuntimeError).")

@@ -1,4 +1,4 @@
-"""The background app's router: replies, errors, and port bookkeeping."""
+"""The background app: replies, errors, port bookkeeping, and the developer build's diagnostics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from background.app import PROTOCOL_VERSION, App
+from background.compose import Worker, compose
+from background.keepalive import KeepAlive
 from tests.support.aio import run_sync
 
 
@@ -35,14 +37,21 @@ def run_now(coro: Coroutine[Any, Any, None]) -> None:
     run_sync(coro)
 
 
+def make_worker(**kw: Any) -> tuple[Worker, FakeHost]:
+    """A developer build's worker (the diag.* tests need it) over a fake host."""
+    host = kw.pop("host", None) or FakeHost()
+    kw.setdefault("spawn", run_now)
+    return compose(host, version="9.9.9", dev=True, **kw), host
+
+
 def make_app(**kw: Any) -> tuple[App, FakeHost]:
-    host = FakeHost()
-    return App(host, version="9.9.9", spawn=run_now, **kw), host
+    worker, host = make_worker(**kw)
+    return worker.app, host
 
 
-def ask(app: App, message: object) -> dict[str, Any]:
+def ask(app: App, message: object, sender: str = "dev") -> dict[str, Any]:
     text = message if isinstance(message, str) else json.dumps(message)
-    return json.loads(run_sync(app.on_runtime_message(text)))  # type: ignore[no-any-return]
+    return json.loads(run_sync(app.on_runtime_message(text, sender)))  # type: ignore[no-any-return]
 
 
 def test_ping_answers_with_python_version_and_boot_record() -> None:
@@ -76,13 +85,12 @@ def test_error_reply_echoes_the_id_when_there_is_one() -> None:
 
 
 def test_handler_crash_becomes_an_internal_error_reply() -> None:
-    app, _ = make_app()
+    class BrokenHost(FakeHost):
+        def boot_info(self) -> dict[str, object]:
+            raise RuntimeError("boom")
 
-    async def boom(msg: dict[str, Any]) -> dict[str, Any]:
-        raise RuntimeError("boom")
-
-    app._handlers["boom"] = boom
-    reply = ask(app, {"type": "boom", "id": 1})
+    app, _ = make_app(host=BrokenHost())
+    reply = ask(app, {"type": "ping", "id": 1})
     assert reply == {"type": "error", "id": 1, "code": "internal", "message": "boom"}
 
 
@@ -136,16 +144,17 @@ def test_diag_stream_counts_bytes_and_holds_the_keepalive() -> None:
     async def chunks(url: str, method: str, body: str | None) -> AsyncIterator[bytes]:
         assert (url, method, body) == ("http://127.0.0.1:1/drip", "GET", None)
         for part in (b"ab", b"", b"cde"):
-            seen_active.append(app.keepalive.active)
+            seen_active.append(worker.keepalive.active)
             yield part
 
-    app, _ = make_app(open_stream=chunks)
-    app.keepalive._spawn = lambda coro: coro.close()  # type: ignore[assignment,method-assign,return-value]
-    reply = ask(app, {"type": "diag.stream", "id": 9, "url": "http://127.0.0.1:1/drip"})
+    host = FakeHost()
+    keepalive = KeepAlive(host.touch, spawn=lambda coro: coro.close())  # type: ignore[arg-type,return-value]
+    worker, _ = make_worker(host=host, open_stream=chunks, keepalive=keepalive)
+    reply = ask(worker.app, {"type": "diag.stream", "id": 9, "url": "http://127.0.0.1:1/drip"})
     assert reply["type"] == "diag.stream.done"
     assert (reply["bytes"], reply["chunks"]) == (5, 3)
     assert seen_active == [True, True, True]
-    assert not app.keepalive.active
+    assert not worker.keepalive.active
 
 
 def test_diag_stream_needs_a_url() -> None:
@@ -163,8 +172,7 @@ def test_background_job_reports_later_and_unknown_jobs_mean_a_restart() -> None:
         assert (method, body) == ("POST", "{}")
         yield b"xyz"
 
-    host = FakeHost()
-    app = App(host, version="1", open_stream=chunks, spawn=spawned.append)  # type: ignore[arg-type]
+    app, _ = make_app(open_stream=chunks, spawn=spawned.append)
     started = ask(app, {"type": "diag.stream", "id": 1, "url": "u", "method": "POST", "body": "{}",
                         "background": True, "keepalive": False})
     assert started["type"] == "diag.stream.running" and started["job"] == 1
@@ -182,7 +190,7 @@ def test_failed_background_job_records_the_error() -> None:
         raise OSError("connection reset")
         yield b""  # pragma: no cover
 
-    app = App(FakeHost(), version="1", open_stream=broken, spawn=spawned.append)  # type: ignore[arg-type]
+    app, _ = make_app(open_stream=broken, spawn=spawned.append)
     ask(app, {"type": "diag.stream", "id": 1, "url": "u", "background": True, "keepalive": False})
     run_sync(spawned.pop())
     failed = ask(app, {"type": "diag.result", "id": 2, "job": 1})

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from background.storage import MemoryStore
+from background.store.storage import MemoryStore
 from modelclient import HttpRequest, StreamError
 from tests.support.aio import run_sync
-from tests.unit.background.kit import KEY, Clock, Harness, chunks_then, reply_events, sse
+from tests.unit.background.kit import KEY, KEY_VIEW, Clock, Harness, chunks_then, reply_events, sse
 
 
 def conversation_of(h: Harness, cid: str) -> dict[str, Any]:
@@ -187,11 +187,11 @@ def test_stop_cancels_the_task_at_once() -> None:
             raise asyncio.CancelledError
         return await awaitable
 
-    h.app.chat.deps.client_options["with_timeout"] = with_timeout
+    h.worker.scheduler.deps.client_options["with_timeout"] = with_timeout
     turn_box: dict[str, Any] = {}
 
     def stop() -> None:
-        turn = next(iter(h.app.chat.turns.values()))
+        turn = next(iter(h.worker.scheduler.turns.values()))
         turn._task = Task()  # what spawn() returned in the worker
         turn.stop()
         turn_box["turn"] = turn
@@ -367,7 +367,7 @@ def test_partial_text_is_persisted_every_two_seconds() -> None:
         h.clock.advance(2.5)
 
     def peek() -> None:
-        cid = next(iter(h.app.chat.turns))
+        cid = next(iter(h.worker.scheduler.turns))
         seen.append(h.stored(f"part.{cid}")["text"])
 
     body = reply_events("one", " two", " three")
@@ -441,7 +441,7 @@ def test_conv_open_mid_turn_has_the_text_so_far_and_its_seq() -> None:
     seen: dict[str, Any] = {}
 
     def open_now() -> None:
-        cid = next(iter(h.app.chat.turns))
+        cid = next(iter(h.worker.scheduler.turns))
         seen["state"] = h.ask({"type": "conv.open", "id": 4, "conversation_id": cid})
 
     body = reply_events("Hel", "lo", " there")
@@ -465,7 +465,7 @@ def test_the_api_key_never_leaves_the_worker(capsys: pytest.CaptureFixture[str])
     clock = Clock()
     h = Harness(key=None, clock=clock)
     h.connect(1)
-    h.send(1, {"type": "key.set", "id": 1, "key": KEY})
+    h.ask({"type": "key.set", "id": 1, "key": KEY})  # from the options page
     # A hostile or buggy server echoes the key in its error body.
     h.replies.append(lambda r: (401, {}, json.dumps({"error": {"message": f"bad key {KEY}"}}).encode()))
     h.send(1, {"type": "chat.send", "id": 2, "text": "hi"})
@@ -477,7 +477,7 @@ def test_the_api_key_never_leaves_the_worker(capsys: pytest.CaptureFixture[str])
     assert KEY not in everything
     assert h.sent(1, "turn.error")[0]["error"]["kind"] == "unauthorized"
     settings = h.sent(1, "settings")[-1]["settings"]
-    assert settings["key"] == {"set": True, "masked": "sk-…WXYZ"}
+    assert settings["key"] == KEY_VIEW
     assert h.transport.requests[0].headers["Authorization"] == f"Bearer {KEY}"  # it did go to the server
 
 
@@ -487,12 +487,12 @@ def test_a_crashing_turn_ends_with_an_internal_error() -> None:
     def broken_transport() -> Any:
         raise RuntimeError("no fetch here")
 
-    h.app.chat.deps.transport = broken_transport
+    h.worker.scheduler.deps.transport = broken_transport
     h.connect(1)
     h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
     [error] = h.sent(1, "turn.error")
     assert error["error"]["kind"] == "internal" and "no fetch here" in error["error"]["message"]
-    assert not h.app.chat.turns and not error["assistant"]["streaming"]
+    assert not h.worker.scheduler.turns and not error["assistant"]["streaming"]
 
 
 def test_odd_items_from_a_server_do_not_break_the_turn() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from background.conntest import ConnectionTest, origin_pattern
-from background.settings import Settings, normalise_base_url
+from background.settings.conntest import ConnectionTest, origin_pattern
+from background.settings.model import Settings, normalise_base_url
 from modelclient import ConnectionFailedError, HttpRequest, MockTransport
 from tests.support.aio import run_sync
 from tests.unit.background.kit import KEY, Harness
@@ -178,12 +178,33 @@ def test_origin_patterns_have_no_port(typed: str) -> None:
 
 def test_settings_test_uses_the_form_values_without_saving_them() -> None:
     h = Harness(handler=lambda r: (200, {}, MODELS))
+    h.ask({"type": "settings.set", "id": 1, "patch": {"provider": "compatible",
+                                                       "base_url": "http://127.0.0.1:9/v1"}})
+    h.ask({"type": "key.set", "id": 2, "key": KEY})  # approved for http://127.0.0.1:9
+    h.ask({"type": "settings.set", "id": 3, "patch": {"provider": "openai", "base_url": ""}})
+    saved = h.store.data["settings"]
     patch = {"provider": "compatible", "base_url": "http://127.0.0.1:9/v1/responses"}
-    reply = h.ask({"type": "settings.test", "id": 1, "patch": patch})
-    assert reply["type"] == "settings.test" and reply["id"] == 1 and reply["ok"], reply
+    reply = h.ask({"type": "settings.test", "id": 4, "patch": patch})
+    assert reply["type"] == "settings.test" and reply["id"] == 4 and reply["ok"], reply
     assert reply["url"] == "http://127.0.0.1:9/v1/models"
     assert h.transport.requests[0].headers["Authorization"] == f"Bearer {KEY}"  # the stored key
-    assert "settings" not in h.store.data  # nothing saved
+    assert h.store.data["settings"] == saved  # nothing saved
+
+
+def test_settings_test_never_sends_the_stored_key_to_an_origin_it_is_not_approved_for() -> None:
+    h = Harness(handler=lambda r: (200, {}, MODELS))
+    h.ask({"type": "settings.get", "id": 1})  # the key is approved for the saved https://api.openai.com
+    for base in ("http://127.0.0.1:9/v1", "https://api.openai.com.evil.example/v1",
+                 "https://api.openai.com:444/v1", "https://evil.api.openai.com/v1"):
+        patch = {"provider": "compatible", "base_url": base}
+        reply = h.ask({"type": "settings.test", "id": 2, "patch": patch})
+        assert reply["kind"] == "key_not_approved" and not reply["ok"], reply
+        assert "approve" in reply["message"]
+    assert h.transport.requests == []  # nothing was sent anywhere
+    typed = "sk-typed-for-this-server-0123456789"
+    reply = h.ask({"type": "settings.test", "id": 3, "key": typed,
+                   "patch": {"provider": "compatible", "base_url": "http://127.0.0.1:9/v1"}})
+    assert reply["ok"] and h.transport.requests[-1].headers["Authorization"] == f"Bearer {typed}"
 
 
 def test_settings_test_with_a_typed_key_does_not_store_it() -> None:
@@ -221,7 +242,7 @@ def test_settings_preview_shows_the_request_url_and_saves_nothing() -> None:
     "typed",
     ["", "api.openai.com/v1", "http://127.0.0.1:8000/v1/responses", "localhost:1234", "LOCALHOST/v1",
      "https://[::1]:9/v1", "HTTPS://Host.Example.com/openai/v1?api-version=x", "x.localhost:3000",
-     "http://user:pw@example.com:8443/v1", "https://res.openai.azure.com/openai/v1/responses?api-version=p"],
+     "https://example.com:8443/v1", "https://res.openai.azure.com/openai/v1/responses?api-version=p"],
 )
 def test_the_options_page_asks_for_the_origin_the_background_will_use(typed: str) -> None:
     """panel.settings_form reads the typed URL's origin like normalise_base_url (it runs before

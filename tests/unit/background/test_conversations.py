@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from background.conversations import (
+from background.store.conversations import (
     INDEX_KEY,
     ConversationStore,
     conv_key,
@@ -16,8 +16,8 @@ from background.conversations import (
     part_key,
     policy_text,
 )
-from background.records import StoredConversation, StoredMessage
-from background.storage import MemoryStore, Records, StorageFullError, StorageProblem, text_bytes
+from background.store.records import StoredConversation, StoredMessage
+from background.store.storage import MemoryStore, Records, StorageFullError, StorageProblem, text_bytes
 from tests.support.aio import run_sync
 
 
@@ -32,7 +32,7 @@ def make_store(
     memory = store if store is not None else MemoryStore()
     changes: list[int] = []
     conversations = ConversationStore(
-        Records(memory), clock_ms=lambda: 5, on_list_change=lambda: changes.append(1), **kw
+        Records(memory), clock_ms=lambda: 5, on_list_change=lambda store: changes.append(1), **kw
     )
     return conversations, memory, changes
 

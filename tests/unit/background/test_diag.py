@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from background.app import App
+from background.compose import compose
+from background.keepalive import KeepAlive
 from modelclient import HttpRequest, MockTransport
 from tests.support.aio import run_sync
 from tests.unit.background.test_app import FakeHost, run_now
@@ -28,10 +29,12 @@ def ok_reply(request: HttpRequest) -> tuple[int, dict[str, str], list[bytes]]:
 def chat(handler: Any, **msg: Any) -> tuple[dict[str, Any], MockTransport]:
     transport = MockTransport(handler)
     options = {"with_timeout": lambda awaitable, seconds: awaitable}
-    app = App(FakeHost(), version="1", transport=lambda: transport, client_options=options, spawn=run_now)
-    app.keepalive._spawn = lambda coro: coro.close()  # type: ignore[assignment,method-assign,return-value]
+    host = FakeHost()
+    keepalive = KeepAlive(host.touch, spawn=lambda coro: coro.close())  # type: ignore[arg-type,return-value]
+    app = compose(host, version="1", dev=True, transport=lambda: transport, client_options=options,
+                  spawn=run_now, keepalive=keepalive).app
     message = {"type": "diag.chat", "id": 1, "base_url": "http://127.0.0.1:1/v1", "text": "hi", **msg}
-    reply = json.loads(run_sync(app.on_runtime_message(json.dumps(message))))
+    reply = json.loads(run_sync(app.on_runtime_message(json.dumps(message), "dev")))
     return reply, transport
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from background.diag import sample_stream, sse_memory
+from background.dev.diag import sample_stream, sse_memory
 from modelclient import SSEDecoder
 from tests.unit.background.test_app import ask, make_app
 

@@ -1,4 +1,6 @@
-"""The options page's port: what it may do that a panel may not, what it is told, what others are told."""
+"""The options page's port: what it may do that a panel may not, what it is told, what others are told.
+
+Ports carry the sender kind the JS glue decided (``panel``, ``options``, ...), never their name."""
 
 from __future__ import annotations
 
@@ -7,22 +9,25 @@ import json
 from typing import Any
 
 from background.app import App
-from background.ports import OPTIONS_PORT
-from background.vault_app import VaultKeySource
+from background.compose import compose
+from background.vault.handlers import VaultKeySource
 from tests.support.aio import run_sync
 from tests.support.vaultkit import Browser
+from tests.unit.background.kit import KEY_VIEW
 from tests.unit.background.test_app import FakeHost, run_now
 
 KEY = "sk-options-0123456789abcdWXYZ"
 PASS = "correct horse battery staple"
 PANEL, OPTIONS, OTHER = 1, 2, 3
+OPTIONS_PORT = "options"
 
 
 def make() -> tuple[App, FakeHost, Browser]:
     browser = Browser()
     host = FakeHost()
-    app = App(host, version="1", spawn=run_now, vault=browser.vault, keys=VaultKeySource(browser.vault))
-    return app, host, browser
+    worker = compose(host, version="1", spawn=run_now, vault=browser.vault,
+                     keys=VaultKeySource(browser.vault))
+    return worker.app, host, browser
 
 
 def over(app: App, host: FakeHost, port: int, **msg: Any) -> dict[str, Any]:
@@ -47,25 +52,29 @@ def test_the_options_port_may_reveal_wipe_and_change_the_passphrase() -> None:
     assert over(app, host, OPTIONS, type="vault.wipe", confirm=True)["state"] == "empty"
 
 
-def test_panels_and_ports_of_any_other_name_still_may_not() -> None:
+def test_panels_content_scripts_and_unknown_ports_may_not_touch_the_vault() -> None:
     app, host, _ = make()
+    app.on_port_connect(OPTIONS, OPTIONS_PORT)
+    over(app, host, OPTIONS, type="vault.set", secret=KEY)
     app.on_port_connect(PANEL, "panel")
-    app.on_port_connect(OTHER, "something")
-    over(app, host, PANEL, type="vault.set", secret=KEY)
+    app.on_port_connect(OTHER, "content")
     for port in (PANEL, OTHER, 99):  # 99: a port the app never saw connect
-        for kind in ("vault.reveal", "vault.wipe", "vault.passphrase"):
-            reply = over(app, host, port, type=kind, confirm=True, passphrase=PASS)
+        for kind in ("vault.reveal", "vault.wipe", "vault.passphrase", "vault.set", "vault.status"):
+            reply = over(app, host, port, type=kind, confirm=True, passphrase=PASS,
+                         secret="sk-other-0123456789")
             assert reply["code"] == "forbidden", (port, reply)
+            assert KEY not in json.dumps(host.sent)
+    assert over(app, host, OPTIONS, type="vault.status")["state"] == "ready"  # nothing was changed
 
 
 def test_an_options_port_is_told_the_settings_and_vault_state_not_hello() -> None:
     app, host, _ = make()
-    run_sync(app.on_runtime_message(json.dumps({"type": "vault.set", "id": 1, "secret": KEY})))
+    run_sync(app.on_runtime_message(json.dumps({"type": "vault.set", "id": 1, "secret": KEY}), "options"))
     app.on_port_connect(OPTIONS, OPTIONS_PORT)
     kinds = [m["type"] for m in pushed(host, OPTIONS)]
     assert kinds == ["settings", "vault.status"]
     settings, status = pushed(host, OPTIONS)
-    assert settings["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"}
+    assert settings["settings"]["key"] == KEY_VIEW
     assert status["state"] == "ready" and status["records"] == {"api_key": "sk-…WXYZ"}
     assert KEY not in json.dumps(host.sent)
 
@@ -85,10 +94,12 @@ def test_a_change_on_one_port_is_pushed_to_the_others() -> None:
     app.on_port_connect(OPTIONS, OPTIONS_PORT)
     over(app, host, OPTIONS, type="key.set", key=KEY)
     assert [m["type"] for m in pushed(host, PANEL)] == ["settings"]
-    assert pushed(host, PANEL)[0]["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"}
+    assert pushed(host, PANEL)[0]["settings"]["key"] == KEY_VIEW
     assert pushed(host, OPTIONS) == []  # its own reply says it all
-    over(app, host, PANEL, type="vault.lock")  # device mode: a no-op, still a change request
+    app.on_port_connect(OTHER, OPTIONS_PORT)  # a second options tab
+    over(app, host, OTHER, type="vault.lock")  # device mode: a no-op, still a change request
     assert [m["type"] for m in pushed(host, OPTIONS)] == ["settings", "vault.status"]
+    assert [m["type"] for m in pushed(host, PANEL)] == ["settings"]
     assert KEY not in json.dumps(host.sent)
 
 
@@ -105,9 +116,9 @@ def test_a_refused_change_pushes_nothing_and_conversation_lists_skip_options() -
 
 def test_an_auto_lock_is_pushed_to_open_pages() -> None:
     app, host, browser = make()
-    run_sync(app.on_runtime_message(json.dumps({"type": "vault.set", "id": 1, "secret": KEY})))
+    run_sync(app.on_runtime_message(json.dumps({"type": "vault.set", "id": 1, "secret": KEY}), "options"))
     run_sync(app.on_runtime_message(json.dumps(
-        {"type": "vault.passphrase", "id": 2, "passphrase": PASS, "auto_lock_minutes": 1})))
+        {"type": "vault.passphrase", "id": 2, "passphrase": PASS, "auto_lock_minutes": 1}), "options"))
     app.on_port_connect(OPTIONS, OPTIONS_PORT)
     host.sent.clear()
     browser.clock.advance(0.5)  # not idle long enough: nothing to tell, and no use of the key

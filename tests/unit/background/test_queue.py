@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from background.queue import (
+from background.chat.queue import (
     Hold,
     QueueLimits,
     QueueRecord,

@@ -6,8 +6,8 @@ import json
 from collections.abc import Coroutine
 from typing import Any
 
-from background.queue_service import QUEUE_ALARM
-from background.storage import MemoryStore
+from background.chat.scheduler import QUEUE_ALARM
+from background.store.storage import MemoryStore
 from modelclient import HttpRequest
 from tests.support.aio import run_sync
 from tests.unit.background.kit import Harness, chunks_then, reply_events
@@ -117,7 +117,7 @@ def test_priority_orders_the_drain() -> None:
     h.ask({"type": "chat.send", "id": 1, "text": "running"})
     h.ask({"type": "chat.send", "id": 2, "text": "low"})
     h.ask({"type": "chat.send", "id": 3, "text": "urgent", "priority": 5})
-    state = h.app.queue.state()
+    state = h.worker.scheduler.state()
     assert [(i["preview"], i["position"]) for i in state["items"]] == [("urgent", 1), ("low", 2)]
     run_all(spawned)
     assert [inputs(r)[-1][1] for r in h.transport.requests] == ["running", "urgent", "low"]
@@ -227,7 +227,7 @@ def test_min_spacing_holds_the_next_send_and_a_timer_sends_it() -> None:
     cid = h.ask({"type": "chat.send", "id": 2, "text": "one"})["conversation_id"]  # starts at t
     second = h.ask({"type": "chat.send", "id": 3, "conversation_id": cid, "text": "two"})  # t + 1 s
     assert second["queued"] is True
-    hold = h.app.queue.state()["hold"]
+    hold = h.worker.scheduler.state()["hold"]
     assert hold["source"] == "spacing"
     assert h.timers.delays == [4.0]
     h.clock.advance(3.9)
@@ -269,7 +269,7 @@ def test_a_429_after_the_retries_holds_the_queue_for_the_servers_retry_after() -
     cid = failed["conversation_id"]
     assert h.stored(f"conv.{cid}")["messages"][-1]["error"]["kind"] == "retry_limit"
     ended = h.clock.now
-    hold = h.app.queue.core.hold
+    hold = h.worker.scheduler.core.hold
     assert hold is not None and hold.source == "rate_limited" and hold.until == int(ended * 1000) + 3000
     queued = h.ask({"type": "chat.send", "id": 3, "conversation_id": cid, "text": "two"})
     assert queued["queued"] is True and h.stored("queue")["hold"]["until"] == hold.until
@@ -284,7 +284,7 @@ def test_usage_limit_reached_holds_until_its_reset_and_clear_hold_sends_now() ->
     h.replies.append(lambda r: (429, {}, body))
     cid = h.ask({"type": "chat.send", "id": 1, "text": "one"})["conversation_id"]
     queued = h.ask({"type": "chat.send", "id": 2, "conversation_id": cid, "text": "two"})
-    hold = h.app.queue.state()["hold"]
+    hold = h.worker.scheduler.state()["hold"]
     assert queued["queued"] and hold["source"] == "usage_limit"
     assert hold["until"] == int((h.clock.now - 1) * 1000) + 3_600_000
     assert len(h.transport.requests) == 1
@@ -320,7 +320,7 @@ def test_deleting_a_conversation_drops_its_queued_messages() -> None:
     h.ask({"type": "chat.send", "id": 1, "text": "running"})
     other = h.ask({"type": "chat.send", "id": 2, "text": "waiting"})
     h.ask({"type": "conv.delete", "id": 3, "conversation_id": other["conversation_id"]})
-    assert h.app.queue.state()["items"] == []
+    assert h.worker.scheduler.state()["items"] == []
     run_all(spawned)
     assert queue_record(h)["items"] == []
     assert len(h.transport.requests) == 1
@@ -338,9 +338,8 @@ class FakeAlarms:
 
 
 def test_a_hold_sets_an_alarm_that_wakes_a_stopped_worker_and_it_is_cleared_after() -> None:
-    h = Harness()
     alarms = FakeAlarms()
-    h.app.queue.alarms = alarms
+    h = Harness(alarms=alarms)
     h.ask({"type": "queue.config", "id": 1, "limits": {"min_spacing_ms": 60_000}})
     cid = h.ask({"type": "chat.send", "id": 2, "text": "one"})["conversation_id"]
     started = int((h.clock.now) * 1000)
@@ -373,16 +372,22 @@ def test_a_send_arriving_while_a_turn_is_being_set_up_waits() -> None:
 
 def test_a_hold_from_one_server_does_not_hold_another() -> None:
     h = Harness()
+    # The key was approved for the other server too, earlier (the options page's click).
+    patch = {"provider": "compatible", "base_url": "localhost:8080"}
+    h.ask({"type": "settings.get", "id": 6})  # the key is bound to the saved https://api.openai.com
+    h.ask({"type": "settings.set", "id": 7, "patch": patch})
+    approved = h.ask({"type": "settings.approve", "id": 8, "origin": "http://localhost:8080"})
+    assert approved["type"] == "settings"
+    h.ask({"type": "settings.set", "id": 9, "patch": {"provider": "openai", "base_url": ""}})
     body = json.dumps({"error": {"type": "usage_limit_reached", "resets_in_seconds": 3600}}).encode()
     h.replies.append(lambda r: (429, {}, body))
     cid = h.ask({"type": "chat.send", "id": 1, "text": "one"})["conversation_id"]
-    assert h.app.queue.core.hold is not None and h.stored("queue")["hold"]["scope"]
+    assert h.worker.scheduler.core.hold is not None and h.stored("queue")["hold"]["scope"]
     held = h.ask({"type": "chat.send", "id": 2, "conversation_id": cid, "text": "two"})
     assert held["queued"] is True
     # The user points SidePy at another server (say, an API key after a ChatGPT plan ran out).
-    patch = {"provider": "compatible", "base_url": "localhost:8080"}
     h.ask({"type": "settings.set", "id": 3, "patch": patch})
-    assert h.app.queue.core.hold is None and h.stored("queue")["hold"] is None
+    assert h.worker.scheduler.core.hold is None and h.stored("queue")["hold"] is None
     assert stored(h, cid)[-1] == ("assistant", "Hello world", False)  # "two" went at once
     direct = h.ask({"type": "chat.send", "id": 4, "text": "elsewhere"})
     assert direct["type"] == "chat.accepted" and "turn_id" in direct  # no hold for this server

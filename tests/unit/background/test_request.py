@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from background.records import StoredConversation, StoredMessage
-from background.request import build_prompt, context_window, model_settings, provider_info, redact
-from background.settings import Settings
+from background.chat.request import build_prompt, context_window, model_settings, provider_info, redact
+from background.settings.model import Settings
+from background.store.records import StoredConversation, StoredMessage
 from modelclient import ReasoningItem
 from tests.unit.background.kit import KEY, Harness
 

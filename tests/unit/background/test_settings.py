@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from background.settings import (
+from background.settings.model import (
     SETTINGS_KEY,
     MemoryKeySource,
     Settings,
@@ -17,9 +17,9 @@ from background.settings import (
     normalise_base_url,
     validate_key,
 )
-from background.storage import MemoryStore, Records
+from background.store.storage import MemoryStore, Records
 from tests.support.aio import run_sync
-from tests.unit.background.kit import KEY, Harness
+from tests.unit.background.kit import KEY, KEY_VIEW, NO_KEY_VIEW, Harness
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_request_url_shows_exactly_where_turns_go() -> None:
     settings = Settings(provider="azure", base_url=url)
     assert settings.request_url == url
     assert settings.query_params() == {"api-version": "2025-04-01-preview"}
-    assert settings.view({"set": False, "masked": None})["base_url"] == (
+    assert settings.view(NO_KEY_VIEW)["base_url"] == (
         "https://res.openai.azure.com/openai?api-version=2025-04-01-preview"
     )
 
@@ -188,7 +188,7 @@ def test_memory_key_source() -> None:
 def test_settings_messages_round_trip_and_errors_have_fields() -> None:
     h = Harness(key=None)
     got = h.ask({"type": "settings.get", "id": 1})
-    assert got["type"] == "settings" and got["settings"]["key"] == {"set": False, "masked": None}
+    assert got["type"] == "settings" and got["settings"]["key"] == NO_KEY_VIEW
     assert got["settings"]["request_url"] == "https://api.openai.com/v1/responses"
     bad = h.ask({"type": "settings.set", "id": 2, "patch": {"idle_timeout_ms": "soon"}})
     assert bad["type"] == "error" and bad["code"] == "invalid_settings" and "idle_timeout_ms" in bad["fields"]
@@ -201,10 +201,10 @@ def test_key_messages_store_the_key_and_only_show_its_mask() -> None:
     bad = h.ask({"type": "key.set", "id": 1, "key": "no"})
     assert bad["code"] == "invalid_settings" and "key" in bad["fields"]
     ok = h.ask({"type": "key.set", "id": 2, "key": f"  {KEY}\n"})
-    assert ok["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"} and KEY not in json.dumps(ok)
+    assert ok["settings"]["key"] == KEY_VIEW and KEY not in json.dumps(ok)
     assert run_sync(h.keys.get()) == KEY
     cleared = h.ask({"type": "key.clear", "id": 3})
-    assert cleared["settings"]["key"] == {"set": False, "masked": None}
+    assert cleared["settings"]["key"] == NO_KEY_VIEW
 
 
 def test_web_search_setting_offers_the_tool() -> None:
@@ -223,11 +223,13 @@ def test_a_key_source_that_refuses_gets_an_error_reply_not_a_crash() -> None:
         async def set(self, key: str) -> None:
             raise Locked("the vault is locked: unlock it first")
 
+        async def store(self, key: str, origins: object) -> None:
+            raise Locked("the vault is locked: unlock it first")
+
         async def clear(self) -> None:
             raise Locked("the vault is locked: unlock it first")
 
-    h = Harness(key=None)
-    h.app.keys = LockedKeys()
+    h = Harness(key=None, keys=LockedKeys())
     for message in ({"type": "key.set", "id": 1, "key": KEY}, {"type": "key.clear", "id": 2}):
         reply = h.ask(message)
         assert reply["type"] == "error" and reply["code"] == "vault_locked" and "unlock" in reply["message"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from background.stream_processor import Pump, StreamProcessor
+from background.chat.stream_processor import Pump, StreamProcessor
 from tests.support.aio import run_sync
 
 BASE = {"conversation_id": "c", "turn_id": "t"}

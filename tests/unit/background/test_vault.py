@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from background.cryptography_backend import SoftwareCrypto, cryptography_crypto
-from background.vault import (
+from background.dev.vaultcheck import check_vectors
+from background.vault.software import SoftwareCrypto, cryptography_crypto
+from background.vault.vault import (
     FORMAT_VERSION,
     CryptoAuthError,
     Envelope,
@@ -32,7 +33,6 @@ from background.vault import (
     session_aad,
     wrap_aad,
 )
-from background.vaultcheck import check_vectors
 from tests.support import aesgcm_ref
 from tests.support.aio import run_sync
 from tests.support.vaultkit import ReferencePrimitives, has_cryptography, load_vectors

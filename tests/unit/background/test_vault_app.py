@@ -1,4 +1,4 @@
-"""The vault wired into the app: messages by channel, the settings' key source, alarms, diagnostics."""
+"""The vault wired into the app: messages by sender, the settings' key source, alarms, diagnostics."""
 
 from __future__ import annotations
 
@@ -6,33 +6,37 @@ import base64
 import json
 from typing import Any
 
-from background.app import App
-from background.cryptography_backend import SoftwareCrypto
-from background.keyvault import AUTOLOCK_ALARM
-from background.vault import STORAGE_KEY
-from background.vault_app import VaultKeySource
+from background.compose import Worker, compose
+from background.vault.handlers import VaultKeySource
+from background.vault.keyvault import AUTOLOCK_ALARM
+from background.vault.software import SoftwareCrypto
+from background.vault.vault import STORAGE_KEY
 from tests.support.aio import run_sync
 from tests.support.vaultkit import Browser, ReferencePrimitives, load_vectors
+from tests.unit.background.kit import KEY_VIEW, NO_KEY_VIEW
 from tests.unit.background.test_app import FakeHost, run_now
 
 KEY = "sk-app-0123456789abcdefWXYZ"
 PASS = "correct horse battery staple"
 
 
-def make() -> tuple[App, FakeHost, Browser]:
+def make(**kw: Any) -> tuple[Worker, FakeHost, Browser]:
     browser = Browser()
     host = FakeHost()
-    app = App(host, version="1", spawn=run_now, vault=browser.vault, keys=VaultKeySource(browser.vault))
-    return app, host, browser
+    worker = compose(host, version="1", spawn=run_now, vault=browser.vault,
+                     keys=VaultKeySource(browser.vault), **kw)
+    return worker, host, browser
 
 
-def ask(app: App, **msg: Any) -> dict[str, Any]:
-    return json.loads(run_sync(app.on_runtime_message(json.dumps({"id": 1, **msg}))))  # type: ignore[no-any-return]
+def ask(worker: Worker, sender: str = "options", **msg: Any) -> dict[str, Any]:
+    reply = run_sync(worker.app.on_runtime_message(json.dumps({"id": 1, **msg}), sender))
+    return json.loads(reply)  # type: ignore[no-any-return]
 
 
-def ask_port(app: App, host: FakeHost, **msg: Any) -> dict[str, Any]:
+def ask_port(worker: Worker, host: FakeHost, **msg: Any) -> dict[str, Any]:
+    worker.app.on_port_connect(7, "panel")
     host.sent.clear()
-    app.on_port_message(7, json.dumps({"id": 2, **msg}))
+    worker.app.on_port_message(7, json.dumps({"id": 2, **msg}))
     [(port, reply)] = host.sent
     assert port == 7
     return reply
@@ -46,26 +50,26 @@ def test_vault_messages_over_runtime_messages() -> None:
     assert STORAGE_KEY in browser.local.data and KEY not in json.dumps(browser.local.data)
 
 
-def test_a_panel_port_cannot_reveal_wipe_or_change_the_passphrase() -> None:
+def test_a_panel_port_cannot_touch_the_vault() -> None:
     app, host, _ = make()
-    assert ask_port(app, host, type="vault.set", secret=KEY)["state"] == "ready"
-    for kind in ("vault.reveal", "vault.wipe", "vault.passphrase"):
-        reply = ask_port(app, host, type=kind, confirm=True, passphrase=PASS)
+    assert ask(app, type="vault.set", secret=KEY)["state"] == "ready"
+    for kind in ("vault.reveal", "vault.wipe", "vault.passphrase", "vault.set", "vault.status"):
+        reply = ask_port(app, host, type=kind, confirm=True, passphrase=PASS, secret="sk-other-0123456789")
         assert reply["code"] == "forbidden", reply
         text = json.dumps(reply)
         assert KEY not in text and base64.b64encode(KEY.encode()).decode() not in text
-    assert ask_port(app, host, type="vault.status")["records"] == {"api_key": "sk-…WXYZ"}
+    assert ask(app, type="vault.status")["records"] == {"api_key": "sk-…WXYZ"}
 
 
 def test_the_settings_key_lives_in_the_vault() -> None:
     app, _, browser = make()
     reply = ask(app, type="key.set", key=KEY)
-    assert reply["settings"]["key"] == {"set": True, "masked": "sk-…WXYZ"}
+    assert reply["settings"]["key"] == KEY_VIEW
     assert STORAGE_KEY in browser.local.data and KEY not in json.dumps(browser.local.data)
     assert run_sync(app.keys.get()) == KEY
     ask(app, type="vault.passphrase", passphrase=PASS)
     ask(app, type="vault.lock")
-    assert ask(app, type="settings.get")["settings"]["key"] == {"set": False, "masked": None}
+    assert ask(app, type="settings.get")["settings"]["key"] == NO_KEY_VIEW
 
 
 def test_alarms_reach_the_vault() -> None:
@@ -73,25 +77,25 @@ def test_alarms_reach_the_vault() -> None:
     ask(app, type="vault.set", secret=KEY)
     ask(app, type="vault.passphrase", passphrase=PASS, auto_lock_minutes=1)
     browser.clock.advance(2)
-    run_sync(app.on_alarm(AUTOLOCK_ALARM))
+    run_sync(app.app.on_alarm(AUTOLOCK_ALARM))
     assert ask(app, type="vault.status")["state"] == "locked"
-    run_sync(app.on_alarm("someone.elses.alarm"))  # ignored
+    run_sync(app.app.on_alarm("someone.elses.alarm"))  # ignored
 
 
 def test_diag_runs_vectors_on_the_lab_backend_and_records_marks() -> None:
-    app, _, _ = make()
-    assert ask(app, type="diag.vault_vectors", vectors={})["code"] == "unavailable"
-    app.diagnostics.vault_lab = lambda: SoftwareCrypto(ReferencePrimitives())
+    app, _, _ = make(dev=True)
+    assert ask(app, "dev", type="diag.vault_vectors", vectors={})["code"] == "unavailable"
+    app, _, _ = make(dev=True, vault_lab=lambda: SoftwareCrypto(ReferencePrimitives()))
     vectors = {"aes_gcm": load_vectors()["aes_gcm"]}
-    reply = ask(app, type="diag.vault_vectors", vectors=vectors)
+    reply = ask(app, "dev", type="diag.vault_vectors", vectors=vectors)
     assert reply["failures"] == [] and len(reply["produced"]["aes_gcm"]) == len(vectors["aes_gcm"])
-    assert ask(app, type="diag.vault_vectors", vectors=[])["code"] == "bad_request"
-    ask(app, type="diag.mark", token="a")
-    ask(app, type="diag.mark", token="b")
-    assert ask(app, type="diag.marks")["marks"] == ["a", "b"]
+    assert ask(app, "dev", type="diag.vault_vectors", vectors=[])["code"] == "bad_request"
+    ask(app, "dev", type="diag.mark", token="a")
+    ask(app, "dev", type="diag.mark", token="b")
+    assert ask(app, "dev", type="diag.marks")["marks"] == ["a", "b"]
 
 
 def test_diag_chat_without_a_key_uses_the_stored_one() -> None:
-    app, _, _ = make()
+    app, _, _ = make(dev=True)
     ask(app, type="vault.set", secret=KEY)
     assert run_sync(app.diagnostics._stored_key()) == KEY

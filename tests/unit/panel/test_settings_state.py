@@ -191,6 +191,37 @@ def test_a_test_without_a_typed_key_uses_the_saved_one() -> None:
     assert "key" not in test
 
 
+def test_a_saved_key_not_approved_for_the_new_server_asks_the_user_in_one_click() -> None:
+    s = ready(key={"set": True, "masked": "sk-…WXYZ", "origin": "https://api.openai.com", "approved": True})
+    s.receive(DEVICE_READY)
+    assert s.unapproved_origin is None
+    s.edit("base_url", "https://b.example/v1")
+    s.save(None)
+    [save] = sent(s)
+    moved = view(base_url="https://b.example/v1",
+                 key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": False})
+    reply(s, save, "settings", settings=moved)
+    assert s.unapproved_origin == "https://b.example"
+    assert "https://b.example" in s.status and "approve" in s.status
+    assert sent(s) == []  # nothing is approved without the click
+    s.approve()
+    [approve] = sent(s)
+    assert approve["type"] == "settings.approve" and approve["origin"] == "https://b.example"
+    assert s.busy
+    approved = view(base_url="https://b.example/v1",
+                    key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": True})
+    reply(s, approve, "settings", settings=approved)
+    assert s.unapproved_origin is None and s.status_kind == "ok" and "https://b.example" in s.status
+
+
+def test_chatgpt_sign_in_never_asks_to_approve_a_key() -> None:
+    s = ready(auth_mode="chatgpt",
+              key={"set": True, "masked": "sk-…WXYZ", "origin": "https://chatgpt.com", "approved": False})
+    assert s.unapproved_origin is None
+    s.approve()
+    assert sent(s) == []
+
+
 def test_preview_shows_the_latest_request_url_only() -> None:
     s = ready()
     s.edit("base_url", "https://a.example/v1")

@@ -1,0 +1,197 @@
+"""Builds the worker: every part made once, in dependency order, with what it needs.
+
+The browser's entry (:mod:`background.main`) and the tests call :func:`compose`
+with the bridges they have; the defaults are in-memory, so everything also runs
+on CPython. Each part receives its collaborators in its constructor: nothing is
+attached afterwards, and no part reaches through another to a third.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from modelclient import Transport
+
+from .accounts.accounts import Accounts
+from .accounts.handlers import AccountHandlers, chatgpt_connection_test
+from .app import App, Handler, ping_handler
+from .chat.limits import LimitStore
+from .chat.scheduler import Scheduler
+from .chat.service import ChatService, new_id
+from .chat.session import PanelSession
+from .chat.turns import TurnDeps
+from .context import RequestContext, Tasks
+from .conversations.handlers import ConversationHandlers
+from .conversations.push import ListPush
+from .errors import ProtocolError
+from .host import Host, Sleep
+from .keepalive import KeepAlive
+from .page.context import PageBridge
+from .page.handlers import PageHandlers
+from .page.selection import Selections
+from .ports import Ports
+from .router import CAPABILITIES, Router, typed
+from .scrub import Scrubber
+from .settings.conntest import AccessProbe, ConnectionTest
+from .settings.credentials import Keys, guarded
+from .settings.handlers import SettingsHandlers
+from .settings.model import KeySource, MemoryKeySource, SettingsStore
+from .settings.push import SettingsPush
+from .settings.view import SettingsViews
+from .store.conversations import ConversationStore
+from .store.storage import KeyValueStore, MemoryStore, Records
+from .vault.handlers import VaultHandlers, status_message
+from .vault.keyvault import KeyVault
+from .vault.session import Alarms
+
+__all__ = ["Worker", "compose"]
+
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+# open_stream(url, method, body) -> the body's chunks: the developer build's diag.stream
+OpenStream = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The built worker: the app the browser calls, and its parts (tests look at them)."""
+
+    app: App
+    router: Router
+    ports: Ports
+    records: Records
+    conversations: ConversationStore
+    settings: SettingsStore
+    keys: Keys
+    accounts: Accounts
+    scheduler: Scheduler
+    chat: ChatService
+    keepalive: KeepAlive
+    diagnostics: Any = None  # background.dev.diag.Diagnostics in a developer build
+
+
+def compose(
+    host: Host,
+    *,
+    version: str,
+    dev: bool = False,
+    keepalive: KeepAlive | None = None,
+    transport: Callable[[], Transport] | None = None,
+    client_options: dict[str, Any] | None = None,
+    spawn: Spawn = asyncio.ensure_future,
+    store: KeyValueStore | None = None,
+    keys: KeySource | None = None,
+    vault: KeyVault | None = None,
+    pages: PageBridge | None = None,
+    access: AccessProbe | None = None,
+    alarms: Alarms | None = None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    ids: Callable[[str], str] = new_id,
+    call_later: Callable[[float, Callable[[], None]], object] | None = None,
+    open_stream: OpenStream | None = None,
+    vault_lab: Callable[[], Any] | None = None,
+) -> Worker:
+    """Build the worker. ``dev``: the developer build (``build.py --dev``) with its test hooks;
+    ``open_stream`` and ``vault_lab`` are only used there."""
+    options = dict(client_options or {})
+    with_timeout = options.get("with_timeout", asyncio.wait_for)
+
+    def clock_ms() -> int:
+        return int(clock() * 1000)
+
+    keepalive = keepalive or KeepAlive(host.touch)
+    records = Records(store if store is not None else MemoryStore())
+    settings = SettingsStore(records)
+    # The API key with the origins the user approved it for (background.settings.credentials).
+    # A developer build may send ChatGPT tokens to its mock servers.
+    bound = Keys(keys if keys is not None else MemoryKeySource(), settings, chatgpt_anywhere=dev)
+    # ChatGPT sign-in (background.accounts): one AuthManager shared by turns and settings.test.
+    accounts = Accounts(vault, transport, clock=clock, with_timeout=with_timeout, custom_urls=dev)
+    scrub = Scrubber(tokens=accounts.secrets)
+    tasks = Tasks(spawn, scrub)
+    ports = Ports(host.post, scrub)
+    context = RequestContext()
+
+    def show(conversation_id: str) -> None:  # the requesting panel now shows this conversation
+        ports.show(context.port(), conversation_id)
+
+    list_push = ListPush(ports.broadcast, has_panels=lambda: bool(ports.of_kind("panel")),
+                         spawn_guarded=tasks.guarded)
+    conversations = ConversationStore(records, clock_ms=clock_ms, on_list_change=list_push.changed)
+    limits = LimitStore(records, clock_ms=clock_ms)
+    selections = Selections(pages, broadcast=ports.broadcast, spawn_guarded=tasks.guarded,
+                            monotonic=monotonic)
+
+    deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
+                    monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
+                    chatgpt_auth=accounts.manager)
+    scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
+                          push=ports.broadcast, after_reply=context.after_reply, ids=ids,
+                          call_later=call_later, alarms=alarms)
+    chat = ChatService(conversations, settings, scheduler, clock_ms=clock_ms, show=show,
+                       after_reply=context.after_reply, ids=ids)
+
+    async def auth_view(current: Any, key_set: bool) -> dict[str, Any]:
+        return await accounts.view(current, key_set=key_set)
+
+    async def key_set() -> bool:
+        return bool(await bound.get())
+
+    def tester(allowed: Collection[str]) -> ConnectionTest:  # settings.test: credentials only to ``allowed``
+        return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout)
+
+    views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember)
+    vault_status = functools.partial(status_message, vault) if vault is not None else None
+    push = SettingsPush(ports, views, vault_status=vault_status, after_reply=context.after_reply,
+                        spawn_guarded=tasks.guarded)
+    session = PanelSession(conversations, views, scheduler, limits, ports, selections, version=version,
+                           boot_info=host.boot_info, port=context.port, after_reply=context.after_reply,
+                           spawn_guarded=tasks.guarded)
+    vault_handlers = VaultHandlers(vault, on_auto_lock=push.vault_locked) if vault is not None else None
+    settings_handlers = SettingsHandlers(
+        settings, bound, views, tester,
+        chatgpt_test=functools.partial(chatgpt_connection_test, accounts),
+        key_unavailable=vault_handlers.key_unavailable if vault_handlers is not None else None,
+        remember_secret=scrub.remember,
+    )
+
+    handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
+    for group in (session, chat, ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show),
+                  PageHandlers(pages), settings_handlers):
+        handlers.update({kind: typed(handler) for kind, handler in group.handlers().items()})
+    handlers.update(AccountHandlers(accounts, settings, key_set=key_set).handlers())
+    handlers.update(vault_handlers.handlers() if vault_handlers is not None else _no_vault())
+    diagnostics = None
+    if dev:  # the developer build's test hooks; the release build has no background.dev
+        from .dev.diag import Diagnostics
+
+        # diag.chat talks to the URL it is given: that is its purpose, and why it exists only here.
+        diagnostics = Diagnostics(keepalive, spawn, open_stream=open_stream, transport=transport,
+                                  client_options=options, keys=bound, vault_lab=vault_lab)
+        handlers.update(diagnostics.handlers())
+    router = Router(handlers, dev=dev)
+
+    alarm_handlers: list[Callable[[str], Awaitable[None]]] = [scheduler.on_alarm]
+    if vault_handlers is not None:
+        alarm_handlers.append(vault_handlers.on_alarm)
+    app = App(router, ports, context, selections, version=version, tasks=tasks, scrub=scrub,
+              greeters={"panel": session.greet, "options": push.greet}, alarms=alarm_handlers,
+              after_request=[push.after, scheduler.after_request])
+    return Worker(app=app, router=router, ports=ports, records=records, conversations=conversations,
+                  settings=settings, keys=bound, accounts=accounts, scheduler=scheduler, chat=chat,
+                  keepalive=keepalive, diagnostics=diagnostics)
+
+
+def _no_vault() -> dict[str, Handler]:
+    """Without a vault (tests, a runtime without WebCrypto) the vault's requests say so."""
+
+    async def unavailable(msg: dict[str, Any]) -> dict[str, Any]:
+        raise ProtocolError("unavailable", "There is no key vault in this runtime.")
+
+    return dict.fromkeys(CAPABILITIES["vault"], unavailable)

@@ -1,0 +1,1 @@
+"""The ``conversations`` and ``import`` capabilities: the conversation requests, export and import."""

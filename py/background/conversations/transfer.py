@@ -1,0 +1,170 @@
+"""Export conversations (JSON, Markdown) and import a JSON export.
+
+JSON export format (``sidepy.conversations`` version 1)::
+
+    {"format": "sidepy.conversations", "version": 1, "exported_at": <epoch ms>,
+     "conversations": [<StoredConversation>, ...]}
+
+Each conversation is the stored record itself, raw items included, so an
+export/import round trip loses nothing. Import validates every conversation on
+its own (a bad one is skipped and counted, the others still come in), never
+overwrites: an id already in use gets a new id, and a reply that was streaming
+when exported comes in as stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from ..chat.service import user_item
+from ..page.context import sanitize_context
+from ..protocol import MAX_IMPORT_CHARS
+from ..store.records import StoredConversation, StoredMessage
+from ..store.storage import SCHEMA_VERSION
+from ..untrusted import UntrustedInput, decode
+
+__all__ = ["EXPORT_FORMAT", "ImportResult", "export_json", "export_markdown", "filename", "parse_import"]
+
+EXPORT_FORMAT = "sidepy.conversations"
+EXPORT_VERSION = 1
+
+
+def filename(conversations: list[StoredConversation], extension: str, now_ms: int) -> str:
+    """``sidepy-<title>-<date>.<ext>`` for one conversation, ``sidepy-conversations-<date>`` for all."""
+    date = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
+    if len(conversations) == 1:
+        slug = re.sub(r"[^a-z0-9]+", "-", conversations[0].title.lower()).strip("-")[:40] or "conversation"
+        return f"sidepy-{slug}-{date}.{extension}"
+    return f"sidepy-conversations-{date}.{extension}"
+
+
+def export_json(conversations: list[StoredConversation], now_ms: int) -> str:
+    """The JSON export of ``conversations``."""
+    return json.dumps(
+        {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": now_ms,
+            "conversations": [c.model_dump(mode="json", by_alias=True) for c in conversations],
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def export_markdown(conversations: list[StoredConversation]) -> str:
+    """A readable Markdown transcript (user, assistant, reasoning folded, page context linked)."""
+    parts: list[str] = []
+    for conversation in conversations:
+        lines = [f"# {conversation.title or 'Untitled conversation'}", ""]
+        effort = f" · reasoning {conversation.reasoning_effort}" if conversation.reasoning_effort else ""
+        lines += [f"_{conversation.model}{effort} · {_when(conversation.created_at)}_", ""]
+        for message in conversation.messages:
+            if message.role == "user":
+                lines += ["## You", ""]
+                if message.context is not None:
+                    source = message.context.title or message.context.url or "page"
+                    url = message.context.url
+                    lines.append(f"> Page: [{source}]({url})" if url else f"> Page: {source}")
+                    if message.context.selection:
+                        lines += ["> Selection: " + " ".join(message.context.selection.split())[:500]]
+                    lines.append("")
+                lines += [message.text, ""]
+            else:
+                lines += ["## Assistant", ""]
+                if message.reasoning:
+                    lines += ["<details><summary>Reasoning</summary>", "", message.reasoning, ""]
+                    lines += ["</details>", ""]
+                lines += [message.text or "_(no text)_", ""]
+                if message.stopped:
+                    lines += ["_(stopped)_", ""]
+                if message.error is not None:
+                    lines += [f"_(error: {message.error.message})_", ""]
+        parts.append("\n".join(lines).rstrip() + "\n")
+    return "\n---\n\n".join(parts)
+
+
+class ImportResult:
+    """Conversations ready to save, and what was skipped (with why)."""
+
+    def __init__(self) -> None:
+        self.conversations: list[StoredConversation] = []
+        self.skipped: list[str] = []
+
+
+def parse_import(text: str, *, taken: set[str], new_id: Callable[[str], str]) -> ImportResult:
+    """Validate a JSON export; give conflicting ids new ones.
+
+    Raises:
+        ValueError: not a SidePy export at all (the message says what it is not).
+    """
+    try:
+        data = decode(text, max_chars=MAX_IMPORT_CHARS, what="this file")
+    except UntrustedInput as exc:
+        raise ValueError(str(exc)) from None
+    if isinstance(data, dict) and data.get("format") != EXPORT_FORMAT and "messages" in data:
+        data = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "conversations": [data]}
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ValueError("this is not a SidePy conversations export")
+    version = data.get("version")
+    if not isinstance(version, int) or version > EXPORT_VERSION:
+        raise ValueError(f"this export was made by a newer SidePy (version {version}); update SidePy first")
+    raw = data.get("conversations")
+    if not isinstance(raw, list):
+        raise ValueError("the export has no 'conversations' list")
+    result = ImportResult()
+    seen = set(taken)
+    for number, item in enumerate(raw, 1):
+        schema = item.get("schema") if isinstance(item, dict) else None
+        if isinstance(schema, int) and schema > SCHEMA_VERSION:
+            result.skipped.append(f"conversation {number}: saved by a newer SidePy (schema {schema})")
+            continue
+        try:
+            conversation = StoredConversation.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            result.skipped.append(f"conversation {number}: {where}: {first['msg']}")
+            continue
+        if conversation.id in seen or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", conversation.id):
+            conversation.id = new_id("c")
+        seen.add(conversation.id)
+        for message in conversation.messages:
+            if message.streaming:
+                message.streaming = False
+                message.stopped = True
+            message.queued = False  # this worker's queue does not hold it: a plain message
+            visible_items(message)
+        result.conversations.append(conversation)
+    return result
+
+
+def visible_items(message: StoredMessage) -> None:
+    """Rebuild what an imported message sends to the model from what the user can see.
+
+    An export is a file anyone can hand over: its raw ``items`` could carry a
+    hidden ``developer`` / ``system`` message, tool calls, or text that differs
+    from the shown text, and would go into every later prompt of the conversation.
+    So the items are dropped and made again from the shown text (and, for a user
+    message, its shown page context, trimmed as a new one would be): a user
+    message becomes one user ``message`` item, a reply one assistant ``message``
+    item; reasoning (encrypted, not shown) does not survive.
+    """
+    if message.role == "user":
+        context = sanitize_context(message.context) if message.context is not None else None
+        message.context = context
+        message.items = [user_item(message.text, context)]
+    elif message.text:
+        message.items = [{"type": "message", "role": "assistant",
+                          "content": [{"type": "output_text", "text": message.text}]}]
+    else:
+        message.items = []

@@ -1,0 +1,1 @@
+"""The ``page`` capability: reading the active tab (page context, the context menu's selection)."""

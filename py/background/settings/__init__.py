@@ -1,0 +1,1 @@
+"""The ``settings.read`` / ``settings.write`` capabilities: provider, model, options, the API key."""

@@ -1,0 +1,1 @@
+"""Persistent records: the storage adapter, the typed records, the conversation store."""

@@ -1,0 +1,1 @@
+"""The ``vault`` capability: the encrypted key vault (AES-GCM envelopes, device or passphrase key)."""
