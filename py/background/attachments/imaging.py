@@ -34,7 +34,17 @@ from typing import Protocol
 
 from .model import AttachmentRefused
 
-__all__ = ["BUDGET", "ImageBudget", "PreparedImage", "Renderer", "data_url", "fit", "plan", "prepare_image"]
+__all__ = [
+    "BUDGET",
+    "NO_RENDERER",
+    "ImageBudget",
+    "PreparedImage",
+    "Renderer",
+    "data_url",
+    "fit",
+    "plan",
+    "prepare_image",
+]
 
 
 class Renderer(Protocol):
@@ -52,6 +62,19 @@ class Renderer(Protocol):
         """``data`` scaled to ``width`` × ``height`` and encoded as ``mime`` (``image/png`` or
         ``image/jpeg`` at ``quality`` 0-1, on white)."""
         ...
+
+
+class _NoRenderer:
+    """Where no browser decodes images (the worker built without one): images are refused."""
+
+    async def size(self, data: bytes) -> tuple[int, int]:
+        raise AttachmentRefused("attachment_unreadable", "Images cannot be read here.")
+
+    async def render(self, data: bytes, width: int, height: int, mime: str, quality: float | None) -> bytes:
+        raise AttachmentRefused("attachment_unreadable", "Images cannot be read here.")
+
+
+NO_RENDERER: Renderer = _NoRenderer()
 
 
 @dataclass(frozen=True)

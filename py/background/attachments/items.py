@@ -91,14 +91,15 @@ def attachment_parts(refs: list[AttachmentRef], data: Mapping[str, bytes], wire:
 
 
 def with_attachments(item: JsonObject, refs: list[AttachmentRef], data: Mapping[str, bytes],
-                     wire: WireApi) -> JsonObject:
+                     wire: WireApi, *, typed: bool = True) -> JsonObject:
     """The stored user ``message`` item with its attachments' parts inserted before the
-    last text part (what the user typed)."""
+    last text part, what the user typed (after everything when nothing was ``typed``)."""
     if not refs:
         return item
     content = list(item.get("content") or [])
     parts = attachment_parts(refs, data, wire)
-    at = len(content) - 1 if content and content[-1].get("type") == "input_text" else len(content)
+    last_is_text = bool(content) and content[-1].get("type") == "input_text"
+    at = len(content) - 1 if typed and last_is_text else len(content)
     return {**item, "content": content[:at] + parts + content[at:]}
 
 

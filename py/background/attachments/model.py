@@ -29,6 +29,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import ProtocolError
+
 __all__ = [
     "IMAGE_TYPES",
     "LIMITS",
@@ -76,18 +78,16 @@ class Limits:
 LIMITS = Limits()
 
 
-class AttachmentRefused(Exception):
+class AttachmentRefused(ProtocolError):
     """An attachment SidePy will not take or send; the message is the sentence to show.
 
-    ``code`` names the reason for the protocol's error reply: ``attachment_type``,
+    A :class:`~background.errors.ProtocolError`: a handler that raises it answers the
+    request with an ``error`` reply. ``code`` names the reason: ``attachment_type``,
     ``attachment_size``, ``attachment_limit``, ``attachment_unreadable``,
     ``attachment_missing``, ``attachment_wire`` (the provider's API cannot carry it),
     ``screenshot_denied``, ``screenshot_failed``.
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Record(BaseModel):
@@ -223,13 +223,18 @@ def sniff(data: bytes, name: str, limits: Limits = LIMITS) -> tuple[Kind, str]:
     return "text", text_mime(name)
 
 
+# Control characters text files do not have (tab, line breaks, form feed and the escape
+# of coloured logs are allowed): what binary files have, NUL first of all.
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
 def decode_text(data: bytes, name: str) -> str:
     """The text of a text file: UTF-8 (with or without a byte order mark) or UTF-16
     with one. Line endings are kept.
 
     Raises:
-        AttachmentRefused: the bytes are not such text, or hold NUL characters
-            (what binary files have and text files never do).
+        AttachmentRefused: the bytes are not such text, or hold control characters
+            (NUL and the like: what binary files have and text files do not).
     """
     utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     encoding = "utf-16" if utf16 else "utf-8-sig"
@@ -237,7 +242,7 @@ def decode_text(data: bytes, name: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         text = None
-    if text is None or "\x00" in text:
+    if text is None or _BINARY.search(text[:65536]):
         raise AttachmentRefused(
             "attachment_type",
             f"“{name}” is not an image, a PDF or a text file SidePy can read (text must be UTF-8).",

@@ -216,16 +216,24 @@ class AttachmentLibrary:
             raise AttachmentRefused("attachment_missing", "That attachment is no longer stored.")
         return record, data
 
-    async def claim(self, conversation_id: str, attachment_ids: list[str]) -> list[AttachmentRef]:
+    async def claim(
+        self,
+        conversation_id: str,
+        attachment_ids: list[str],
+        check: Callable[[list[AttachmentRef]], None] | None = None,
+    ) -> list[AttachmentRef]:
         """The refs a new message of ``conversation_id`` keeps, in the order given.
 
         An attachment still waiting in a composer (any conversation's, or a new chat's)
         moves to this conversation and is marked sent; one already sent in this
         conversation is taken again as it is (an edited message keeps its attachments).
 
+        ``check`` sees the refs before anything is written and may refuse them.
+
         Raises:
             AttachmentRefused: ``attachment_missing`` for an id that is not stored or was
-                sent in another conversation; ``attachment_limit`` for more than a message takes.
+                sent in another conversation; ``attachment_limit`` for more than a message
+                takes; whatever ``check`` raises.
         """
         wanted = list(dict.fromkeys(attachment_ids))
         if len(wanted) > self.limits.per_message:
@@ -238,14 +246,14 @@ class AttachmentLibrary:
                 "attachment_missing",
                 "An attachment of this message is no longer stored; remove it and attach it again.",
             )
-        refs = []
-        for record in records:
-            assert record is not None
+        found = [record for record in records if record is not None]
+        if check is not None:
+            check([record.ref() for record in found])
+        for record in found:
             if not record.sent:
                 record.sent, record.conversation_id = True, conversation_id
                 await self._store.update(record.id, conversation_id, record.model_dump_json())
-            refs.append(record.ref())
-        return refs
+        return [record.ref() for record in found]
 
     # -- letting go ----------------------------------------------------------
 
