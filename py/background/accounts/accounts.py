@@ -1,9 +1,9 @@
 """ChatGPT sign-in: a Codex ``auth.json`` kept in the key vault, and the ``AuthManager`` turns share.
 
 Codex signed in with ChatGPT keeps its tokens in ``~/.codex/auth.json`` (read by
-``modelclient.AuthDotJson``; docs/rust-parity.md). SidePy cannot run Codex's browser login (it needs a loopback redirect on
-port 1455), so the user imports that file once (``auth.import``) and SidePy then
-uses and refreshes the tokens itself, as Codex does:
+``modelclient.AuthDotJson``; docs/rust-parity.md). SidePy cannot run Codex's browser
+login (it needs a loopback redirect on port 1455), so the user imports that file once
+(``auth.import``) and SidePy then uses and refreshes the tokens itself, as Codex does:
 
 * **Stored** in the key vault as its own record, :data:`CHATGPT_AUTH`, in the same
   envelope as the API key (AES-GCM under the vault's data key; docs/security.md).
