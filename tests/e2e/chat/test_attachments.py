@@ -119,7 +119,8 @@ def test_a_model_that_cannot_read_images_reads_as_a_sentence(
 ) -> None:
     server.enqueue(http_error("invalid_request", message="Invalid image."))
     png = base64.b64encode(_tiny_png()).decode()
-    added = from_panel(panel, {"type": "attach.add", "id": 6, "name": "dot.png", "source": "paste", "data": png})
+    added = from_panel(panel, {"type": "attach.add", "id": 6, "name": "dot.png", "source": "paste",
+                               "data": png})
     assert added["type"] == "attach.added", added
     sent = from_panel(panel, {"type": "chat.send", "id": 7, "text": "What is this?",
                               "attachments": [added["attachment"]["id"]], "client_id": "e2e-blind"})
