@@ -27,12 +27,36 @@ def text_of(messages: list[dict[str, Any]], kind: str = "turn.delta") -> str:
     return "".join(m["text"] for m in messages if m["type"] == kind)
 
 
-def test_deltas_within_one_window_leave_as_one_batch() -> None:
+def test_the_first_delta_leaves_at_once_and_the_rest_of_its_window_as_one_batch() -> None:
     p = StreamProcessor(BASE, window=0.016)
     for i, piece in enumerate(["a", "b", "c"]):
         p.text(piece, 1.0 + i * 0.005)
-    assert drain(p, 1.010) == []  # the window is still open
-    assert drain(p, 1.016) == [{**BASE, "type": "turn.delta", "text": "abc", "seq": 1}]
+    # "a" came after a pause (the reply's first words): it did not wait for a window.
+    assert drain(p, 1.010) == [{**BASE, "type": "turn.delta", "text": "a", "seq": 1}]
+    assert drain(p, 1.015) == []  # the window "a" opened is still open
+    assert drain(p, 1.016) == [{**BASE, "type": "turn.delta", "text": "bc", "seq": 2}]
+
+
+def test_a_steady_stream_makes_one_message_per_window() -> None:
+    p = StreamProcessor(BASE, window=0.016)
+    sent = []
+    for ms in range(0, 160):  # a delta every millisecond for 160 ms, drained as they come
+        p.text("x", ms / 1000)
+        sent += drain(p, ms / 1000)
+    sent += drain(p, 1.0)
+    assert text_of(sent) == "x" * 160
+    assert len(sent) == 11  # the leading "x" at 0 ms, then one batch per 16 ms window
+
+
+def test_a_pause_of_a_window_lets_the_next_delta_leave_at_once() -> None:
+    p = StreamProcessor(BASE, window=0.016)
+    p.text("a", 0.000)
+    assert [m["text"] for m in drain(p, 0.000)] == ["a"]
+    p.text("b", 0.005)
+    assert drain(p, 0.010) == []
+    assert [m["text"] for m in drain(p, 0.016)] == ["b"]
+    p.text("c", 0.050)  # the model paused 34 ms after the last batch left
+    assert [m["text"] for m in drain(p, 0.050)] == ["c"]
 
 
 def test_a_delta_after_the_window_closes_it_and_opens_the_next() -> None:
@@ -214,12 +238,15 @@ def make_pump(accept: list[bool] | None = None) -> tuple[Pump, list[dict[str, An
 def test_the_pump_closes_a_window_with_one_timer_when_the_model_pauses() -> None:
     pump, sent, loop, clock = make_pump()
     pump.text("a")
+    assert [m["text"] for m in sent] == ["a"] and loop.timers == []  # the first words go at once
     clock[0] = 0.005
     pump.text("b")
-    assert sent == [] and len(loop.timers) == 1  # one timer for the window
+    clock[0] = 0.007
+    pump.text("c")
+    assert len(sent) == 1 and len(loop.timers) == 1  # one timer for the rest of the window
     loop.fire()
-    assert loop.slept == [0.016]
-    assert [m["text"] for m in sent] == ["ab"]
+    assert loop.slept == [pytest.approx(0.011)]  # what was left of the window "a" opened
+    assert [m["text"] for m in sent] == ["a", "bc"]
 
 
 def test_the_pump_sends_events_at_once_after_pending_text() -> None:
