@@ -182,6 +182,9 @@ def run(headless: bool, screenshot: Path | None) -> None:
                     answer = send(context, ext_id, message)
                     if answer.get("type") != "settings":
                         sys.exit(f"demo.py: {message['type']} failed: {answer}")
+                for page in context.pages:  # the demo set SidePy up: the welcome tab is not needed
+                    if "/options.html#welcome" in page.url:
+                        page.close()
                 article = context.pages[0] if context.pages else context.new_page()
                 article.goto(article_url)
                 panel = open_panel(context, ext_id)

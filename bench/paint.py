@@ -247,6 +247,7 @@ class Bench:
     def __init__(self, pw: Any, server: MockServerThread, web: WebServer) -> None:
         self.server = server
         self.ext = Extension(pw, Path(tempfile.mkdtemp(prefix="sidepy-paint-")))
+        self.ext.close_welcome()  # the article must be the active tab
         boot = self.ext.wait_ready()
         assert boot["state"] == "ready", boot
         configure(self.ext, server, KEY)

@@ -64,7 +64,9 @@ function senderKind(sender) {
   } catch {
     return "unknown";
   }
-  if (origin === EXTENSION_ORIGIN) return PAGES.get(sender.url) ?? "unknown"; // exact URL only
+  // Exact URL only, less the fragment: it never changes which document runs (the welcome
+  // page is options.html#welcome; the setup card opens options.html#provider=…).
+  if (origin === EXTENSION_ORIGIN) return PAGES.get(sender.url.split("#", 1)[0]) ?? "unknown";
   return sender.tab ? "content" : "unknown"; // a script running in a web page's tab
 }
 
@@ -115,6 +117,10 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 });
 
 chrome.runtime.onInstalled.addListener((details) => {
+  // A first install opens the welcome page: the settings, with the provider first.
+  if (details.reason === "install") {
+    chrome.tabs.create({ url: chrome.runtime.getURL("options.html#welcome") }).catch((e) => console.error(e));
+  }
   app().then((py) => py.on_installed(details.reason), () => {});
 });
 

@@ -11,14 +11,18 @@
 //   data-frame       the id of the sandboxed frame ("ui" by default)
 //   data-permissions present: the UI may ask for host permissions (options page only)
 // The UI's control words are plain strings, not JSON (docs/protocol.md):
-//   "ui.ready"                 its listener exists: deliver what was held
-//   "ui.options"               open the options page (a sandbox cannot)
+//   "ui.ready"                 its listener exists: deliver what was held (first a
+//                              relay.hello saying what the UI showed before a reload)
+//   "ui.options[ section]"     open the options page (a sandbox cannot), at a section
+//   "ui.shown id"              the conversation on screen, restored when the page reloads
 //   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
 
 const HEARTBEAT_MS = 20000;
 const RECONNECT_MS = 250;
 const PERMISSIONS = "ui.permissions ";
 const PATTERN = /^https?:\/\/[^/*\s]+\/\*$/; // one origin, every path: "https://host/*"
+const SECTION = /^[a-z]+(=[a-z]+)?$/; // "provider=compatible", "welcome"
+const SHOWN = "sidepy.shown." + (document.querySelector("script[data-port]")?.dataset.port ?? "panel");
 
 const tag = document.querySelector("script[data-port]");
 const portName = tag?.dataset.port ?? "panel";
@@ -75,13 +79,28 @@ window.addEventListener("message", (event) => {
   // Only our own sandboxed frame may speak to the worker through us.
   if (event.source !== frame.contentWindow || typeof event.data !== "string") return;
   if (event.data === "ui.ready") {
-    // A control word, not JSON: the UI's Python has attached its listener.
+    // A control word, not JSON: the UI's Python has attached its listener. First it
+    // hears what this page knows and a sandbox cannot keep: the section asked for in
+    // the address (#provider=…) and the conversation it showed before a reload.
     uiReady = true;
+    const hello = { type: "relay.hello", hash: location.hash.slice(1), shown: sessionStorage.getItem(SHOWN) };
+    frame.contentWindow.postMessage(JSON.stringify(hello), "*");
     while (toUi.length) frame.contentWindow.postMessage(toUi.shift(), "*");
     return;
   }
-  if (event.data === "ui.options") {
-    chrome.runtime.openOptionsPage().catch((error) => console.error(error));
+  if (event.data === "ui.options" || event.data.startsWith("ui.options ")) {
+    const section = event.data.slice("ui.options ".length);
+    if (SECTION.test(section)) {
+      chrome.tabs.create({ url: chrome.runtime.getURL("options.html#" + section) }).catch((e) => console.error(e));
+    } else {
+      chrome.runtime.openOptionsPage().catch((error) => console.error(error));
+    }
+    return;
+  }
+  if (event.data.startsWith("ui.shown ")) {
+    const id = event.data.slice("ui.shown ".length);
+    if (id) sessionStorage.setItem(SHOWN, id);
+    else sessionStorage.removeItem(SHOWN);
     return;
   }
   if (event.data.startsWith(PERMISSIONS)) {

@@ -72,6 +72,7 @@ MAX_MESSAGE_CHARS = 100_000
 MAX_IMPORT_CHARS = 50_000_000
 
 ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 AttachmentId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 #: The base64 of the largest file ``attach.add`` takes (an image, see background.attachments.model).
 MAX_ATTACHMENT_CHARS = (LIMITS.image_bytes + 2) // 3 * 4
@@ -209,11 +210,20 @@ class ChatRegenerate(Request):
     conversation_id: ConversationId
 
 
+class ChatVersion(Request):
+    """``chat.version``: show version ``index`` (from 1) of the answer or branch a message heads."""
+
+    conversation_id: ConversationId
+    message_id: MessageId
+    index: StrictInt = Field(ge=1, le=1000)
+
+
 class ChatEdit(Request):
-    """``chat.edit``: replace the last user message and send again."""
+    """``chat.edit``: rewrite a user message (the last one by default) and send again."""
 
     conversation_id: ConversationId
     text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    message_id: MessageId | None = None
 
     _text = field_validator("text")(_not_blank)
 
@@ -232,9 +242,10 @@ class QueueConfig(Request):
 
 
 class PageContextRequest(Request):
-    """``page.context``: read the active tab."""
+    """``page.context``: read the active tab; ``model`` (the conversation's) sets the budget."""
 
     include: Literal["page", "selection"] = "page"
+    model: StrictStr | None = Field(None, max_length=200)
 
 
 class SettingsGet(Request):
@@ -321,6 +332,7 @@ REQUESTS: dict[str, type[Request]] = {
     "chat.stop": ChatStop,
     "chat.regenerate": ChatRegenerate,
     "chat.edit": ChatEdit,
+    "chat.version": ChatVersion,
     "chat.cancel_queued": ChatCancelQueued,
     "queue.config": QueueConfig,
     "page.context": PageContextRequest,

@@ -51,7 +51,7 @@ SENDER_KINDS = ("panel", "options", "content", "dev", "unknown")
 #: Capability -> the request types it covers. Every request type is in exactly one.
 CAPABILITIES: dict[str, frozenset[str]] = {
     "ping": frozenset({"ping"}),
-    "chat": frozenset({"hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit",
+    "chat": frozenset({"hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.version",
                        "chat.cancel_queued", "queue.config"}),
     "conversations": frozenset({"conv.list", "conv.open", "conv.new", "conv.rename", "conv.delete",
                                 "conv.pin", "conv.export", "conv.settings"}),

@@ -257,6 +257,7 @@ def _redact(key: str) -> str:
 
 HTTP_ERROR_KINDS = (
     "rate_limit",
+    "model_not_found",
     "usage_limit_reached",
     "usage_not_included",
     "insufficient_quota",
@@ -334,6 +335,9 @@ def http_error_parts(
             "but what was sent was not valid JSON.)"
         )
         return 400, error_body(text, "invalid_request_error")
+    if kind == "model_not_found":
+        text = message or f"The model `{model}` does not exist or you do not have access to it."
+        return 404, error_body(text, "invalid_request_error", code="model_not_found")
     if kind == "not_found":
         return 404, error_body(message or f"Invalid URL ({detail})", "invalid_request_error")
     if kind == "server_error":

@@ -205,6 +205,7 @@ def http_error(
     resets_in_seconds: int = 3600,
     retry_in: str = "20s",
     rate_limit_headers: bool = True,
+    model: str | None = None,
 ) -> Script:
     """A plain (non-stream) error reply with an OpenAI-shaped JSON body.
 
@@ -213,11 +214,13 @@ def http_error(
     ``rate_limit_headers`` is false), ``insufficient_quota``, ``invalid_api_key``,
     ``invalid_request``, ``server_error`` (500), ``bad_gateway`` (502),
     ``service_unavailable`` / ``server_overloaded`` (503), …
-    ``retry_after`` / ``retry_after_ms`` add ``Retry-After`` / ``retry-after-ms``.
+    ``retry_after`` / ``retry_after_ms`` add ``Retry-After`` / ``retry-after-ms``;
+    ``model`` names the model in the texts that mention one (``model_not_found``).
     """
+    extra: dict[str, Any] = {} if model is None else {"model": model}
     status, body = http_error_parts(
         kind, message=message, plan_type=plan_type,
-        resets_in_seconds=resets_in_seconds, retry_in=retry_in,
+        resets_in_seconds=resets_in_seconds, retry_in=retry_in, **extra,
     )
     headers: dict[str, str] = {}
     if kind == "usage_limit_reached" and rate_limit_headers:

@@ -1,75 +1,82 @@
-"""Banners (errors, warnings, countdowns), token usage and rate limits.
+"""Banners: the panel's one place for what went wrong and what to do about it.
 
-Part of :class:`panel.state.PanelState` (a mixin). A banner has a ``key``: showing
-one replaces the banner with the same key, so a retry countdown updates in place.
-Keys: ``turn`` (the reply's errors, reconnects and waits), ``req-<id>`` (a request's
-error, cleared by the next send), ``busy``, ``page``, ``error``. A banner with
-``until`` shows a countdown (``banner_views`` at the wall clock); ``counting_down``
-tells the page to repaint each second.
+A part of :class:`panel.state.PanelState`. A banner is a notice of ``panel.errors``
+(``text``, ``action``, ``cause``, ``detail``, ``until``) shown under a ``key``;
+showing one replaces the banner with the same key, so each thing is said once:
+
+=============  =================================================================
+``turn``       the reply of the conversation shown failed (cleared by the next
+               attempt, by opening another conversation, or when its cause is fixed)
+``request``    a request the worker refused (cleared by the next action)
+``page``       the page could not be read
+``composer``   what was typed cannot be sent as is
+``worker``     SidePy's background itself (failed start, an error without a request)
+=============  =================================================================
+
+``clear(cause)`` drops every banner whose cause was fixed: a new key or sign-in
+(``key``), another server (``server``), another model (``model``), a reply that went
+through (``busy``, ``reply``, ``context`` and the rest of a turn's). ``views(wall)``
+is what the renderer shows; a banner with ``until`` counts down each second
+(``counting_down``).
 """
 
-from panel import fmt
+from panel import errors, fmt
 
 
 class Banners:
-    """Banners, usage and rate limits (see the module docstring)."""
+    def __init__(self, rev):
+        self.rev = rev  # panel.connection.Revisions
+        self.items = []
 
-    def _init_banners(self):
-        self.banners = []
-        self.limits = None
-        self.limits_at = 0
-        self.last_usage = None  # usage of the last completed turn shown
+    def show(self, key, n):
+        """Show notice ``n`` (``panel.errors.notice``) under ``key``."""
+        self.dismiss(key)
+        item = dict(n)
+        item["key"] = key
+        self.items.append(item)
+        self.rev.touch("banners", "composer")
 
-    # ----------------------------------------------------------------- banners
+    def say(self, key, text, level="error"):
+        self.show(key, errors.notice(text, level=level))
 
-    def _banner(self, key, level, text, detail=None, until=None, action=None, prefix="retry in "):
-        self._dismiss(key)
-        self.banners.append(
-            {"key": key, "level": level, "text": text, "detail": detail, "until": until,
-             "action": action, "prefix": prefix}
-        )
-        self._touch("banners")
+    def has(self, key):
+        return any(b["key"] == key for b in self.items)
 
-    def _has_banner(self, key):
-        return any(b["key"] == key for b in self.banners)
-
-    def _dismiss(self, key):
-        kept = [b for b in self.banners if b["key"] != key]
-        if len(kept) != len(self.banners):
-            self.banners = kept
-            self._touch("banners")
-
-    def _dismiss_requests(self):
-        kept = [b for b in self.banners if not b["key"].startswith("req-") and b["key"] != "busy"]
-        if len(kept) != len(self.banners):
-            self.banners = kept
-            self._touch("banners")
+    def get(self, key):
+        for b in self.items:
+            if b["key"] == key:
+                return b
+        return None
 
     def dismiss(self, key):
-        self._dismiss(key)
+        kept = [b for b in self.items if b["key"] != key]
+        if len(kept) != len(self.items):
+            self.items = kept
+            self.rev.touch("banners", "composer")
 
-    def banner_views(self, wall):
-        """Banners as shown at ``wall``: ``[{"key", "level", "text", "action"}]``."""
-        out = []
-        for b in self.banners:
-            text = b["text"]
-            if b["detail"]:
-                text += " · " + b["detail"]
-            if b["until"] is not None:
-                left = fmt.countdown(b["until"], wall)
-                if left > 0:
-                    text += " · " + b["prefix"] + fmt.duration(left)
-            out.append({"key": b["key"], "level": b["level"], "text": text, "action": b["action"]})
-        return out
+    def clear(self, *causes):
+        """The causes were fixed: their banners go."""
+        kept = [b for b in self.items if b.get("cause") not in causes]
+        if len(kept) != len(self.items):
+            self.items = kept
+            self.rev.touch("banners", "composer")
 
     @property
     def counting_down(self):
-        return any(b["until"] is not None for b in self.banners)
+        return any(b.get("until") is not None for b in self.items)
 
-    # ------------------------------------------------------- usage and limits
-
-    def usage_text(self):
-        return fmt.usage_line(self.last_usage, self.conv.usage, self.conv.context_left)
-
-    def rate_limit_rows(self, wall):
-        return fmt.rate_limit_rows(self.limits, self.limits_at, wall)
+    def views(self, wall):
+        """``[{"key", "level", "text", "action", "label", "details"}]`` as shown at ``wall``."""
+        out = []
+        for b in self.items:
+            text = b["text"]
+            until = b.get("until")
+            if until is not None:
+                left = fmt.countdown(until, wall)
+                if left > 0:
+                    text += " (%s left)" % fmt.duration(left)
+            action = b.get("action")
+            out.append({"key": b["key"], "level": b.get("level") or "error", "text": text, "action": action,
+                        "label": errors.LABELS.get(action, ""),
+                        "details": errors.detail_text(b.get("detail"))})
+        return out

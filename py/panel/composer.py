@@ -1,17 +1,22 @@
-"""The composer: sending a message, templates, the page-context chip, exports.
+"""The composer: sending a message, templates, the page context it carries, exports.
 
-Part of :class:`panel.state.PanelState` (a mixin). ``send`` expands a ``/name``
-template, refuses what the worker would refuse (over-long text), and posts
-``chat.send`` with a ``client_id`` (or ``chat.edit`` while editing); the message shows
-at once, marked pending until ``chat.accepted``. A refused send puts its text back in
-the composer (``_unsend``): what the user typed is never lost. Quick actions read the
-page (``page.context``) and send a canned prompt with it, or attach it to the next
-message (``context``, the composer's chip).
+A part of :class:`panel.state.PanelState`. ``send`` expands a ``/name`` template,
+refuses what the worker would refuse (over-long text), and posts ``chat.send`` with a
+``client_id``; the message shows at once, marked pending until ``chat.accepted``
+(the turn's ``add_local``). While a message is being edited, ``send`` hands the text
+to the turn (``chat.edit``). A refused send puts its text back in the composer
+(``unsend``): what the user typed is never lost.
+
+Page context (the chip above the composer, ``context``): "Summarize this page" reads
+the page and sends a prompt naming it; "Ask about selection" attaches the selection
+and waits for an instruction ("translate this"; Enter alone explains it); "Attach
+page" attaches the page's text to the next message. What is attached can be opened
+and read before sending (``context_open``).
 """
 
-from panel import templates
+from panel import errors, fmt, templates
 from panel.connection import CLOSED, READY
-from panel.conversation import export_markdown, user_from_view
+from panel.conversation import export_markdown
 
 MAX_MESSAGE_CHARS = 100000  # the worker refuses longer messages (background/protocol.py)
 SUMMARIZE_PROMPT = "Summarize this page."
@@ -19,14 +24,27 @@ EXPLAIN_PROMPT = "Explain the selected text."
 WAIT = "Wait a moment: your last message is still being sent."
 
 
-class Composer:
-    """Sending, editing, page context and exports (see the module docstring)."""
+def summarize_prompt(context):
+    """The summary's prompt names the page (it becomes the conversation's title)."""
+    title = " ".join((context.get("title") or "").split())
+    if not title:
+        return SUMMARIZE_PROMPT
+    if len(title) > 80:
+        title = title[:79] + "…"
+    return "Summarize “%s”." % title
 
-    def _init_composer(self):
+
+class Composer:
+    def __init__(self, conn, rev, turn, banners, setup):
+        self.conn = conn
+        self.rev = rev
+        self.turn = turn
+        self.banners = banners
+        self.setup = setup
         self._client_seq = 0
-        self.context = None  # PageContext attached to the next message (the composer's chip)
-        self.editing = False
-        self.composer_fill = None  # text for the renderer to put in the composer, once
+        self.context = None  # PageContext attached to the next message (the chip)
+        self.context_open = False  # the chip is opened to read what is attached
+        self.fill = None  # text for the renderer to put in the composer, once
         self.download = None  # {"filename", "mime", "text", "action"} for the renderer, once
 
     # ----------------------------------------------------------------- sending
@@ -36,37 +54,49 @@ class Composer:
         # the next event (the relay's heartbeat at the latest). Also while a reply streams:
         # the worker queues the message. Not while a send of this conversation waits for
         # chat.accepted: a new chat has no id to send the next one with before it.
-        return self.phase != CLOSED and not any(m.pending for m in self.conv.messages)
+        return self.conn.phase != CLOSED and not any(m.pending for m in self.turn.conv.messages)
+
+    @property
+    def placeholder(self):
+        if self.turn.editing is not None:
+            return "Edit your message (Enter sends, Escape cancels)"
+        if self.context and self.context.get("selection"):
+            return "What should SidePy do with the selection? (Enter alone: explain it)"
+        return "Message SidePy… (/ for templates)"
 
     def send(self, text):
         """The composer's Enter: send (or queue) ``text``. False when it was not taken."""
-        if not text.strip() or not self.can_send():
+        if not text.strip():
+            if self.context and self.context.get("selection") and self.turn.editing is None:
+                text = EXPLAIN_PROMPT  # the selection's default instruction
+            else:
+                return False
+        if not self.can_send():
             return False
-        expanded = templates.expand(text, self.templates)
+        expanded = templates.expand(text, self.setup.templates)
         prompt = text if expanded is None else expanded
         if len(prompt) > MAX_MESSAGE_CHARS:
-            self._banner("busy", "error", "Messages are limited to %s characters; this one has %s."
-                         % (_thousands(MAX_MESSAGE_CHARS), _thousands(len(prompt))))
+            self.banners.say("composer", "Messages are limited to %s characters; this one has %s."
+                             % (fmt.thousands(MAX_MESSAGE_CHARS), fmt.thousands(len(prompt))))
             return False
-        if self.editing:
-            self.editing = False
-            self._request("edit", {"type": "chat.edit", "conversation_id": self.conv.id, "text": prompt},
-                          {"conv": self.conv})
-            self._touch("composer")
+        self.banners.dismiss("composer")
+        if self.turn.editing is not None:
+            self.turn.edit(prompt)
             return True
         context = self.context
         self.context = None
-        self._post_send(prompt, context)
+        self.context_open = False
+        self._post(prompt, context)
         return True
 
-    def _post_send(self, text, context):
+    def _post(self, text, context):
         if not self.can_send():
-            self._banner("busy", "error", WAIT)
+            self.banners.say("composer", WAIT)
             return
-        self._dismiss_requests()
-        conv = self.conv
+        self.banners.dismiss("request")
+        conv = self.turn.conv
         self._client_seq += 1
-        client_id = "%s-%d" % (self.session, self._client_seq)
+        client_id = "%s-%d" % (self.conn.session, self._client_seq)
         msg = {"type": "chat.send", "text": text, "client_id": client_id}
         if conv.id is not None:
             msg["conversation_id"] = conv.id
@@ -77,72 +107,123 @@ class Composer:
                 msg["reasoning_effort"] = conv.reasoning_effort
         if context:
             msg["context"] = context
-        local = user_from_view({"role": "user", "text": text, "context": context, "client_id": client_id})
-        conv.messages.append(local)
-        conv.rev += 1
-        self._request("send", msg, {"conv": conv, "client_id": client_id, "context": context})
-        local.pending = "sending" if self.phase == READY else "queued"
-        self._touch("messages", "composer")
+        self.turn.add_local(text, context, client_id, self.conn.phase == READY)
+        self.conn.request("send", msg, {"conv": conv, "client_id": client_id, "context": context})
 
-    def _unsend(self, entry):
-        """A send was refused: its text goes back to the composer, never lost."""
-        data = entry["data"]
-        conv = data["conv"]
-        if entry["kind"] == "send":
-            m = conv.find(data["client_id"])
-            if m is not None and m.pending:
-                conv.messages.remove(m)
-                conv.rev += 1
-            if data.get("context") and self.context is None:
-                self.context = data["context"]
+    def unsend(self, entry):
+        """A send or edit was refused: its text (and page context) goes back to the composer."""
+        data = entry["data"] or {}
+        if entry["kind"] == "send" and data.get("context") and self.context is None:
+            self.context = data["context"]
         if entry["kind"] in ("send", "edit"):
-            self.composer_fill = entry["msg"]["text"]
-        self._touch("messages", "composer")
+            self.fill = entry["msg"]["text"]
+        self.rev.touch("composer")
+
+    def take_back(self):
+        """Stop before the worker saw it: a send still waiting is taken back. True if one was."""
+        conv = self.turn.conv
+        waiting = self.conn.pending("send", lambda e: not e["sent"] and e["data"]["conv"] is conv)
+        if not waiting:
+            return False
+        entry = waiting[0]
+        self.conn.forget(entry)
+        self.turn.refused(entry)
+        self.unsend(entry)
+        return True
+
+    def put_back(self, text):
+        """Text to put in the composer (a cancelled queued message)."""
+        self.fill = text
+        self.rev.touch("composer")
+
+    def start_edit(self, key):
+        text = self.turn.start_edit(key)
+        if text is not None:
+            self.fill = text
+            self.rev.touch("composer")
+
+    def cancel_edit(self):
+        if self.turn.editing is not None:
+            self.turn.cancel_edit()
+            self.fill = ""
+            self.rev.touch("composer")
 
     # ------------------------------------------------------ page context
 
     def quick_action(self, action):
         """"summarize" (the page), "explain" (the selection), "attach" (page to the composer)."""
-        if action != "attach" and not self.can_send():
-            self._banner("busy", "error", WAIT)
+        if action == "summarize" and not self.can_send():
+            self.banners.say("composer", WAIT)
             return
         include = "selection" if action == "explain" else "page"
-        self._request("page", {"type": "page.context", "include": include}, {"action": action})
+        msg = {"type": "page.context", "include": include}
+        model = self.turn.header()["model"]
+        if model:
+            msg["model"] = model  # the page's budget follows the model's context window
+        self.conn.request("page", msg, {"action": action})
 
     def clear_context(self):
         self.context = None
-        self._touch("composer")
+        self.context_open = False
+        self.rev.touch("composer")
 
-    def _page_context(self, msg, entry):
-        if entry is None:
-            return
+    def toggle_context(self):
+        self.context_open = not self.context_open and self.context is not None
+        self.rev.touch("composer")
+
+    def selection_pushed(self, context):
+        """``page.selection`` (the context menu, the shortcut): it waits for an instruction."""
+        if context:
+            self.context = context
+            self.context_open = False
+            self.rev.touch("composer")
+
+    def page_context(self, msg, entry):
         action = entry["data"]["action"]
         error = msg.get("error")
         context = msg.get("context")
         if error or not context:
-            text = (error or {}).get("message") or "This page cannot be read."
-            self._banner("page", "error", text)
+            unreadable = {"kind": "page_unavailable", "message": "SidePy cannot read this page."}
+            n = errors.explain(error or unreadable)
+            self.banners.show("page", n)
             return
-        if action == "explain" and not (context.get("selection") or "").strip():
-            self._banner("page", "error", "Select some text on the page first, then try again.")
+        selection = (context.get("selection") or "").strip()
+        if action == "explain" and not selection:
+            self.banners.say("page", "Select some text on the page first, then try again.")
             return
-        self._dismiss("page")
+        self.banners.dismiss("page")
         if action == "attach":
+            context = dict(context)
+            context.pop("selection", None)  # "Attach page" sends the page, whatever is selected
             self.context = context
-            self._touch("composer")
-        elif action == "summarize":
-            self._post_send(SUMMARIZE_PROMPT, context)
         elif action == "explain":
-            self._post_send(EXPLAIN_PROMPT, context)
+            self.context = context  # the instruction comes next (Enter alone explains it)
+        elif action == "summarize":
+            self._post(summarize_prompt(context), context)
+            return
+        self.context_open = False
+        self.rev.touch("composer")
 
     # ------------------------------------------------------------ export
 
-    def _export_reply(self, msg, entry):
-        if entry is None:
+    def export(self, action, kind="markdown"):
+        """Export the shown conversation: ``action`` "download" or "copy"; ``kind`` "markdown" or "json"."""
+        conv = self.turn.conv
+        data = {"conv": conv, "action": action, "format": kind}
+        if conv.id is None:
+            if conv.messages:
+                self._offer(data, None)  # a draft the worker has not stored yet
             return
-        self._offer_download(entry["data"], msg)
+        self.conn.request("export", {"type": "conv.export", "conversation_id": conv.id, "format": kind}, data)
 
-    def _offer_download(self, data, msg):
+    def exported(self, msg, entry):
+        self._offer(entry["data"], msg)
+
+    def export_refused(self, entry):
+        """An older worker without conv.export: export what the panel holds (Markdown)."""
+        self._offer(entry["data"], None)
+
+    def _offer(self, data, msg):
         conv = data["conv"]
         if msg is None:
             title = conv.title or "conversation"
@@ -151,37 +232,19 @@ class Composer:
             "filename": msg.get("filename") or "conversation.md",
             "mime": msg.get("mime") or "text/markdown",
             "text": msg.get("text") or "",
-            "action": data["action"],
+            "action": data.get("action") or "download",
         }
-        self._touch("footer")
-
-    @property
-    def templates(self):
-        return self.settings.get("templates") or []
-
-    def export(self, action):
-        """Export the conversation as Markdown; ``action`` is "download" or "copy"."""
-        conv = self.conv
-        if conv.id is None:
-            if conv.messages:
-                self._offer_download({"conv": conv, "action": action}, None)
-            return
-        msg = {"type": "conv.export", "conversation_id": conv.id, "format": "markdown"}
-        self._request("export", msg, {"conv": conv, "action": action})
+        self.rev.touch("composer")
 
     def take_download(self):
         d = self.download
         self.download = None
         return d
 
-    def take_composer_fill(self):
-        text = self.composer_fill
-        self.composer_fill = None
+    def take_fill(self):
+        text = self.fill
+        self.fill = None
         return text
-
-    def message_text(self, key):
-        m = self.conv.find(key)
-        return None if m is None else m.text
 
     def pending_label(self, message):
         if message.pending == "queued":
@@ -189,16 +252,6 @@ class Composer:
         if message.pending == "sending":
             return "Sending…"
         return ""
-
-
-def _thousands(n):
-    text = str(n)
-    out = []
-    while len(text) > 3:
-        out.insert(0, text[-3:])
-        text = text[:-3]
-    out.insert(0, text)
-    return ",".join(out)
 
 
 def _slug(title):

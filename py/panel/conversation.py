@@ -37,6 +37,7 @@ class Message:
         "stopped",
         "streaming",
         "usage",
+        "versions",
         "body",
     )
 
@@ -56,6 +57,7 @@ class Message:
         self.model = None  # the model that wrote an assistant message
         self.searches = []  # [[call_id, query], ...]
         self.pending = None  # None, or "queued" / "sending" for a user message not yet accepted
+        self.versions = None  # {"index", "count"}: the versions of the answer or branch it heads
         self.rev = 0
 
     @property
@@ -85,6 +87,7 @@ class Message:
         searches = view.get("searches")
         if searches is not None:
             self.searches = [[None, q] for q in searches]
+        self.versions = view.get("versions")
         self.pending = None
         self.rev += 1
 
@@ -353,6 +356,14 @@ class Conversation:
         self.buffer_turn = None
         self.resync = None
         return msg
+
+    def drop_from(self, key):
+        """Remove the message ``key`` and everything after it (an edit branches from there)."""
+        for i in range(len(self.messages)):
+            if self.messages[i].key == key:
+                self.messages = self.messages[:i]
+                self.rev += 1
+                return
 
     def drop_after_last_user(self, include_user):
         """Remove the replies after the last user message (and that message, if asked)."""

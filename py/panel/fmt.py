@@ -152,13 +152,48 @@ def size(n):
 
 
 def plain_preview(text):
-    """A list preview without the markdown marks that would show as noise ("# ", "**", "`")."""
+    """A list preview as plain text: without the markdown marks that would show as noise.
+
+    Headings, quotes and list markers at the start, emphasis and code marks, and links
+    and images (their text stays, the address goes).
+    """
     out = " ".join((text or "").split())
-    for mark in ("**", "__", "`", "~~"):
+    out = _unlink(out)
+    for mark in ("**", "__", "`", "~~", "$$"):
         out = out.replace(mark, "")
-    while out[:1] == "#" or out[:1] == ">":
+    while out[:1] in ("#", ">", "-", "*", "+") and out[:1]:
         out = out[1:].lstrip()
-    return out
+    return " ".join([_unstar(word) for word in out.split(" ")])
+
+
+def _unlink(text):
+    """``[label](url)`` and ``![alt](url)`` → ``label`` / ``alt``."""
+    out = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "[" or (ch == "!" and text[i + 1:i + 2] == "["):
+            start = i + (2 if ch == "!" else 1)
+            close = text.find("](", start)
+            end = text.find(")", close + 2) if close != -1 else -1
+            if close != -1 and end != -1 and "[" not in text[start:close]:
+                out.append(text[start:close])
+                i = end + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _unstar(word):
+    """``*word*`` / ``_word_`` → ``word`` (underscores inside a word stay: snake_case)."""
+    for mark in ("*", "_"):
+        while len(word) > 1 and word.startswith(mark):
+            word = word[1:]
+        while len(word) > 1 and (word.endswith(mark) or word[:-1].endswith(mark) and not word[-1].isalnum()):
+            word = word[:-1] if word.endswith(mark) else word[:-2] + word[-1]  # "*word*," too
+    return word
 
 
 def iso_ms(text):
@@ -176,3 +211,14 @@ def iso_ms(text):
     doy = (153 * (mo - 3 if mo > 2 else mo + 9) + 2) // 5 + d - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + ms
+
+
+def thousands(n):
+    """``12000`` → ``"12,000"`` (MicroPython has no ``{:,}``)."""
+    text = str(int(n))
+    out = []
+    while len(text) > 3:
+        out.insert(0, text[-3:])
+        text = text[:-3]
+    out.insert(0, text)
+    return ",".join(out)

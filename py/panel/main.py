@@ -5,6 +5,7 @@
 
 from pyscript import document, window
 
+from panel import errors
 from panel.channel import decode, post
 from panel.dom import copy_text, deliver, g, now_ms, on, proxy
 from panel.fmt import iso_ms
@@ -22,6 +23,7 @@ view = Renderer(state)
 composer = g("composer")
 body = document.body
 frame = None
+remembered = [None]  # the conversation id the relay was last told about
 timer = None
 timer_period = 0
 search_timer = None
@@ -31,6 +33,10 @@ def changed():
     """After any input: post what the state queued and repaint on the next frame."""
     for msg in state.take_outbox():
         post(msg)
+    shown = state.conv.id
+    if shown != remembered[0]:
+        remembered[0] = shown
+        window.parent.postMessage("ui.shown " + (shown or ""), "*")  # the relay restores it on reload
     schedule()
 
 
@@ -44,7 +50,7 @@ def paint(*_):
     global frame
     frame = None
     more = view.paint(now_ms(), wall())
-    download = state.take_download()
+    download = state.composer.take_download()
     if download is not None:
         deliver(download)
     if more:
@@ -58,8 +64,7 @@ paint_proxy = proxy(paint)
 def set_timer():
     """A clock for the status line (fast) and for countdowns (each second)."""
     global timer, timer_period
-    counting = state.counting_down or state.limits or state.queue_counting
-    period = 100 if state.ticking else (1000 if counting else 0)
+    period = 1000 if state.ticking or state.counting_down else 0
     if period == timer_period:
         return
     if timer is not None:
@@ -93,7 +98,7 @@ def on_message(event):
 
 
 def do_send():
-    if state.send(composer.value):
+    if state.composer.send(composer.value):
         composer.value = ""
         view.autosize()
         view.show_suggestions("")
@@ -125,10 +130,7 @@ def on_key(event):
     if key == "Enter" and not event.isComposing and (not event.shiftKey or event.ctrlKey or event.metaKey):
         event.preventDefault()
         do_send()
-    elif key == "Escape" and state.editing:
-        state.cancel_edit()
-        composer.value = ""
-        changed()
+
 
 
 def on_input(_event):
@@ -156,12 +158,19 @@ def on_log_click(event):
             copy_text(pre.textContent, target)
     elif action == "copy":
         article = target.closest("article")
-        text = state.message_text(article.getAttribute("data-key")) if article is not None else None
-        if text is not None:
-            copy_text(text, target)
+        m = state.conv.find(article.getAttribute("data-key")) if article is not None else None
+        if m is not None:
+            copy_text(m.text, target)
     elif action == "edit":
-        state.start_edit()
-        changed()
+        article = target.closest("article")
+        if article is not None:
+            state.composer.start_edit(article.getAttribute("data-key"))
+            changed()
+    elif action == "version":
+        article = target.closest("article")
+        if article is not None and not target.disabled:
+            state.turn.show_version(article.getAttribute("data-key"), int(target.getAttribute("data-index")))
+            changed()
 
 
 def on_toggle(_event):
@@ -193,23 +202,23 @@ def on_list_click(event):
     cid = li.getAttribute("data-id") if li is not None else None
     action = target.getAttribute("data-action")
     if action == "open":
-        state.open_conversation(cid)
+        state.convs.open(cid)
         if narrow():
             set_drawer(False)
             composer.focus()
     elif action == "rename":
         view.renaming = cid
-        state.rev["list"] += 1
+        state.rev.touch("list")
         view.paint(now_ms(), wall())  # the field must take keys at once
     elif action == "pin":
-        state.pin(cid, target.getAttribute("aria-pressed") != "true")
+        state.convs.pin(cid, target.getAttribute("aria-pressed") != "true")
     elif action == "delete":
         if view.confirm_delete == cid:
             view.confirm_delete = None
-            state.delete(cid)
+            state.convs.delete(cid)
         else:
             view.confirm_delete = cid
-            state.rev["list"] += 1
+            state.rev.touch("list")
     changed()
 
 
@@ -217,8 +226,8 @@ def commit_rename(field, keep):
     cid = view.renaming
     view.renaming = None
     if keep and cid is not None:
-        state.rename(cid, field.value)
-    state.rev["list"] += 1
+        state.convs.rename(cid, field.value)
+    state.rev.touch("list")
     changed()
 
 
@@ -249,7 +258,7 @@ def on_search(_event):
 def run_search(*_):
     global search_timer
     search_timer = None
-    state.search(g("search").value)
+    state.convs.search(g("search").value)
     changed()
 
 
@@ -266,15 +275,42 @@ def set_more(flag):
         g("export-md").focus()
 
 
+def open_settings(section=None):
+    # relay.js opens the options page (a sandbox cannot); a section opens it there.
+    window.parent.postMessage("ui.options" + (" " + section if section else ""), "*")
+
+
 def on_banner_click(event):
     target = event.target.closest("[data-action]")
     if target is None:
         return
-    if target.getAttribute("data-action") == "dismiss":
-        state.dismiss(target.getAttribute("data-key"))
-    elif target.getAttribute("data-action") == "retry":
-        state.regenerate()
+    action = target.getAttribute("data-action")
+    if action == "dismiss":
+        state.banners.dismiss(target.getAttribute("data-key"))
+    elif action == "copy-details":
+        pre = target.parentNode.querySelector("pre")
+        if pre is not None:
+            copy_text(pre.textContent, target)
+        return
+    elif action == "banner-action":
+        what = target.getAttribute("data-do")
+        if what == errors.SETTINGS:
+            open_settings()
+        elif what == errors.MODEL:
+            picker = g("model")
+            picker.focus()
+            try:  # noqa: SIM105 - MicroPython has no contextlib
+                picker.showPicker()  # needs the click's user activation; focus is enough without it
+            except Exception:  # a JS error here only means no open list
+                pass
+        else:
+            state.act(what)
     changed()
+
+
+def on_setup_click(event):
+    target = event.target.closest("[data-provider]")
+    open_settings("provider=" + target.getAttribute("data-provider") if target is not None else None)
 
 
 def on_queue_click(event):
@@ -283,14 +319,14 @@ def on_queue_click(event):
         return
     action = target.getAttribute("data-action")
     if action == "cancel-queued":
-        state.cancel_queued(target.getAttribute("data-queue-id"))
+        state.queue.cancel_queued(target.getAttribute("data-queue-id"))
     elif action == "send-now":
-        state.send_now()
+        state.queue.send_now()
     changed()
 
 
 def on_global_key(event):
-    if event.key != "Escape":
+    if event.key != "Escape" or event.defaultPrevented:
         return
     if not g("more-menu").hidden:
         set_more(False)
@@ -298,6 +334,9 @@ def on_global_key(event):
     elif body.classList.contains("drawer-open"):
         set_drawer(False)
         g("list-toggle").focus()
+    elif state.escape():  # cancel an edit, else stop the reply
+        event.preventDefault()
+        changed()
 
 
 def on_doc_click(event):
@@ -313,9 +352,9 @@ def act(fn):
     return handler
 
 
-def export(action):
+def export(action, kind="markdown"):
     set_more(False)
-    state.export(action)
+    state.composer.export(action, kind)
 
 
 on(window, "message", on_message)
@@ -326,14 +365,20 @@ on(g("template-menu"), "click", on_menu_click)
 on(g("send"), "click", lambda _e: do_send())
 on(g("stop"), "click", act(state.stop))
 on(g("regenerate"), "click", act(state.regenerate))
-on(g("new-chat"), "click", act(lambda: (state.new_chat(), composer.focus())))
-on(g("summarize"), "click", act(lambda: state.quick_action("summarize")))
-on(g("explain"), "click", act(lambda: state.quick_action("explain")))
-on(g("attach"), "click", act(lambda: state.quick_action("attach")))
-on(g("context-remove"), "click", act(state.clear_context))
-on(g("cancel-edit"), "click", act(lambda: (state.cancel_edit(), setattr(composer, "value", ""))))
-on(g("model"), "change", lambda e: (state.set_model(e.target.value), changed()))
-on(g("effort"), "change", lambda e: (state.set_effort(e.target.value), changed()))
+on(g("stall-retry"), "click", act(state.retry))
+on(g("new-chat"), "click", act(lambda: (state.convs.new_chat(), composer.focus())))
+on(g("summarize"), "click", act(lambda: state.composer.quick_action("summarize")))
+on(g("explain"), "click", act(lambda: (state.composer.quick_action("explain"), composer.focus())))
+on(g("attach"), "click", act(lambda: state.composer.quick_action("attach")))
+on(g("context-remove"), "click", act(state.composer.clear_context))
+on(g("context-toggle"), "click", act(state.composer.toggle_context))
+on(g("cancel-edit"), "click", act(state.composer.cancel_edit))
+on(g("model"), "change", lambda e: (state.turn.set_model(e.target.value), changed()))
+on(g("effort"), "change", lambda e: (state.turn.set_effort(e.target.value), changed()))
+on(g("limits-toggle"), "click", act(view.toggle_limits))
+on(g("jump"), "click", lambda _e: (view.scroll_to_bottom(), composer.focus()))
+on(g("scroller"), "scroll", lambda _e: view.scrolled())
+on(g("onboarding"), "click", on_setup_click)
 on(g("list-toggle"), "click", lambda _e: set_drawer(not body.classList.contains("drawer-open")))
 on(g("conv-items"), "click", on_list_click)
 on(g("conv-items"), "keydown", on_list_key)
@@ -341,12 +386,12 @@ on(g("conv-items"), "focusout", on_list_blur)
 on(g("search"), "input", on_search)
 on(g("more"), "click", lambda _e: set_more(g("more-menu").hidden))
 on(g("export-md"), "click", act(lambda: export("download")))
+on(g("export-json"), "click", act(lambda: export("download", "json")))
 on(g("copy-md"), "click", act(lambda: export("copy")))
 on(g("banners"), "click", on_banner_click)
 on(g("queue"), "click", on_queue_click)
 on(g("messages"), "click", on_log_click)
-on(g("ping"), "click", lambda _e: post(state.make_ping(now_ms())))
-on(g("options"), "click", lambda _e: window.parent.postMessage("ui.options", "*"))  # relay.js opens them
+on(g("options"), "click", lambda _e: open_settings())
 on(document, "keydown", on_global_key)
 on(document, "click", on_doc_click)
 g("messages").addEventListener("toggle", proxy(on_toggle), True)  # toggle does not bubble

@@ -80,6 +80,9 @@ class Markdown:
             "FORBID_TAGS": FORBID_TAGS,
             "FORBID_ATTR": FORBID_ATTR,
             "ALLOWED_URI_REGEXP": uri,
+            # DOMPurify tests every attribute outside its URI-safe list against that
+            # pattern: table alignment and a list's first number are not URIs.
+            "ADD_URI_SAFE_ATTR": ["align", "start"],
             "ALLOW_DATA_ATTR": True,
             "RETURN_DOM_FRAGMENT": True,
         })
@@ -159,6 +162,14 @@ class Markdown:
             if a.hasAttribute("href"):
                 a.setAttribute("target", "_blank")
                 a.setAttribute("rel", "noopener noreferrer")
+        tables = target.querySelectorAll("table")
+        for i in range(tables.length):
+            # A wide table scrolls sideways in its own box instead of squeezing its cells.
+            table = tables.item(i)
+            wrap = document.createElement("div")
+            wrap.className = "table-wrap"
+            table.parentNode.insertBefore(wrap, table)
+            wrap.append(table)
         codes = target.querySelectorAll("pre > code")
         for i in range(codes.length):
             self._code(codes.item(i), highlight)

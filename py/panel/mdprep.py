@@ -211,3 +211,39 @@ def restore_math(html, count):
             out.append(index)  # a stray or forged placeholder: its marks are dropped
         out.append(rest)
     return "".join(out)
+
+
+def cut_open_math(text):
+    """While a reply streams: ``(text before an unfinished display formula, True)``, else ``(text, False)``.
+
+    A ``$$`` or ``\\[`` block whose closing delimiter has not arrived yet would show as
+    raw TeX until it does; the renderer shows a placeholder in its place instead.
+    """
+    if "$$" not in text and "\\[" not in text:
+        return text, False
+    fence = None
+    closer = None
+    opened = 0
+    pos = 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is not None:
+            if stripped.startswith(fence) and stripped.strip(fence[0]) == "":
+                fence = None
+        elif closer is not None:
+            if closer in stripped:
+                closer = None
+        else:
+            marker = fence_run(stripped)
+            if marker is not None:
+                fence = marker
+            elif stripped.startswith("$$") and stripped.count("$$") % 2 == 1:
+                closer = "$$"
+                opened = pos
+            elif stripped.startswith("\\[") and "\\]" not in stripped:
+                closer = "\\]"
+                opened = pos
+        pos += len(line) + 1
+    if closer is not None:
+        return text[:opened], True
+    return text, False

@@ -5,8 +5,11 @@
 # block, rendered once, and one node for the growing tail, rendered again as it grows
 # but never more often than TAIL_COST_FACTOR times its last render time allows.
 
-from panel import fmt
+from panel import errors, fmt
 from panel.dom import button, el, now_ms, show
+from panel.mdprep import cut_open_math
+
+EXCERPT_CHARS = 1500  # of an attached page, shown under the message that carried it
 
 TAIL_COST_FACTOR = 3  # the tail is re-rendered at most every 3x its last render time
 SLOW_TAIL_MS = 50  # a tail this slow to render is shown as plain text until its block is finished
@@ -88,10 +91,15 @@ class BlocksDom:
             return False
         if budget.out() and streaming:
             return False
+        pending = False
+        if streaming:
+            src, pending = cut_open_math(src)  # a formula shows once it is complete
         if streaming and self.slow:
             self.tail.textContent = src  # hostile or huge markdown: text now, markdown once finished
         else:
             md.render(self.tail, src, not streaming or len(src) < 4000)
+        if pending:
+            self.tail.append(el("p", "formula-pending", "Writing a formula…"))
         cost = now_ms() - t0
         if streaming and cost > SLOW_TAIL_MS:
             self.slow = True
@@ -108,37 +116,50 @@ class MessageDom:
         self.role = msg.role
         self.el = el("article", "msg " + msg.role)
         self.el.setAttribute("data-key", msg.key)
-        self.ctx = el("div", "ctx")
+        self.ctx = el("details", "ctx")
+        self.ctx_summary = el("summary")
+        self.ctx_body = el("blockquote", "ctx-body")
+        self.ctx.append(self.ctx_summary, self.ctx_body)
         self.reasoning = None  # (details, summary, BlocksDom)
         self.searches = el("div", "searches")
         # The test hook holds the message text only (actions and notes are outside it).
         self.content = el("div", "md" if msg.role == "assistant" else "plain")
         self.content.setAttribute("data-testid", "message-" + msg.role)
         self.meta = el("div", "meta")
+        # "‹ 2/3 ›": the versions of the answer (regenerated) or of the branch (an edited question).
+        self.versions = el("div", "versions")
+        self.versions.setAttribute("data-testid", "versions")
+        self.prev = button("‹", "version", "Previous version", "icon")
+        self.next = button("›", "version", "Next version", "icon")
+        self.version_label = el("span", "v")
+        self.versions.append(self.prev, self.version_label, self.next)
         self.actions = el("div", "actions")
         self.actions.append(button(None, "copy", "Copy message", "copy"))
         self.edit_btn = None
         self.editable = None
         if msg.role == "user":
-            self.edit_btn = button(None, "edit", "Edit and resend", "edit")
+            self.edit_btn = button(None, "edit", "Edit this message (the conversation continues from it)",
+                                   "edit")
+            self.edit_btn.setAttribute("data-testid", "edit-message")
             self.actions.append(self.edit_btn)
-        self.el.append(self.ctx, self.searches, self.content, self.meta, self.actions)
+        self.el.append(self.ctx, self.searches, self.content, self.meta, self.versions, self.actions)
         self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
         self.plain_len = -1
         self.plain_body = None
         self.done = True
 
-    def update(self, msg, state, md, budget, is_last_user):
+    def update(self, msg, state, md, budget):
         """Repaint what changed; False when markdown work is left for another frame."""
         changed = msg.rev != self.rev
         if changed:
             self.rev = msg.rev
             self._chrome(msg, state)
         if self.edit_btn is not None:
-            editable = is_last_user and state.can_regenerate()
+            editable = state.turn.can_edit(msg)
             if editable != self.editable:
                 self.editable = editable
                 show(self.edit_btn, editable)
+            self.el.classList.toggle("editing", state.turn.editing == msg.key)
         if not changed and self.done:
             return True
         if self.blocks is None:
@@ -159,14 +180,7 @@ class MessageDom:
         article.classList.toggle("streaming", bool(msg.streaming))
         article.setAttribute("aria-busy", "true" if msg.streaming else "false")
         article.classList.toggle("pending", bool(msg.pending))
-        ctx = msg.context
-        if ctx:
-            if ctx.get("selection"):
-                self.ctx.textContent = "Selection from " + (ctx.get("title") or ctx.get("url") or "the page")
-            else:
-                self.ctx.textContent = "Page: " + (ctx.get("title") or ctx.get("url") or "")
-            self.ctx.title = ctx.get("url") or ""
-        show(self.ctx, bool(ctx))
+        self._context(msg.context)
         if msg.reasoning is not None and self.reasoning is None:
             details = el("details", "reasoning")
             summary = el("summary", None, "Reasoning")
@@ -184,13 +198,16 @@ class MessageDom:
         show(self.searches, bool(msg.searches))
         parts = []
         if msg.pending:
-            parts.append(state.pending_label(msg))
-        if msg.stopped:
+            parts.append(state.composer.pending_label(msg))
+        if msg.stopped and not msg.error:
             parts.append("Stopped")
         if msg.error and msg.error.get("kind") == "incomplete":
-            parts.append(msg.error.get("message") or "Incomplete")  # the partial answer stays
+            # The answer ended early on the server's side: its reason, under what arrived.
+            parts.append(msg.error.get("message") or "The answer is incomplete.")
         elif msg.error:
-            parts.append("Failed: " + (msg.error.get("message") or "error"))
+            # A mark, not the explanation: the banner says what happened and what to do, once.
+            parts.append("Answer cut off" if msg.text else "No answer")
+            self.meta.title = errors.explain(msg.error, msg.model)["text"]
         if msg.role == "assistant" and not msg.streaming:
             if msg.model:
                 parts.append(msg.model)
@@ -198,4 +215,36 @@ class MessageDom:
                 parts.append(" · ".join(fmt.usage_parts(msg.usage)))
         self.meta.textContent = " · ".join(parts)
         self.meta.classList.toggle("error", bool(msg.error))
+        cut = bool(msg.error) and bool(msg.text) and msg.error.get("kind") != "incomplete"
+        article.classList.toggle("cut", cut)
         show(self.meta, bool(parts))
+        v = msg.versions
+        if v and (v.get("count") or 0) > 1:
+            index, count = v.get("index") or 1, v["count"]
+            self.version_label.textContent = "%d/%d" % (index, count)
+            self.prev.setAttribute("data-index", str(index - 1))
+            self.next.setAttribute("data-index", str(index + 1))
+            self.prev.disabled = index <= 1
+            self.next.disabled = index >= count
+            what = "answer" if msg.role == "assistant" else "branch"
+            self.versions.setAttribute("aria-label", "Version %d of %d of this %s" % (index, count, what))
+        show(self.versions, bool(v) and (v.get("count") or 0) > 1)
+
+    def _context(self, ctx):
+        """The page or quote the message carried, collapsed under one line."""
+        show(self.ctx, bool(ctx))
+        if not ctx:
+            return
+        title = ctx.get("title") or ctx.get("url") or "the page"
+        selection = " ".join((ctx.get("selection") or "").split())
+        if selection:
+            self.ctx_summary.textContent = "Selection from " + title
+            self.ctx_body.textContent = selection
+        else:
+            self.ctx_summary.textContent = "Page: " + title
+            text = ctx.get("text") or ""
+            if len(text) > EXCERPT_CHARS:
+                total = fmt.thousands(ctx.get("chars") or len(text))
+                text = text[:EXCERPT_CHARS] + "… (" + total + " characters)"
+            self.ctx_body.textContent = text
+        self.ctx.title = ctx.get("url") or ""

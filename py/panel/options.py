@@ -8,8 +8,8 @@ import json
 
 from pyscript import document, window
 
-from panel.auth_intents import MAX_AUTH_FILE_BYTES
-from panel.dom import g, on, proxy
+from panel.account_state import MAX_AUTH_FILE_BYTES
+from panel.dom import g, now_ms, on, proxy
 from panel.options_dom import build
 from panel.options_view import OptionsView
 from panel.settings_state import SettingsState
@@ -18,6 +18,9 @@ PREVIEW_DELAY_MS = 300  # debounce the live request URL while the base URL is ty
 REVEAL_MS = 30000  # a revealed key is hidden again after this long
 
 state = SettingsState()
+form = state.settings
+vault = state.vault
+account = state.account
 build(document.getElementById("app"))
 view = OptionsView(state)
 preview_timer = None
@@ -36,9 +39,9 @@ def changed():
 
 def arm_reveal_timer():
     global reveal_timer
-    if state.secret_b64 is not None and reveal_timer is None:
+    if vault.secret_b64 is not None and reveal_timer is None:
         reveal_timer = window.setTimeout(hide_proxy, REVEAL_MS)
-    elif state.secret_b64 is None and reveal_timer is not None:
+    elif vault.secret_b64 is None and reveal_timer is not None:
         window.clearTimeout(reveal_timer)
         reveal_timer = None
 
@@ -46,7 +49,7 @@ def arm_reveal_timer():
 def hide_secret(*_):
     global reveal_timer
     reveal_timer = None
-    state.hide_secret()
+    vault.hide_secret()
     changed()
 
 
@@ -56,7 +59,7 @@ hide_proxy = proxy(hide_secret)
 def run_preview(*_):
     global preview_timer
     preview_timer = None
-    state.preview()
+    form.preview()
     changed()
 
 
@@ -79,7 +82,7 @@ def on_message(event):
     except ValueError:
         return
     if isinstance(msg, dict):
-        state.receive(msg)
+        state.receive(msg, now_ms())
         changed()
 
 
@@ -90,12 +93,12 @@ def on_input(event):
     target = event.target
     index = target.getAttribute("data-index")
     if index is not None:  # a template row
-        state.edit_template(int(index), target.getAttribute("data-tfield"), target.value)
+        form.edit_template(int(index), target.getAttribute("data-tfield"), target.value)
     else:
         name = target.getAttribute("data-field")
         if name is None or name == "provider":
             return
-        state.edit(name, target.checked if target.type == "checkbox" else target.value)
+        form.edit(name, target.checked if target.type == "checkbox" else target.value)
         if name in ("base_url", "auth_mode"):  # both change where requests go
             schedule_preview()
     changed()
@@ -109,7 +112,7 @@ def read_auth_file(picker):
     chosen = files.item(0)
     if chosen.size > MAX_AUTH_FILE_BYTES:
         picker.value = ""
-        state.refuse_auth_file("That file is too large to be a Codex auth.json.")
+        account.refused("That file is too large to be a Codex auth.json.")
         changed()
         return
     reader = window.FileReader.new()
@@ -117,12 +120,12 @@ def read_auth_file(picker):
     def loaded(*_):
         text = reader.result
         picker.value = ""  # nothing of the file stays in the page; the same file can be picked again
-        state.import_auth(text if isinstance(text, str) else "")
+        account.import_auth(text if isinstance(text, str) else "")
         changed()
 
     def failed(*_):
         picker.value = ""
-        state.refuse_auth_file("The file could not be read.")
+        account.refused("The file could not be read.")
         changed()
 
     reader.onload = proxy(loaded)
@@ -135,7 +138,7 @@ def on_change(event):
     if target.id == "auth-import":
         read_auth_file(target)
     elif target.getAttribute("data-field") == "provider":
-        state.set_provider(target.value)
+        form.set_provider(target.value)
         changed()
     elif target.type == "checkbox":
         on_input(event)
@@ -143,7 +146,7 @@ def on_change(event):
 
 def key_value():
     field = g("api_key")
-    return field.value if state.key_field_open else None
+    return field.value if vault.key_field_open else None
 
 
 def on_keydown(event):
@@ -151,10 +154,10 @@ def on_keydown(event):
     target = event.target
     if event.key == "Enter" and target.tagName == "INPUT" and target.id.startswith("pp-"):
         event.preventDefault()
-        submit_vault("pp-submit" if state.passphrase_form else "unlock")
+        submit_vault("pp-submit" if vault.passphrase_form else "unlock")
     elif event.key == "Enter" and target.tagName == "INPUT" and target.type != "checkbox":
         event.preventDefault()
-        state.save(key_value())
+        form.save(key_value())
         changed()
 
 
@@ -165,35 +168,36 @@ def value(element_id):
 
 def submit_vault(action):
     if action == "unlock":
-        state.unlock(value("pp-unlock"), value("pp-minutes"))
-    elif state.passphrase_form == "on":
-        state.set_passphrase(value("pp-new"), value("pp-again"), value("pp-minutes"))
-    elif state.passphrase_form == "change":
-        state.set_passphrase(value("pp-new"), value("pp-again"), value("pp-minutes"), value("pp-current"))
-    elif state.passphrase_form == "off":
-        state.remove_passphrase(value("pp-current"))
+        vault.unlock(value("pp-unlock"), value("pp-minutes"))
+    elif vault.passphrase_form == "on":
+        vault.set_passphrase(value("pp-new"), value("pp-again"), value("pp-minutes"))
+    elif vault.passphrase_form == "change":
+        vault.set_passphrase(value("pp-new"), value("pp-again"), value("pp-minutes"), value("pp-current"))
+    elif vault.passphrase_form == "off":
+        vault.remove_passphrase(value("pp-current"))
     changed()
 
 
 ACTIONS = {
-    "save": lambda: state.save(key_value()),
-    "test": lambda: state.test_connection(key_value()),
-    "grant": state.grant_access,
-    "add-template": state.add_template,
-    "replace": lambda: (state.replace_key(True), g("api_key").focus()),
-    "approve": state.approve,
-    "key-cancel": lambda: (state.replace_key(False), setattr(g("api_key"), "value", "")),
-    "confirm-reveal": lambda: state.confirm("reveal"),
-    "confirm-wipe": lambda: state.confirm("wipe"),
-    "confirm-no": lambda: state.confirm(None),
-    "confirm-yes": lambda: state.reveal() if state.confirming == "reveal" else state.wipe(),
-    "hide-secret": state.hide_secret,
-    "auth-clear": state.sign_out,
-    "lock": state.lock,
-    "pp-on": lambda: state.open_passphrase("on"),
-    "pp-change": lambda: state.open_passphrase("change"),
-    "pp-off": lambda: state.open_passphrase("off"),
-    "pp-cancel": lambda: state.open_passphrase(None),
+    "save": lambda: form.save(key_value()),
+    "test": lambda: form.test_connection(key_value()),
+    "grant": form.grant_access,
+    "add-template": form.add_template,
+    "replace": lambda: (vault.replace_key(True), g("api_key").focus()),
+    "approve": vault.approve,
+    "key-cancel": lambda: (vault.replace_key(False), setattr(g("api_key"), "value", "")),
+    "confirm-reveal": lambda: vault.confirm("reveal"),
+    "confirm-wipe": lambda: vault.confirm("wipe"),
+    "confirm-no": lambda: vault.confirm(None),
+    "confirm-yes": lambda: vault.reveal() if vault.confirming == "reveal" else vault.wipe(),
+    "hide-secret": vault.hide_secret,
+    "auth-clear": account.sign_out,
+    "lock": vault.lock,
+    "pp-on": lambda: vault.open_passphrase("on"),
+    "pp-change": lambda: vault.open_passphrase("change"),
+    "pp-off": lambda: vault.open_passphrase("off"),
+    "pp-cancel": lambda: vault.open_passphrase(None),
+    "ping": lambda: state.diag.ping(now_ms()),
 }
 
 
@@ -206,7 +210,7 @@ def on_click(event):
         submit_vault(action)
         return
     if action == "remove-template":
-        state.remove_template(int(target.parentNode.querySelector("[data-index]").getAttribute("data-index")))
+        form.remove_template(int(target.parentNode.querySelector("[data-index]").getAttribute("data-index")))
     elif action in ACTIONS:
         ACTIONS[action]()
     changed()

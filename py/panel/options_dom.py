@@ -154,6 +154,13 @@ def build(root):
         button("Add template", "add-template", testid="add-template"),
         el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
         sid="templates")
+    diagnostics = section(
+        "Diagnostics",
+        el("p", {"class": "hint"}, "For troubleshooting: a round trip to the Python that runs SidePy in the "
+           "background."),
+        el("div", {"class": "row"}, button("Ping Python", "ping", None, "ping"),
+           el("output", {"id": "ping-result", "data-testid": "ping-result", "aria-live": "polite"})),
+        sid="diagnostics")
     result = el("div", {"id": "test-result", "data-testid": "test-result", "role": "status", "hidden": True})
     connection = section("Connection", provider, base, model, result, sid="connection")
     bar = el("div", {"class": "bar"},
@@ -162,8 +169,16 @@ def build(root):
              el("span", {"id": "settings-status", "data-testid": "settings-status", "role": "status",
                          "aria-live": "polite"}))
     logo = el("img", {"src": "icons/icon48.png", "alt": "", "width": "32", "height": "32"})
-    main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")),
-              connection, key, account, vault, behaviour, requests, templates)
+    welcome = el("section", {"id": "welcome", "data-testid": "welcome", "class": "welcome", "hidden": True},
+                  el("h2", None, "Welcome to SidePy"),
+                  el("ol", None,
+                     el("li", None, "Choose who answers: your OpenAI API key, your ChatGPT plan (Codex "
+                        "sign-in, below), or another server such as Azure, Ollama or LM Studio."),
+                     el("li", None, "Paste the key the provider gave you (a local server may need none)."),
+                     el("li", None, "Press Test connection, then Save."),
+                     el("li", None, "Open SidePy from the toolbar on any page and ask away.")))
+    main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")), welcome,
+              connection, key, account, vault, behaviour, requests, templates, diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

@@ -7,10 +7,10 @@
 from pyscript import window
 
 from panel import settings_form as sf
-from panel.auth_intents import auth_summary
+from panel.account_state import auth_summary
 from panel.dom import g, show
+from panel.form_state import sites
 from panel.options_dom import button, el
-from panel.settings_state import sites
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
 KEY_STATES = {
@@ -118,13 +118,15 @@ class OptionsView:
         return True
 
     def paint(self):
-        s = self.state
-        if self._moved("form") and s.form is not None:
-            self.form()
+        s, f, link = self.state, self.state.settings, self.state.link
+        if self._moved("form"):
+            show(g("welcome"), s.welcome)
+            if f.form is not None:
+                self.form()
         if self._moved("errors"):
             self.errors()
         if self._moved("preview"):
-            g("request-url").textContent = s.request_url or "—"
+            g("request-url").textContent = f.request_url or "—"
         if self._moved("key"):
             self.key()
         if self._moved("vault"):
@@ -135,15 +137,18 @@ class OptionsView:
             self.test()
         if self._moved("status"):
             status = g("settings-status")
-            status.textContent = s.status
+            status.textContent = link.status
             for cls in STATUS_CLASSES:
-                status.classList.toggle(cls, cls == s.status_kind)
+                status.classList.toggle(cls, cls == link.status_kind)
+        if self._moved("diag"):
+            g("ping-result").textContent = s.diag.result or ""
         ready = s.phase == "ready" and not s.busy
         g("save").disabled = not ready
         g("test-connection").disabled = not ready
 
     def form(self):
-        s, form = self.state, self.state.form
+        s = self.state.settings
+        form = s.form
         for name in form:
             e = g(name)
             if e is None:
@@ -178,9 +183,10 @@ class OptionsView:
                                         "hidden": True})))
 
     def errors(self):
-        errors = self.state.errors
+        errors = self.state.settings.errors
         shown = []
-        for name in FIELD_ERRORS + tuple("template-%d" % i for i in range(len(self.state.templates))):
+        rows = tuple("template-%d" % i for i in range(len(self.state.settings.templates)))
+        for name in FIELD_ERRORS + rows:
             box = g("err-" + name)
             if box is None:
                 continue
@@ -197,10 +203,10 @@ class OptionsView:
         show(general, bool(rest))
 
     def key(self):
-        s = self.state
+        s = self.state.vault
         vault = s.vault or {}
         state = vault.get("state")
-        masked = ((s.saved or {}).get("key") or {}).get("masked")
+        masked = s.masked
         if state == "damaged":
             text = vault.get("message") or "key store damaged, re-enter your key"
             text = text[0].upper() + text[1:]
@@ -240,7 +246,7 @@ class OptionsView:
             self.key_field.value = ""
 
     def auth(self):
-        s = self.state
+        s = self.state.account
         state = (s.auth or {}).get("chatgpt")
         line = g("auth-status")
         line.textContent = auth_summary(s.auth, _date)
@@ -252,7 +258,7 @@ class OptionsView:
         show(box, bool(s.auth_error))
 
     def vault(self):
-        s = self.state
+        s = self.state.vault
         vault = s.vault
         key = (vault.get("state") if vault else None, vault.get("mode") if vault else None, s.passphrase_form)
         if key != self.vault_key or s.clear_passphrases:
@@ -267,7 +273,7 @@ class OptionsView:
         show(box, bool(s.vault_error))
 
     def test(self):
-        s = self.state
+        s = self.state.settings
         box = g("test-result")
         box.replaceChildren()
         t = s.test

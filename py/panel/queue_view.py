@@ -1,6 +1,6 @@
 """The worker's request queue as the panel shows it: waiting messages, holds, cancel.
 
-Part of :class:`panel.state.PanelState` (a mixin). The worker owns the queue
+A part of :class:`panel.state.PanelState`. The worker owns the queue
 (docs/protocol.md, "Request queue") and pushes ``queue.state`` whenever it changes;
 ``hello`` carries it too. A queued message is not shown in the conversation but in
 the queue list above the composer, with its position and what it waits for; when its
@@ -10,7 +10,8 @@ While a rate-limit hold keeps them waiting, "Send now" asks the worker to drop i
 (``queue.config {clear_hold}``): the user knows the limit was lifted, or wants to try.
 
 Cancelling hides the item at once and asks ``chat.cancel_queued``; the answer
-(``chat.cancelled``) gives the message's text back to an empty composer. If the
+(``chat.cancelled``) gives the message's text back (the router puts it in the
+composer). If the
 message started meanwhile, the worker says ``not_found`` and the item shows again
 until the next ``queue.state``.
 """
@@ -19,16 +20,17 @@ from panel import fmt
 
 
 class QueueView:
-    """The queue list (see the module docstring)."""
-
-    def _init_queue(self):
+    def __init__(self, conn, rev, convs):
+        self.conn = conn
+        self.rev = rev
+        self.convs = convs  # panel.conv_list.ConversationList: titles, and which one is shown
         self.queue_items = []  # QueueState.items, in the order they will start
         self.queue_hold = None  # QueueState.hold: {"until", "reason", "source"}
         self._cancelling = {}  # queue_id -> True: hidden while chat.cancel_queued is answered
 
     # ----------------------------------------------------------------- inputs
 
-    def _queue_state(self, state):
+    def state(self, state):
         """A ``QueueState`` (a ``queue.state`` push or reply, or ``hello.queue``)."""
         if state is None:
             return
@@ -40,9 +42,9 @@ class QueueView:
         for qid in list(self._cancelling):
             if not present.get(qid):
                 del self._cancelling[qid]
-        self._touch("queue", "composer")
+        self.rev.touch("queue", "composer")
 
-    def _queued_locally(self, msg, text):
+    def queued_locally(self, msg, text):
         """``chat.accepted {queued: true}``: show it in the list until the push says more."""
         qid = msg.get("queue_id")
         if qid is None or any(i.get("queue_id") == qid for i in self.queue_items):
@@ -53,23 +55,27 @@ class QueueView:
             "client_id": view.get("client_id"), "preview": " ".join((view.get("text") or text).split()),
             "position": msg.get("position") or len(self.queue_items) + 1,
         })
-        self._touch("queue")
+        self.rev.touch("queue")
 
-    def _left_queue(self, message_id):
+    def left(self, message_id):
         """``turn.started`` for a queued message: it is in the conversation now."""
         kept = [i for i in self.queue_items if i.get("message_id") != message_id]
         if len(kept) != len(self.queue_items):
             self.queue_items = kept
-            self._touch("queue")
+            self.rev.touch("queue")
 
-    def _cancelled(self, msg, entry):
-        """``chat.cancelled``: the text goes back to the composer (the renderer keeps typed text)."""
+    def cancelled(self, msg, entry):
+        """``chat.cancelled``: the item goes; return its text for the composer (ours only)."""
         qid = msg.get("queue_id")
         self.queue_items = [i for i in self.queue_items if i.get("queue_id") != qid]
         self._cancelling.pop(qid, None)
-        if entry is not None and msg.get("text"):
-            self.composer_fill = msg["text"]
-        self._touch("queue", "composer")
+        self.rev.touch("queue", "composer")
+        return msg.get("text") if entry is not None else None
+
+    def cancel_refused(self, entry):
+        """It started meanwhile: shown until the push says more."""
+        self._cancelling.pop(entry["data"]["queue_id"], None)
+        self.rev.touch("queue")
 
     # ---------------------------------------------------------------- intents
 
@@ -77,14 +83,15 @@ class QueueView:
         if self._cancelling.get(queue_id) or not any(i.get("queue_id") == queue_id for i in self.queue_items):
             return
         self._cancelling[queue_id] = True
-        self._request("cancel", {"type": "chat.cancel_queued", "queue_id": queue_id}, {"queue_id": queue_id})
-        self._touch("queue")
+        msg = {"type": "chat.cancel_queued", "queue_id": queue_id}
+        self.conn.request("cancel", msg, {"queue_id": queue_id})
+        self.rev.touch("queue")
 
     def send_now(self):
         """Drop the rate-limit hold: what waits goes now (the server may refuse it again)."""
         if self.queue_hold is None or self.queue_hold.get("source") == "spacing":
             return
-        self._request("queue", {"type": "queue.config", "clear_hold": True}, {})
+        self.conn.request("queue", {"type": "queue.config", "clear_hold": True}, {})
 
     # ---------------------------------------------------------------- outputs
 
@@ -125,12 +132,9 @@ class QueueView:
 
     def _where(self, cid):
         """The conversation's title when it is not the one shown."""
-        if cid is None or cid == self.conv.id:
+        if cid is None or cid == self.convs.turn.conv.id:
             return ""
-        for c in self.conversations:
-            if c.get("id") == cid:
-                return c.get("title") or "Untitled"
-        return "Another conversation"
+        return self.convs.title_of(cid) or "Another conversation"
 
     def _status(self, position, wall):
         if self.queue_hold_active(wall):

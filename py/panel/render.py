@@ -10,13 +10,16 @@
 
 from pyscript import window
 
-from panel import fmt
+from panel import errors, fmt
 from panel import templates as tpl
 from panel.dom import button, el, fill_select, g, icon_button, show
+from panel.fmt import iso_ms
 from panel.md import Markdown
 from panel.message_dom import Budget, MessageDom
+from panel.setup import PROVIDER_CHOICES
 
 FRAME_BUDGET_MS = 12
+NEAR_BOTTOM_PX = 48
 
 PENCIL = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M11 2.5l2.5 2.5L6 12.5'
           ' 3 13l.5-3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/></svg>')
@@ -26,6 +29,25 @@ PIN = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path
 TRASH = ('<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14"><path d="M3 4.5h10'
          'M6.5 4.5V3h3v1.5M4.5 4.5l.7 8.5h5.6l.7-8.5" fill="none" stroke="currentColor" stroke-width="1.4"'
          ' stroke-linejoin="round"/></svg>')
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def local_midnight():
+    """Epoch ms of today's local midnight (the list's Today / Yesterday)."""
+    d = window.Date.new()
+    d.setHours(0, 0, 0, 0)
+    return iso_ms(d.toISOString())
+
+
+def when(ms, group):
+    """A list item's time: "14:05" today and yesterday, "3 Mar" before, "3 Mar 2024" in another year."""
+    d = window.Date.new(float(ms))
+    if group in ("Today", "Yesterday"):
+        return "%02d:%02d" % (d.getHours(), d.getMinutes())
+    text = "%d %s" % (d.getDate(), MONTHS[d.getMonth()])
+    if d.getFullYear() != window.Date.new().getFullYear():
+        text += " %d" % d.getFullYear()
+    return text
 
 
 class Renderer:
@@ -33,17 +55,19 @@ class Renderer:
         self.state = state
         self.md = Markdown()
         self.status = g("status")
+        self.stall_retry = g("stall-retry")
         self.title = g("conv-title")
         self.model = g("model")
         self.effort = g("effort")
-        self.drawer = g("drawer")
         self.list = g("conv-items")
         self.storage = g("storage")
         self.scroller = g("scroller")
         self.log = g("messages")
+        self.onboarding = g("onboarding")
+        self.providers = g("providers")
         self.empty = g("empty")
         self.loading = g("loading")
-        self.thinking = g("thinking")
+        self.jump = g("jump")
         self.banners = g("banners")
         self.queue = g("queue")
         self.composer = g("composer")
@@ -51,18 +75,20 @@ class Renderer:
         self.stop_btn = g("stop")
         self.regen_btn = g("regenerate")
         self.chip = g("context-chip")
+        self.chip_toggle = g("context-toggle")
         self.chip_text = g("context-text")
         self.chip_note = g("context-note")
+        self.chip_body = g("context-body")
         self.editing = g("editing")
         self.usage = g("usage")
+        self.limits_toggle = g("limits-toggle")
         self.limits = g("rate-limits")
-        self.ping = g("ping")
-        self.ping_out = g("ping-result")
+        self.limits_open = False
         self.quick = [g("summarize"), g("explain"), g("attach")]
         self.menu = g("template-menu")
-        self.export_btns = [g("export-md"), g("copy-md")]
+        self.export_btns = [g("export-md"), g("export-json"), g("copy-md")]
         self.seen = {}
-        for name in state.rev:
+        for name in state.rev.rev:
             self.seen[name] = -1
         self.nodes = {}  # key -> MessageDom
         self.conv = None
@@ -74,18 +100,23 @@ class Renderer:
         self.banner_second = -1
         self.queue_second = -1
         self.footer_second = -1
+        self.follow = True  # keep the newest text in view (the user has not scrolled up)
+        self.pinned = None  # the scrollTop we last set to keep the bottom in view
+        self._build_providers()
 
     def _due(self, name):
-        if self.state.rev[name] != self.seen[name]:
-            self.seen[name] = self.state.rev[name]
+        rev = self.state.rev.rev[name]
+        if rev != self.seen[name]:
+            self.seen[name] = rev
             return True
         return False
 
     def paint(self, now, wall):
         """Update the page; True when more frames are needed (markdown left to do)."""
         s = self.state
-        self.status.textContent = s.status_text(now)
-        self.status.classList.toggle("error", bool(s.error) and not s.ready)
+        self.status.textContent = s.status_text(now, wall)
+        self.status.classList.toggle("error", bool(s.conn.error) and not s.ready)
+        show(self.stall_retry, s.turn.stalled(now))
         if self._due("header"):
             self._header()
         if self._due("list"):
@@ -102,110 +133,153 @@ class Renderer:
     def _header(self):
         s = self.state
         self.title.textContent = s.conv.title or "New chat"
-        h = s.header()
+        h = s.turn.header()
         fill_select(self.model, [(m, m) for m in h["models"]], h["model"])
         show(self.model, bool(h["models"]))
         efforts = [("", "Default effort")] + [(e, e[:1].upper() + e[1:]) for e in h["efforts"]]
-        fill_select(self.effort, efforts, h["effort"])
+        fill_select(self.effort, efforts, h["effort"] if h["reasons"] else "")
+        self.effort.disabled = not h["reasons"]
+        self.effort.title = "Reasoning effort" if h["reasons"] else "This model does not reason"
         has = s.conv.id is not None or bool(s.conv.messages)
         for b in self.export_btns:
             b.disabled = not has
 
     # ------------------------------------------------------------------ list
 
+    def _build_providers(self):
+        self.providers.replaceChildren()
+        for key, name, hint in PROVIDER_CHOICES:
+            li = el("li")
+            b = button("", "setup", "Set up " + name, "provider")
+            b.setAttribute("data-provider", key)
+            b.append(el("b", None, name), el("span", "muted small", hint))
+            li.append(b)
+            self.providers.append(li)
+
     def _list(self):
         s = self.state
         self.list.replaceChildren()
-        items = s.visible_conversations()
-        for c in items:
-            li = el("li", "conv")
-            cid = c.get("id")
-            li.setAttribute("data-id", cid)
-            if cid == s.conv.id:
-                li.classList.add("active")
-            if cid == self.renaming:
-                field = el("input", "rename")
-                field.value = c.get("title") or ""
-                field.setAttribute("aria-label", "New title")
-                field.setAttribute("data-action", "rename-field")
-                li.append(field)
-            else:
-                open_btn = button("", "open", None, "open")
-                open_btn.append(el("span", "t", c.get("title") or "Untitled"))
-                preview = fmt.plain_preview(c.get("preview"))
-                if preview:
-                    open_btn.append(el("span", "p", preview))
-                if cid == s.conv.id:
-                    open_btn.setAttribute("aria-current", "true")
-                li.append(open_btn)
-                name = c.get("title") or ""
-                pinned = bool(c.get("pinned"))
-                pin = icon_button(PIN, "pin", ("Unpin " if pinned else "Pin ") + name)
-                pin.setAttribute("aria-pressed", "true" if pinned else "false")
-                pin.classList.toggle("on", pinned)
-                li.append(pin)
-                li.append(icon_button(PENCIL, "rename", "Rename " + name))
-                if cid == self.confirm_delete:
-                    li.append(button("Delete?", "delete", "Confirm: delete " + name, "icon danger"))
-                else:
-                    li.append(icon_button(TRASH, "delete", "Delete " + name))
-            self.list.append(li)
-        if not items:
-            empty = "No conversations found." if s.query else "No conversations yet."
+        groups = s.convs.groups(local_midnight())
+        for label, items in groups:
+            self.list.append(el("li", "group", label))
+            for c in items:
+                self.list.append(self._item(c, label))
+        if not groups:
+            empty = "No conversations found." if s.convs.query else "No conversations yet."
             self.list.append(el("li", "conv none", empty))
-        self.storage.textContent = s.storage_text()
+        text = s.convs.storage_text()
+        self.storage.textContent = text
+        self.storage.title = s.convs.storage_policy
         if self.renaming is not None:
             field = self.list.querySelector("input.rename")
             if field is not None:
                 field.focus()
                 field.select()
 
+    def _item(self, c, group):
+        s = self.state
+        li = el("li", "conv")
+        cid = c.get("id")
+        li.setAttribute("data-id", cid)
+        if cid == s.conv.id:
+            li.classList.add("active")
+        if cid == self.renaming:
+            field = el("input", "rename")
+            field.value = c.get("title") or ""
+            field.setAttribute("aria-label", "New title")
+            field.setAttribute("data-action", "rename-field")
+            li.append(field)
+            return li
+        open_btn = button("", "open", None, "open")
+        head = el("span", "h")
+        head.append(el("span", "t", c.get("title") or "Untitled"))
+        if c.get("updated_at"):
+            head.append(el("time", "d", when(c["updated_at"], group)))
+        open_btn.append(head)
+        if c.get("text"):
+            open_btn.append(el("span", "p", c["text"]))
+        if cid == s.conv.id:
+            open_btn.setAttribute("aria-current", "true")
+        li.append(open_btn)
+        name = c.get("title") or ""
+        pinned = bool(c.get("pinned"))
+        pin = icon_button(PIN, "pin", ("Unpin " if pinned else "Pin ") + name)
+        pin.setAttribute("aria-pressed", "true" if pinned else "false")
+        pin.classList.toggle("on", pinned)
+        li.append(pin)
+        li.append(icon_button(PENCIL, "rename", "Rename " + name))
+        if cid == self.confirm_delete:
+            li.append(button("Delete?", "delete", "Confirm: delete " + name, "icon danger"))
+        else:
+            li.append(icon_button(TRASH, "delete", "Delete " + name))
+        return li
+
     # --------------------------------------------------------------- banners
 
     def _banners(self, wall):
         s = self.state
         second = int(wall // 1000)
-        if not self._due("banners") and not (s.counting_down and second != self.banner_second):
+        if not self._due("banners") and not (s.banners.counting_down and second != self.banner_second):
             return
         self.banner_second = second
         self.banners.replaceChildren()
-        for b in s.banner_views(wall):
+        views = s.banners.views(wall)
+        for b in views:
             row = el("div", "banner " + b["level"])
-            row.append(el("span", "text", b["text"]))
-            if b["action"] == "regenerate":
-                row.append(button("Try again", "retry"))
-            x = button("×", "dismiss", "Dismiss", "icon")
+            row.setAttribute("data-key", b["key"])
+            row.append(el("p", "text", b["text"]))
+            bar = el("div", "banner-actions")
+            action = b["action"]
+            if action:
+                primary = "primary" if action == errors.SETTINGS else None
+                act = button(b["label"], "banner-action", None, primary)
+                act.setAttribute("data-do", action)
+                if action == errors.SETTINGS:
+                    act.setAttribute("data-testid", "open-settings")
+                else:
+                    act.setAttribute("data-testid", "banner-" + action)
+                bar.append(act)
+            if b["details"]:
+                details = el("details", "details")
+                details.append(el("summary", None, "Details"))
+                details.append(el("pre", None, b["details"]))
+                copy = button("Copy details", "copy-details", None, "link")
+                details.append(copy)
+                bar.append(details)
+            x = button("×", "dismiss", "Dismiss", "icon dismiss")
             x.setAttribute("data-key", b["key"])
             row.append(x)
+            row.append(bar)
             self.banners.append(row)
-        show(self.banners, bool(s.banners))
+        show(self.banners, bool(views))
 
     # ----------------------------------------------------------------- queue
 
     def _queue(self, wall):
         s = self.state
+        q = s.queue
         second = int(wall // 1000)
-        if not self._due("queue") and not (s.queue_counting and second != self.queue_second):
+        if not self._due("queue") and not (q.queue_counting and second != self.queue_second):
             return  # a hold's countdown changes once a second
         self.queue_second = second
         self.queue.replaceChildren()
-        views = s.queue_views(wall)
-        for q in views:
+        views = q.queue_views(wall)
+        for v in views:
             li = el("li", "queued")
-            li.setAttribute("data-queue-id", q["queue_id"])
-            li.append(el("span", "pos", "%d." % q["position"]))
+            li.setAttribute("data-queue-id", v["queue_id"])
+            li.append(el("span", "pos", "%d." % v["position"]))
             body = el("span", "q-body")
-            body.append(el("span", "q-text", q["text"]))
-            status = q["status"] + (" · " + q["where"] if q["where"] else "")
+            body.append(el("span", "q-text", v["text"]))
+            status = v["status"] + (" · " + v["where"] if v["where"] else "")
             body.append(el("span", "q-status", status))
             li.append(body)
-            if q["position"] == 1 and s.can_send_now(wall):
+            if v["position"] == 1 and q.can_send_now(wall):
                 now = button("Send now", "send-now", "Send now, without waiting for the reset", "link")
                 now.setAttribute("data-testid", "queue-send-now")
                 li.append(now)
             x = button("×", "cancel-queued", "Cancel this queued message", "icon")
             x.setAttribute("data-testid", "queue-cancel")
-            x.setAttribute("data-queue-id", q["queue_id"])
+            x.setAttribute("data-queue-id", v["queue_id"])
             li.append(x)
             self.queue.append(li)
         show(self.queue, bool(views))
@@ -216,15 +290,20 @@ class Renderer:
         s = self.state
         due = self._due("footer")
         second = int(wall // 1000)
-        if not due and (s.limits is None or second == self.footer_second):
+        if not due and (s.usage.limits is None or second == self.footer_second):
             return  # the "resets in" countdowns change once a second
         self.footer_second = second
-        text = s.usage_text()
+        text = s.usage.text(s.conv)
         self.usage.textContent = text
         show(self.usage, bool(text))
-        rows = s.rate_limit_rows(wall)
+        rows = s.usage.rows(wall)
+        pressing = s.usage.pressing(wall)
+        shown = rows if self.limits_open else pressing
+        show(self.limits_toggle, bool(rows) and len(pressing) < len(rows))
+        self.limits_toggle.setAttribute("aria-expanded", "true" if self.limits_open else "false")
+        self.limits_toggle.textContent = "Hide limits" if self.limits_open else "Limits"
         self.limits.replaceChildren()
-        for r in rows:
+        for r in shown:
             row = el("div", "limit")
             row.append(el("span", "label", r["label"]))
             if r["used_percent"] is not None:
@@ -243,46 +322,51 @@ class Renderer:
                 row.append(bar)
             row.append(el("span", "text", r["text"]))
             self.limits.append(row)
-        show(self.limits, bool(rows))
-        if due:
-            self.ping.disabled = not s.ready
-            if s.ping_result:
-                self.ping_out.textContent = s.ping_result
+        show(self.limits, bool(shown))
+
+    def toggle_limits(self):
+        self.limits_open = not self.limits_open
+        self.state.rev.touch("footer")
 
     # -------------------------------------------------------------- composer
 
     def _composer(self):
         s = self.state
+        c = s.composer
         busy = s.conv.busy
         # While a reply streams both show: what is sent now waits in the worker's queue.
-        show(self.send_btn, not busy or s.can_send())
+        show(self.send_btn, not busy or c.can_send())
         show(self.stop_btn, busy)
         self.stop_btn.disabled = s.conv.stopping
-        self.regen_btn.disabled = not s.can_regenerate()
-        show(self.regen_btn, s.can_regenerate())
+        # One button per job: when the last answer failed, its banner's "Try again" is the way.
+        failed = s.banners.has("turn")
+        can = s.can_regenerate()
+        self.regen_btn.disabled = not can
+        show(self.regen_btn, can and not failed)
         for b in self.quick:
-            b.disabled = not s.can_send()
-        ctx = s.context
+            b.disabled = not c.can_send()
+        ctx = c.context
         if ctx:
-            if ctx.get("selection"):
-                sel = " ".join(ctx["selection"].split())
-                sel = sel[:80] + "…" if len(sel) > 80 else sel
-                text = "Selection: “" + sel + "” · " + (ctx.get("title") or "")
+            sel = " ".join((ctx.get("selection") or "").split())
+            if sel:
+                text = "Selection: “" + (sel[:60] + "…" if len(sel) > 60 else sel) + "”"
             else:
-                text = "Page: " + (ctx.get("title") or ctx.get("url") or "this page") + " · " + fmt.tokens(
-                    ctx.get("chars") or len(ctx.get("text") or "")) + " chars"
-                if ctx.get("truncated") and not ctx.get("note"):
-                    text += " (trimmed)"
+                text = "Page: " + (ctx.get("title") or ctx.get("url") or "this page") + " · " + _chars(ctx)
             self.chip_text.textContent = text
-            self.chip.title = ctx.get("url") or ""
+            self.chip_toggle.title = ("Hide" if c.context_open else "Show") + " what is attached"
+            self.chip_toggle.setAttribute("aria-expanded", "true" if c.context_open else "false")
             note = ctx.get("note") or ""
             self.chip_note.textContent = note
             show(self.chip_note, bool(note))
+            if c.context_open:
+                self.chip_body.textContent = sel or ctx.get("text") or ""
+            show(self.chip_body, c.context_open)
         show(self.chip, bool(ctx))
-        show(self.editing, s.editing)
+        show(self.editing, s.turn.editing is not None)
+        self.composer.placeholder = c.placeholder
         self.composer.disabled = s.phase == "closed"
-        fill = s.take_composer_fill()
-        if fill is not None and (not self.composer.value.strip() or s.editing):
+        fill = c.take_fill()
+        if fill is not None and (not self.composer.value.strip() or s.turn.editing is not None or fill == ""):
             self.composer.value = fill
             self.autosize()
             self.composer.focus()
@@ -293,7 +377,7 @@ class Renderer:
         c.style.height = str(min(c.scrollHeight + 2, int(window.innerHeight * 0.4))) + "px"
 
     def show_suggestions(self, text):
-        self.suggestions = tpl.suggestions(text, self.state.templates)
+        self.suggestions = tpl.suggestions(text, self.state.setup.templates)
         self.selected = 0
         self._menu()
 
@@ -328,11 +412,12 @@ class Renderer:
         s = self.state
         conv = s.conv
         sc = self.scroller
-        at_bottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 48
         due = self._due("messages")
         if conv is not self.conv:
             self.conv = conv
             self.conv_rev = -1
+            self.follow = True
+            self.pinned = None
             for node in self.nodes.values():
                 node.el.remove()
             self.nodes = {}
@@ -351,22 +436,47 @@ class Renderer:
             self.nodes = keep
         busy_left = False
         budget = Budget(FRAME_BUDGET_MS)
-        last_user = conv.last("user")
         # Newest first: the reply being written matters most.
         for i in range(len(conv.messages) - 1, -1, -1):
             m = conv.messages[i]
             node = self.nodes.get(m.key)
-            if node is not None and not node.update(m, s, self.md, budget, m is last_user):
+            if node is not None and not node.update(m, s, self.md, budget):
                 busy_left = True
         if due:
-            show(self.empty, not conv.messages and not conv.loading)
+            setup = s.needs_setup
+            show(self.onboarding, setup)
+            show(self.empty, not conv.messages and not conv.loading and not setup)
             show(self.loading, conv.loading)
-            last = conv.last()
-            waiting = conv.turn_id is not None and conv.streaming is None
-            show(self.thinking, waiting and last is not None and last.role == "user")
-        if at_bottom:
+        if self.follow and self.pinned is not None and sc.scrollTop < self.pinned - 2:
+            self.follow = False  # the user scrolled up since we last kept the bottom in view
+        if self.follow:
             sc.scrollTop = sc.scrollHeight
+            self.pinned = sc.scrollTop
+        self._jump()
         return busy_left
 
+    def scrolled(self):
+        """A scroll: back at the bottom, follow the newest text again; moved up, stop following."""
+        sc = self.scroller
+        if sc.scrollHeight - sc.scrollTop - sc.clientHeight < NEAR_BOTTOM_PX:
+            self.follow = True
+        elif self.pinned is None or sc.scrollTop < self.pinned - 2:
+            self.follow = False
+        self._jump()
+
+    def _jump(self):
+        show(self.jump, not self.follow and bool(self.state.conv.messages))
+
     def scroll_to_bottom(self):
+        self.follow = True
         self.scroller.scrollTop = self.scroller.scrollHeight
+        self.pinned = self.scroller.scrollTop
+        self._jump()
+
+
+def _chars(ctx):
+    n = ctx.get("chars") or len(ctx.get("text") or "")
+    text = fmt.thousands(n) + " characters"
+    if ctx.get("truncated") and not ctx.get("note"):
+        text += " (trimmed)"
+    return text

@@ -1,4 +1,4 @@
-"""Panel state machine: worker messages and user intents in, view state out.
+"""Panel state: worker messages and user intents in, view state out.
 
 Pure and clock-free: every call that needs time takes ``now`` (milliseconds, any
 monotonic origin; the boot timer) and, where a countdown needs the wall clock,
@@ -6,37 +6,34 @@ monotonic origin; the boot timer) and, where a countdown needs the wall clock,
 layer, panel.main) and in CPython tests. Messages are the JSON objects of
 docs/protocol.md, already decoded.
 
-Theory of operation:
+:class:`PanelState` is composed of parts that own their state, each given the parts
+it needs in its constructor and unit-tested alone:
 
-* Inputs are ``receive(msg, now, wall)`` for everything from the worker or the relay,
-  and one method per user intent (``send``, ``stop``, ``open_conversation`` ...).
-* Outputs are attributes the renderer reads, per-section revision numbers in
-  ``rev`` (so it repaints only what changed), and ``outbox``: the messages to post,
-  which the DOM layer drains after every call.
-* Requests carry an ``id`` and wait in ``_requests`` for their reply. A request made
-  while the worker is not ready (booting, or restarting after it was stopped) is
-  kept unsent and posted when ``hello`` arrives, in the order it was made; a request
-  that was posted but not answered when the port dropped is posted again. So a
-  message typed at any moment is never lost; ``chat.send`` carries a ``client_id`` so
-  that a resend is recognised rather than doubled.
+=====================  =================================================================
+``rev``                :class:`panel.connection.Revisions`, the sections' repaint counters
+``conn``               :class:`panel.connection.Connection`: phase, requests, ``hello``
+``banners``            :class:`panel.banners.Banners`: what went wrong and what to do
+``setup``              :class:`panel.setup.Setup`: the settings as the panel needs them,
+                       and whether SidePy can answer yet (the setup card)
+``usage``              :class:`panel.usage.Usage`: tokens and rate limits
+``turn``               :class:`panel.turn.Turn`: the conversation shown, the reply being
+                       written, stop / regenerate / edit, the status line's words
+``convs``              :class:`panel.conv_list.ConversationList`: the list, search,
+                       open / new / rename / delete / pin
+``composer``           :class:`panel.composer.Composer`: send, templates, page context,
+                       exports
+``queue``              :class:`panel.queue_view.QueueView`: the worker's request queue
+=====================  =================================================================
 
-:class:`PanelState` is one object split by responsibility into mixins, one module
-each (they share ``self``; each ``_init_*`` sets the attributes its module owns):
-
-=======================  ====================================================
-``panel.connection``     phases, requests and the outbox, ``hello``, status line
-``panel.conv_list``      the conversations list, open/new/rename/delete/pin,
-                         search, the model pickers, the storage line
-``panel.turn``           ``chat.accepted`` and the ``turn.*`` pushes; stop,
-                         regenerate, edit
-``panel.composer``       send, templates, the page-context chip, exports
-``panel.banners``        banners and countdowns, usage, rate limits
-``panel.queue_view``     the worker's request queue: waiting messages, cancel
-=======================  ====================================================
-
-This module routes what arrives (``receive``) to them.
+This class routes what arrives (``receive``) to the part it is for — a reply to the
+part that asked (its request's ``kind``), a push to the part that owns it — and holds
+the few intents that involve several parts (``stop``, ``retry``). The DOM layer calls
+the parts' own intents directly (``state.composer.send``, ``state.convs.open`` ...),
+drains ``take_outbox()`` after every call and repaints the sections whose ``rev``
+moved.
 """
 
+from panel import errors
 from panel.banners import Banners
 from panel.composer import EXPLAIN_PROMPT, MAX_MESSAGE_CHARS, SUMMARIZE_PROMPT, Composer
 from panel.connection import (
@@ -49,10 +46,14 @@ from panel.connection import (
     SECTIONS,
     STARTING,
     Connection,
+    Revisions,
 )
-from panel.conv_list import EFFORTS, ConversationList
+from panel.conv_list import ConversationList
+from panel.conversation import Conversation
 from panel.queue_view import QueueView
-from panel.turn import RESYNC_EVERY_MS, TurnView
+from panel.setup import Setup
+from panel.turn import EFFORTS, RESYNC_EVERY_MS, Turn
+from panel.usage import Usage
 
 # Re-exported: these names have always been importable from panel.state.
 __all__ = [
@@ -72,69 +73,200 @@ __all__ = [
     "PanelState",
 ]
 
+_TURN_REQUESTS = ("send", "regenerate", "edit")
 
-class PanelState(Connection, ConversationList, TurnView, Composer, Banners, QueueView):
+
+class PanelState:
     """The panel's whole state (see the module docstring)."""
 
     def __init__(self, now, session=None):
-        self._init_connection(now, session)
-        self._init_list()
-        self._init_composer()
-        self._init_banners()
-        self._init_queue()
+        self.rev = Revisions()
+        self.conn = Connection(self.rev, now, session)
+        self.banners = Banners(self.rev)
+        self.setup = Setup(self.rev)
+        self.usage = Usage(self.rev)
+        self.turn = Turn(self.conn, self.rev, self.banners, self.setup, self.usage)
+        self.convs = ConversationList(self.conn, self.rev, self.turn)
+        self.composer = Composer(self.conn, self.rev, self.turn, self.banners, self.setup)
+        self.queue = QueueView(self.conn, self.rev, self.convs)
+        # Nothing is known until the worker's hello: show no empty chat meanwhile.
+        self.turn.conv.loading = True
+
+    # ------------------------------------------------------------- plumbing
+
+    @property
+    def conv(self):
+        return self.turn.conv
+
+    @property
+    def phase(self):
+        return self.conn.phase
+
+    @property
+    def ready(self):
+        return self.conn.ready
+
+    def take_outbox(self):
+        return self.conn.take_outbox()
+
+    # --------------------------------------------------------------- routing
 
     def receive(self, msg, now, wall=None):
         """Apply one message from the worker (or the relay)."""
         if wall is None:
             wall = now
-        kind = msg.get("type")
-        rid = msg.get("id")
-        entry = self._requests.pop(rid, None) if rid is not None and kind != "pong" else None
-        if kind == "boot.status":
-            self._boot_status(msg, now)
+        kind = msg.get("type") or ""
+        entry = self.conn.answer(msg)
+        if kind.startswith("turn."):
+            left = self.turn.push(msg, now, wall)
+            if left is not None:
+                self.queue.left(left)
+        elif kind == "relay.hello":
+            self.restore(msg.get("shown"))
+        elif kind == "boot.status":
+            self.conn.boot_status(msg, now)
         elif kind == "hello":
             self._hello(msg, entry, wall)
-        elif kind == "pong":
-            sent = self._pending_pings.pop(rid, None)
-            self.python = msg.get("python") or self.python
-            if sent is not None:
-                self.ping_result = "pong from Python %s in %d ms" % (self.python, now - sent)
-                self._touch("footer")
         elif kind == "port.connected":
-            self._answered = False
-            if self.phase != CLOSED:
-                self._send_hello()
+            self.conn.connected(self.conv.id)
         elif kind == "port.disconnected":
-            self._disconnected(now)
+            self.conn.disconnected(now)
         elif kind == "port.closed":
-            self.phase = CLOSED
-            self.error = "SidePy was updated or removed: close and reopen the panel."
-            self._touch("status", "composer")
+            self.conn.closed("SidePy was updated or removed: close and reopen the panel.")
         elif kind == "error":
-            self._error_reply(msg, entry)
+            self._error(msg, entry)
         elif kind == "conv.list":
-            self._conv_list(msg, entry)
+            self.convs.listed(msg, entry)
         elif kind == "conv.state":
-            self._conv_state(msg, entry)
+            self.turn.conv_state(msg, entry)
         elif kind == "conv.export":
-            self._export_reply(msg, entry)
+            if entry is not None:
+                self.composer.exported(msg, entry)
         elif kind == "chat.accepted":
-            self._accepted(msg, entry)
-        elif kind == "chat.stopped":
-            pass  # turn.stopped (a push) carries the partial reply
+            if entry is not None and not self.turn.accepted(msg, entry, now):
+                self.queue.queued_locally(msg, entry["msg"].get("text") or "")
         elif kind == "chat.cancelled":
-            self._cancelled(msg, entry)
+            text = self.queue.cancelled(msg, entry)
+            if text:
+                self.composer.put_back(text)
         elif kind == "queue.state":
-            self._queue_state(msg)
+            self.queue.state(msg)
         elif kind == "page.context":
-            self._page_context(msg, entry)
+            if entry is not None:
+                self.composer.page_context(msg, entry)
         elif kind == "page.selection":
-            if msg.get("context"):
-                self.context = msg.get("context")
-                self._touch("composer")
+            self.composer.selection_pushed(msg.get("context"))
         elif kind == "settings":
-            if msg.get("settings"):
-                self.settings = msg["settings"]
-                self._touch("header", "composer")
-        elif kind is not None and kind.startswith("turn."):
-            self._turn(msg, now, wall)
+            self._settings(msg.get("settings"))
+        # chat.stopped: turn.stopped (a push) carries the partial reply.
+
+    def restore(self, cid):
+        """Show conversation ``cid`` (the one on screen before a reload) once the worker answers."""
+        if not cid or self.conv.id is not None or self.conv.messages:
+            return
+        conv = Conversation(cid)
+        conv.loading = True
+        self.turn.show(conv)
+
+    def _hello(self, msg, entry, wall):
+        adopt = self.conn.hello(msg, entry)
+        if self.conn.phase == CLOSED:
+            return
+        self._settings(msg.get("settings"))
+        self.convs.hello(msg)
+        self.usage.set_limits(msg.get("limits"), wall)
+        self.queue.state(msg.get("queue"))
+        if adopt:
+            self.turn.adopt(msg.get("active"))
+        for posted in self.conn.flush():
+            self.turn.posted(posted)
+        self.rev.all()
+
+    def _settings(self, view):
+        if view:
+            self.banners.clear(*self.setup.update(view))
+
+    def _error(self, msg, entry):
+        if entry is None:
+            if self.conn.settled(msg.get("id")):
+                return  # a request already settled (e.g. also delivered by the relay after a restart)
+            self.banners.show("worker", errors.explain_request(msg))
+            return
+        kind = entry["kind"]
+        if kind in _TURN_REQUESTS:
+            self.turn.refused(entry)
+            self.composer.unsend(entry)
+        elif kind == "open":
+            conv = entry["data"]["conv"]
+            conv.loading = False
+            conv.resync = None
+            self.rev.touch("messages")
+        elif kind == "export" and msg.get("code") == "unknown_type":
+            self.composer.export_refused(entry)
+            return
+        elif kind == "search":
+            self.convs.search_failed()
+            return
+        elif kind == "cancel":
+            self.queue.cancel_refused(entry)
+        self.banners.show("request", errors.explain_request(msg))
+
+    # ------------------------------------------------- intents across parts
+
+    def stop(self):
+        """Stop: a send still waiting for the worker is taken back, else the reply is stopped."""
+        if not self.composer.take_back():
+            self.turn.stop()
+
+    def escape(self):
+        """Escape in the panel: cancel an edit, else stop a reply. True when it did something."""
+        if self.turn.editing is not None:
+            self.composer.cancel_edit()
+            return True
+        if self.conv.busy and not self.conv.stopping:
+            self.stop()
+            return True
+        return False
+
+    @property
+    def queued_here(self):
+        return self.queue.queued_in(self.conv.id)
+
+    def can_regenerate(self):
+        return self.turn.can_regenerate(self.queued_here)
+
+    def regenerate(self):
+        self.turn.regenerate(self.queued_here)
+
+    def retry(self):
+        self.turn.retry(self.queued_here)
+
+    def act(self, action):
+        """A banner's button (``settings`` and ``model`` are the DOM layer's: they open or focus)."""
+        if action == errors.RETRY:
+            self.retry()
+        elif action == errors.NEW_CHAT:
+            self.convs.new_chat()
+
+    # ------------------------------------------------------------------ outputs
+
+    def status_text(self, now, wall=None):
+        if wall is None:
+            wall = now
+        # "Ready" means the worker is up (a contract of the status hook); the setup card,
+        # not the status line, says when there is no model to talk to yet.
+        return self.conn.status_text(now) or self.turn.status_text(now, wall) or "Ready"
+
+    @property
+    def ticking(self):
+        """The status line counts (a restart, a reply under way): repaint it each second."""
+        return self.conn.phase in (STARTING, RECONNECTING) or self.conv.turn_id is not None
+
+    @property
+    def counting_down(self):
+        return self.banners.counting_down or self.usage.limits is not None or self.queue.queue_counting
+
+    @property
+    def needs_setup(self):
+        """Show the setup card: nothing to talk to yet, and nothing on screen."""
+        return self.setup.needs_setup and not self.conv.messages and not self.conv.loading

@@ -1,40 +1,172 @@
-"""The turn: a reply accepted, streamed, finished; stop, regenerate, edit.
+"""The conversation on screen and the reply being written into it.
 
-Part of :class:`panel.state.PanelState` (a mixin). ``chat.accepted`` starts a turn in
-the conversation shown; its pushes (``turn.*``, all carrying ``conversation_id`` and
-``turn_id``) stream into it through :class:`panel.conversation.Conversation`, which
-orders them by ``seq``. A missed batch asks ``conv.open`` for the persisted state
-(``_resync``), at most every ``RESYNC_EVERY_MS``. Pushes for other conversations are
-ignored: they are persisted, and seen when that conversation is opened.
+A part of :class:`panel.state.PanelState`. It owns ``conv`` (a
+:class:`panel.conversation.Conversation`) and everything that happens to it:
+
+* ``chat.accepted`` starts a turn; its pushes (``turn.*``, all carrying
+  ``conversation_id`` and ``turn_id``) stream into ``conv``, which orders them by
+  ``seq``. A missed batch asks ``conv.open`` for the persisted state (``_resync``),
+  at most every ``RESYNC_EVERY_MS``. Pushes for other conversations are ignored:
+  they are persisted, and seen when that conversation is opened;
+* what the turn is doing, for the status line (:meth:`status_text`): Sending,
+  Connecting, Thinking, Writing, Waiting n s for the rate limit, Reconnecting, or
+  No data for n s — silence longer than ``stall_ms`` (well under the worker's idle
+  timeout) offers Stop and Retry;
+* the user's intents on it: stop (Escape), regenerate, retry (also after a
+  stall: stop, then regenerate), edit a user message, the model and reasoning
+  effort of this conversation;
+* a failed reply's banner (``panel.errors``): shown once, in the banner, cleared by
+  the next attempt or when its cause is fixed.
 """
 
-from panel import fmt
-from panel.connection import CLOSED
-from panel.conversation import user_from_view
+from panel import errors, fmt
+from panel.conversation import Conversation, user_from_view
+from panel.setup import reasons
 
 RESYNC_EVERY_MS = 2000
+STALL_MS = 15000  # silence that offers Stop and Retry (the idle timeout is 300 s by default)
+EFFORTS = ("minimal", "low", "medium", "high")
+
+SENDING = "sending"
+CONNECTING = "connecting"
+THINKING = "thinking"
+WRITING = "writing"
 
 
-class TurnView:
-    """The reply streaming into the conversation shown (see the module docstring)."""
+class Turn:
+    def __init__(self, conn, rev, banners, setup, usage):
+        self.conn = conn
+        self.rev = rev
+        self.banners = banners
+        self.setup = setup
+        self.usage = usage
+        self.conv = Conversation()
+        self.editing = None  # key of the user message being edited (its text is in the composer)
+        self.stage = None  # SENDING | CONNECTING | THINKING | WRITING while a reply is under way
+        self.heard = 0  # local time of the last sign of life of the turn
+        self.wait = None  # {"until", "what": "rate" | "reconnect", "attempt", "of"} (wall clock)
+        self._retry_when_stopped = False
 
-    # ------------------------------------------------------------- replies
+    # ------------------------------------------------------------ the shown one
 
-    def _accepted(self, msg, entry):
+    def show(self, conv):
+        """Show ``conv`` (a new chat, or one being opened)."""
+        self.conv = conv
+        self.editing = None
+        self.stage = None
+        self.wait = None
+        self._retry_when_stopped = False
+        self.banners.dismiss("turn")
+        self.usage.set_last(None)
+        self.rev.touch("messages", "header", "footer", "composer", "list")
+
+    def load(self, view):
+        """Replace the shown conversation's content with the worker's view of it."""
+        conv = self.conv
+        conv.load(view)
+        if conv.turn_id is None:
+            self.stage = None
+            self.wait = None
+        elif self.stage is None:
+            self.stage = WRITING if conv.streaming is not None and conv.streaming.text else CONNECTING
+        last = None
+        for m in conv.messages:
+            if m.role == "assistant" and m.usage:
+                last = m.usage
+        self.usage.set_last(last)
+        final = conv.last()
+        failed = final is not None and final.role == "assistant" and final.error and conv.turn_id is None
+        if failed and final.error.get("kind") != "incomplete":  # an incomplete one says why under it
+            self._failed(final.error, final.model)  # the last reply failed: say why, once
+        self.rev.touch("messages", "header", "footer", "composer")
+
+    def adopt(self, active):
+        """After a (re)connect: show the worker's view of the conversation."""
+        conv = self.conv
+        if active and active.get("id") == conv.id and conv.id is not None:
+            self._settle_resends(active)
+            self.load(active)
+        elif conv.id is None and active and not conv.messages:
+            self.load(active)  # a fresh panel shows the conversation it was showing (or the latest)
+        else:
+            # Keep the view: no ``active`` for our id means an unsaved draft, which a
+            # chat.send with its id still creates.
+            conv.loading = False
+            self.rev.touch("messages")
+
+    def _settle_resends(self, active):
+        """Sends the worker took before it went away are not sent twice."""
+        stored = {}
+        last_user = None
+        for v in active.get("messages") or []:
+            if v.get("client_id"):
+                stored[v["client_id"]] = True
+            if v.get("role") == "user":
+                last_user = v
+        for entry in self.conn.pending("send", lambda e: not e["sent"] and e["data"]["conv"] is self.conv):
+            same_text = (last_user is not None and not last_user.get("client_id")
+                         and last_user.get("text") == entry["msg"]["text"])
+            if stored.get(entry["data"]["client_id"]) or same_text:
+                self.conn.forget(entry)
+
+    def conv_state(self, msg, entry):
+        """``conv.state``: a reply to our open / resync / settings, or a push."""
+        view = msg.get("conversation") or {}
         if entry is None:
+            if view.get("id") == self.conv.id and self.conv.id is not None:
+                self.load(view)
             return
+        data = entry["data"] or {}
+        conv = data.get("conv")
+        if conv is not self.conv or view.get("id") != conv.id:
+            return  # the user moved on
+        if entry["kind"] == "settings":
+            conv.model = view.get("model") or conv.model
+            conv.reasoning_effort = view.get("reasoning_effort")
+            self.rev.touch("header")
+            return
+        if data.get("resync") is not None:
+            conv.resync = None
+            if conv.turn_id != data["resync"]:
+                return  # that turn ended meanwhile and its final push said everything
+        self.load(view)
+
+    # ------------------------------------------------------------- sending
+
+    def add_local(self, text, context, client_id, ready):
+        """The composer's message, shown at once and marked pending until accepted."""
+        local = user_from_view({"role": "user", "text": text, "context": context, "client_id": client_id})
+        local.pending = "sending" if ready else "queued"
+        self.conv.messages.append(local)
+        self.conv.rev += 1
+        self.banners.dismiss("turn")
+        self.rev.touch("messages", "composer", "status")
+        return local
+
+    def posted(self, entry):
+        """A send that waited for the worker went out now."""
+        data = entry["data"] or {}
+        if entry["kind"] == "send" and data.get("conv") is self.conv:
+            m = self.conv.find(data["client_id"])
+            if m is not None and m.pending:
+                m.pending = "sending"
+                m.rev += 1
+                self.rev.touch("messages")
+
+    def accepted(self, msg, entry, now):
+        """``chat.accepted``: the turn starts (or waits in the worker's queue: False)."""
         data = entry["data"]
         conv = data["conv"]
         if conv is not self.conv:
-            return
+            return True
         kind = entry["kind"]
         view = msg.get("user") or {}
         if conv.id is None:
             conv.id = msg.get("conversation_id")
-            self._touch("header")
+            self.rev.touch("header")
         if msg.get("queued"):
-            self._accepted_queued(msg, entry)
-            return
+            self._accepted_queued(entry)
+            return False
         if kind == "send":
             m = conv.find(data["client_id"])
             if m is not None:
@@ -42,20 +174,27 @@ class TurnView:
             if msg.get("duplicate"):
                 # A resend the worker already had: its turn may be over or still running.
                 conv.loading = True
-                self._request("open", {"type": "conv.open", "conversation_id": conv.id}, {"conv": conv})
-                self._touch("messages", "composer")
-                return
+                self.conn.request("open", {"type": "conv.open", "conversation_id": conv.id}, {"conv": conv})
+                self.rev.touch("messages", "composer")
+                return True
         else:
-            conv.drop_after_last_user(kind == "edit")
+            if kind == "edit" and data.get("key") is not None:
+                conv.drop_from(data["key"])
+            else:
+                conv.drop_after_last_user(kind == "edit")
             if kind == "regenerate" and conv.last("user") is not None:
                 conv.last("user").update(view)
             else:
                 conv.messages.append(user_from_view(view))
                 conv.rev += 1
         conv.start_turn(msg.get("turn_id"))
-        self._touch("messages", "composer", "footer")
+        self.stage = CONNECTING
+        self.heard = now
+        self.wait = None
+        self.rev.touch("messages", "composer", "footer", "status")
+        return True
 
-    def _accepted_queued(self, msg, entry):
+    def _accepted_queued(self, entry):
         """It waits in the worker's queue: it leaves the conversation for the queue list."""
         conv = entry["data"]["conv"]
         if entry["kind"] == "send":
@@ -66,29 +205,41 @@ class TurnView:
             # regenerate: its question waits again; edit: the new text waits, the old one is gone
             conv.drop_after_last_user(True)
         conv.rev += 1
-        self._queued_locally(msg, entry["msg"].get("text") or "")
-        self._touch("messages", "composer")
+        self.stage = None
+        self.rev.touch("messages", "composer", "status")
+
+    def refused(self, entry):
+        """The worker refused our send / regenerate / edit: the turn does not start."""
+        data = entry["data"] or {}
+        conv = data.get("conv")
+        if entry["kind"] == "send" and conv is not None:
+            m = conv.find(data["client_id"])
+            if m is not None and m.pending:
+                conv.messages.remove(m)
+                conv.rev += 1
+        if conv is self.conv and not conv.busy:
+            self.stage = None
+        self.rev.touch("messages", "composer", "status")
 
     # ------------------------------------------------------------- turn pushes
 
-    def _turn(self, msg, now, wall):
+    def push(self, msg, now, wall):
         kind = msg.get("type")
         if kind == "turn.limits":
-            if msg.get("limits"):
-                self.limits = msg["limits"]
-                self.limits_at = wall
-                self._touch("footer")
-            return
+            self.usage.set_limits(msg.get("limits"), wall)
+            return None
         conv = self.conv
         if msg.get("conversation_id") != conv.id or conv.id is None:
-            return  # a turn of another conversation: it is persisted, we see it when opened
+            return None  # a turn of another conversation: it is persisted, we see it when opened
         turn_id = msg.get("turn_id")
         if turn_id in conv.finished:
-            return
+            return None
+        self.heard = now
+        left = None
         if kind == "turn.started":
             user = msg.get("user")
             if user:  # a message that waited in the queue: it comes into the conversation now
-                self._left_queue(user.get("id"))
+                left = user.get("id")
                 m = conv.find(user.get("client_id") or user.get("id") or "")
                 if m is None:
                     conv.messages.append(user_from_view(user))
@@ -96,50 +247,74 @@ class TurnView:
                 else:
                     m.update(user)
             conv.started(turn_id, msg.get("assistant") or {})
-            self._dismiss("turn")
+            self.stage = CONNECTING
+            self.wait = None
+            self.banners.dismiss("turn")
         elif kind == "turn.delta" or kind == "turn.reasoning":
             if conv.chunk(msg):
                 self._resync(now)
-            elif self._has_banner("turn") and kind == "turn.delta":
-                self._dismiss("turn")  # text flows again
+            if kind == "turn.delta":
+                self.stage = WRITING
+            elif self.stage != WRITING:
+                self.stage = THINKING
+            self.wait = None
         elif kind == "turn.search":
             if conv.streaming is not None:
                 conv.streaming.add_search(msg.get("call_id"), msg.get("query"))
+            if self.stage != WRITING:
+                self.stage = THINKING
+        elif kind == "turn.progress":
+            stage = msg.get("stage")
+            if stage in (CONNECTING, THINKING, WRITING):
+                self.stage = stage
         elif kind == "turn.reconnecting":
             conv.restart_stream()
-            error = msg.get("error") or {}
-            text = "Reconnecting… %s/%s" % (msg.get("attempt"), msg.get("max_attempts"))
-            until = wall + (msg.get("delay_ms") or 0)
-            self._banner("turn", "warning", text, detail=error.get("message"), until=until)
+            self.stage = CONNECTING
+            self.wait = {"until": wall + (msg.get("delay_ms") or 0), "what": "reconnect",
+                         "attempt": msg.get("attempt"), "of": msg.get("max_attempts")}
         elif kind == "turn.waiting":
-            reason = msg.get("reason") or "Waiting for the rate limit"
-            self._banner("turn", "warning", reason, until=msg.get("until"), prefix="retrying in ")
-        elif kind == "turn.done":
-            final = conv.finish(turn_id, msg.get("assistant"))
+            self.wait = {"until": msg.get("until") or wall, "what": "rate"}
+        elif kind in ("turn.done", "turn.stopped", "turn.error"):
+            self._ended(kind, msg, turn_id)
+        self.rev.touch("messages", "status")
+        return left
+
+    def _ended(self, kind, msg, turn_id):
+        conv = self.conv
+        final = conv.finish(turn_id, msg.get("assistant"))
+        self.stage = None
+        self.wait = None
+        if kind == "turn.done":
             usage = msg.get("usage")
             if usage:
                 if final is not None:
                     final.usage = usage
-                self.last_usage = usage
+                self.usage.set_last(usage)
             if msg.get("session_usage"):
                 conv.usage = msg["session_usage"]
             elif usage:
                 conv.usage = fmt.add_usage(conv.usage, usage)
             if msg.get("context_left_percent") is not None:
                 conv.context_left = msg["context_left_percent"]
-            self._dismiss("turn")
-            self._touch("footer", "composer")
-        elif kind == "turn.stopped":
-            conv.finish(turn_id, msg.get("assistant"))
-            self._dismiss("turn")
-            self._touch("composer")
+            # A reply went through: what stood in its way is gone.
+            self.banners.dismiss("turn")
+            self.banners.clear("key", "server", "model", "busy", "reply", "context")
         elif kind == "turn.error":
-            conv.finish(turn_id, msg.get("assistant"))
-            error = msg.get("error") or {}
-            text = error.get("message") or "The reply failed."
-            self._banner("turn", "error", text, action="regenerate" if conv.id else None)
-            self._touch("composer")
-        self._touch("messages")
+            model = errors.model_of(msg.get("assistant"), conv.model or self.setup.model)
+            self._failed(msg.get("error") or {}, model)
+        else:
+            self.banners.dismiss("turn")
+        retry = self._retry_when_stopped
+        self._retry_when_stopped = False
+        self.rev.touch("footer", "composer")
+        if retry:
+            self.regenerate()
+
+    def _failed(self, error, model):
+        n = errors.explain(error, model)
+        if n["action"] == errors.RETRY and not self.conv.id:
+            n["action"] = None
+        self.banners.show("turn", n)
 
     def _resync(self, now):
         conv = self.conv
@@ -149,49 +324,163 @@ class TurnView:
             return
         conv.resync_at = now
         data = {"conv": conv, "resync": conv.turn_id}
-        conv.resync = self._request("open", {"type": "conv.open", "conversation_id": conv.id}, data)
+        conv.resync = self.conn.request("open", {"type": "conv.open", "conversation_id": conv.id}, data)
+
+    # ------------------------------------------------------------- status
+
+    @property
+    def busy(self):
+        return self.conv.busy
+
+    def silent_ms(self, now):
+        """How long the turn has said nothing (0 when there is no turn, or it waits on purpose)."""
+        if self.conv.turn_id is None or self.wait is not None:
+            return 0
+        return max(0, now - self.heard)
+
+    @property
+    def stall_ms(self):
+        return min(STALL_MS, self.setup.idle_timeout_ms // 4)
+
+    def stalled(self, now):
+        return self.silent_ms(now) >= self.stall_ms
+
+    def status_text(self, now, wall):
+        """What the reply is doing, in words; None when nothing is under way."""
+        conv = self.conv
+        if any(m.pending == "sending" for m in conv.messages):
+            return "Sending…"
+        if conv.turn_id is None:
+            return None
+        if self.wait is not None:
+            left = fmt.countdown(self.wait["until"], wall)
+            if self.wait["what"] == "rate":
+                return "Waiting %s for the rate limit" % fmt.duration(left) if left > 0 else "Retrying…"
+            if left > 0:
+                return "Connection lost: retrying in %s (%s of %s)" % (
+                    fmt.duration(left), self.wait.get("attempt"), self.wait.get("of"))
+            return "Reconnecting…"
+        if self.stalled(now):
+            return "No data for %s" % fmt.duration(int(self.silent_ms(now) / 1000))
+        if conv.stopping:
+            return "Stopping…"
+        if self.stage == WRITING:
+            return "Writing…"
+        if self.stage == THINKING:
+            return "Thinking…"
+        return "Connecting…"
 
     # ----------------------------------------------------------------- intents
 
     def stop(self):
+        """Stop the reply (the composer's Stop, Escape). True when there was one to stop."""
         conv = self.conv
-        # A send still waiting for the worker is simply taken back.
-        for rid in sorted(self._requests):
-            entry = self._requests[rid]
-            if entry["kind"] == "send" and not entry["sent"] and entry["data"]["conv"] is conv:
-                del self._requests[rid]
-                self._unsend(entry)
-                return
         if conv.id is None or not conv.busy or conv.stopping:
-            return
+            return False
         conv.stopping = True
-        self._request("stop", {"type": "chat.stop", "conversation_id": conv.id}, {"conv": conv})
-        self._touch("composer", "messages")
+        self.conn.request("stop", {"type": "chat.stop", "conversation_id": conv.id}, {"conv": conv})
+        self.rev.touch("composer", "messages", "status")
+        return True
 
-    def can_regenerate(self):
+    def can_regenerate(self, queued=False):
         conv = self.conv
-        if conv.id is None or conv.busy or self.phase == CLOSED or self.queued_in(conv.id):
+        if conv.id is None or conv.busy or self.conn.phase == "closed" or queued:
             return False
         return conv.last("user") is not None
 
-    def regenerate(self):
-        if not self.can_regenerate():
+    def regenerate(self, queued=False):
+        if not self.can_regenerate(queued):
             return
-        self._dismiss("turn")
-        self._request("regenerate", {"type": "chat.regenerate", "conversation_id": self.conv.id},
-                      {"conv": self.conv})
-        self._touch("composer")
+        self.banners.dismiss("turn")
+        self.conn.request("regenerate", {"type": "chat.regenerate", "conversation_id": self.conv.id},
+                          {"conv": self.conv})
+        self.stage = SENDING
+        self.rev.touch("composer", "status")
 
-    def start_edit(self):
-        """Put the last user message in the composer; the next send replaces it."""
-        last = self.conv.last("user")
-        if last is None or not self.can_regenerate():
+    def retry(self, queued=False):
+        """The banner's or the stall's "Try again": a stalled reply is stopped first."""
+        if self.conv.turn_id is not None:
+            self._retry_when_stopped = self.stop() or self._retry_when_stopped
             return
-        self.editing = True
-        self.composer_fill = last.text
-        self._touch("composer")
+        self.regenerate(queued)
+
+    def can_edit(self, message):
+        """Any question on screen (the conversation branches from it) while nothing is under way."""
+        if message.role != "user" or message.id is None or message.pending:
+            return False
+        return self.can_regenerate()
+
+    def show_version(self, key, index):
+        """Put version ``index`` (from 1) of the answer or branch that message ``key`` heads on screen."""
+        m = self.conv.find(key)
+        if m is None or not m.versions or m.id is None or not self.can_regenerate():
+            return
+        if not 1 <= index <= m.versions.get("count", 1) or index == m.versions.get("index"):
+            return
+        msg = {"type": "chat.version", "conversation_id": self.conv.id, "message_id": m.id, "index": index}
+        self.conn.request("version", msg, {"conv": self.conv})
+        self.banners.dismiss("turn")
+        self.rev.touch("messages")
+
+    def start_edit(self, key):
+        """Put a user message in the composer; the next send replaces it (and what follows)."""
+        m = self.conv.find(key)
+        if m is None or m.role != "user" or not self.can_edit(m):
+            return None
+        self.editing = m.key
+        self.rev.touch("composer", "messages")
+        return m.text
 
     def cancel_edit(self):
-        if self.editing:
-            self.editing = False
-            self._touch("composer")
+        if self.editing is not None:
+            self.editing = None
+            self.rev.touch("composer", "messages")
+
+    def edit(self, text):
+        """Send the edited text: the conversation continues from it."""
+        m = self.conv.find(self.editing) if self.editing is not None else None
+        self.editing = None
+        if m is None:
+            return False
+        msg = {"type": "chat.edit", "conversation_id": self.conv.id, "text": text}
+        data = {"conv": self.conv, "key": None}
+        if m is not self.conv.last("user"):
+            msg["message_id"] = m.id
+            data["key"] = m.key
+        self.conn.request("edit", msg, data)
+        self.banners.dismiss("turn")
+        self.stage = SENDING
+        self.rev.touch("composer", "messages", "status")
+        return True
+
+    # ------------------------------------------------------------- model pickers
+
+    def set_model(self, model):
+        self._set_conv_setting("model", model)
+        self.banners.clear("model")
+
+    def set_effort(self, effort):
+        self._set_conv_setting("reasoning_effort", effort or None)
+
+    def _set_conv_setting(self, field, value):
+        conv = self.conv
+        if field == "model":
+            conv.model = value
+        else:
+            conv.reasoning_effort = value
+        if conv.id is not None:
+            msg = {"type": "conv.settings", "conversation_id": conv.id}
+            msg[field] = value if value is not None else ""
+            self.conn.request("settings", msg, {"conv": conv})
+        self.rev.touch("header")
+
+    def header(self):
+        """The pickers: ``{"models", "model", "efforts", "effort", "reasons"}``."""
+        s = self.setup.settings
+        model = self.conv.model or s.get("model") or ""
+        effort = self.conv.reasoning_effort or s.get("reasoning_effort") or ""
+        efforts = list(EFFORTS)
+        if effort and effort not in efforts:
+            efforts.append(effort)
+        return {"models": self.setup.models(model), "model": model, "efforts": efforts, "effort": effort,
+                "reasons": reasons(model)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -240,6 +241,12 @@ class Panel:
         self.wait_idle(timeout_ms)
         expect(self.articles("assistant").last).not_to_have_class("streaming", timeout=timeout_ms)
 
+    def reply_done(self, timeout_ms: int = TIMEOUT_MS) -> None:
+        """Wait until the turn is over and the last reply is no longer streaming."""
+        self.wait_idle(timeout_ms)
+        streaming = re.compile(r"\bstreaming\b")
+        expect(self.articles("assistant").last).not_to_have_class(streaming, timeout=timeout_ms)
+
     def new_chat(self) -> None:
         self.get("new-chat").click()
         expect(self.ui.locator("article.msg")).to_have_count(0, timeout=TIMEOUT_MS)
@@ -281,6 +288,7 @@ class ChatBrowser:
                  **settings: Any) -> None:
         self.profile = Path(tempfile.mkdtemp(prefix="sidepy-chat-"))
         self.ext = Extension(pw, self.profile)
+        self.ext.close_welcome()  # the article must be the active tab
         boot = self.ext.wait_ready()
         assert boot["state"] == "ready", boot
         self.server = server

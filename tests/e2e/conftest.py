@@ -15,8 +15,10 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, Worker, sync_playwright
@@ -66,6 +68,36 @@ class Extension:
         workers = self.context.service_workers
         self.worker: Worker = workers[0] if workers else self.context.wait_for_event("serviceworker")
         self.id = self.worker.url.split("/")[2]
+
+    def welcome_tab(self, timeout_s: float = 15) -> dict[str, Any] | None:
+        """The tab a first install opens (the settings' welcome), as a CDP target, if any.
+
+        Playwright does not list tabs an extension opened while the browser started, so
+        they are found (and closed) through CDP.
+        """
+        cdp = self.context.new_cdp_session(self.context.pages[0])
+        try:
+            deadline = time.monotonic() + timeout_s
+            welcome = self.url("options.html#welcome")
+            while True:
+                for target in cdp.send("Target.getTargets")["targetInfos"]:
+                    if target["type"] == "page" and target["url"].startswith(welcome):
+                        return target  # type: ignore[no-any-return]
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.05)
+        finally:
+            cdp.detach()
+
+    def close_welcome(self) -> None:
+        """A fresh profile's welcome tab, closed as a user would: tests that read "the active tab"."""
+        tab = self.welcome_tab()
+        assert tab is not None, "installing SidePy opened no welcome tab"
+        cdp = self.context.new_cdp_session(self.context.pages[0])
+        try:
+            cdp.send("Target.closeTarget", {"targetId": tab["targetId"]})
+        finally:
+            cdp.detach()
 
     def url(self, path: str) -> str:
         return f"chrome-extension://{self.id}/{path}"

@@ -40,10 +40,10 @@ def test_malformed_message_gets_an_error_reply(extension: Extension) -> None:
 
 
 def test_side_panel_shows_ready_and_ping_round_trips(extension: Extension) -> None:
-    page = extension.page("sidepanel.html")
-    ui = page.frame_locator("#ui")
-    status = ui.get_by_test_id("status")
-    expect(status).to_have_text("Ready", timeout=30_000)
+    panel = extension.page("sidepanel.html").frame_locator("#ui")
+    expect(panel.get_by_test_id("status")).to_have_text("Ready", timeout=30_000)
+    expect(panel.get_by_test_id("ping")).to_have_count(0)  # a diagnostic: on the options page
+    ui = extension.page("options.html").frame_locator("#options-ui")
     ui.get_by_test_id("ping").click()
     expect(ui.get_by_test_id("ping-result")).to_have_text(
         re.compile(r"^pong from Python 3\.14\.\d+ in \d+ ms$"), timeout=10_000

@@ -324,6 +324,7 @@ def test_the_passphrase_lock_from_the_page(extension: Extension) -> None:
 
 def test_the_side_panel_opens_the_options_page(extension: Extension) -> None:
     """The panel's settings button posts "ui.options"; its relay opens this page (a sandbox cannot)."""
+    extension.close_welcome()  # else Chrome brings that settings tab to the front instead
     extension.wait_ready()
     panel = extension.page("sidepanel.html")
     frame = panel.frame(url=lambda url: url.endswith("/ui.html"))

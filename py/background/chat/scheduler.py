@@ -140,6 +140,10 @@ class Scheduler:
             now = self.clock_ms()
             assistant = StoredMessage(id=self.ids("m"), role="assistant", created_at=now,
                                       turn_id=self.ids("t"), model=conversation.model, streaming=True)
+            # An answer written again takes the earlier ones as its versions (background.store.versions).
+            kept = user.next_versions
+            if kept:
+                assistant.versions, assistant.version, user.next_versions = kept, len(kept), []
             # Right after its question: queued messages of this conversation may follow it.
             conversation.messages.insert(conversation.messages.index(user) + 1, assistant)
             conversation.updated_at = now
@@ -147,6 +151,7 @@ class Scheduler:
                 await self.conversations.save(conversation, extra)
             except StorageFullError:
                 conversation.messages.remove(assistant)
+                user.next_versions = kept
                 undo()
                 raise ProtocolError("storage_full", STORAGE_FULL) from None
         finally:

@@ -1,4 +1,4 @@
-"""Chat requests: send, stop, regenerate, edit, cancel a queued message.
+"""Chat requests: send, stop, regenerate, edit, switch versions, cancel a queued message.
 
 The user message is **persisted before** ``chat.accepted`` is returned (with
 the assistant placeholder, in one write), and the turn starts only after the
@@ -13,6 +13,11 @@ and answered ``chat.accepted {queued: true, queue_id, position}``; the queue
 starts its turn later (:meth:`Scheduler.start_queued`). ``busy`` is left for a
 full queue, and for regenerate/edit in a conversation whose reply is being
 written or that has messages waiting.
+
+Nothing the user saw is thrown away: an answer written again (regenerate) and the
+part of a conversation after an edited question are kept as earlier versions of
+what replaces them (:mod:`background.store.versions`); ``chat.version`` puts
+another version back on the path.
 """
 
 from __future__ import annotations
@@ -25,13 +30,23 @@ from ..attachments.items import check_sendable
 from ..attachments.model import AttachmentRef, AttachmentRefused
 from ..attachments.store import AttachmentLibrary
 from ..errors import ProtocolError
-from ..page.context import prompt_text, sanitize_context
-from ..protocol import ChatCancelQueued, ChatEdit, ChatRegenerate, ChatSend, ChatStop, Request, reply
+from ..page.context import budget_for, prompt_text, sanitize_context
+from ..protocol import (
+    ChatCancelQueued,
+    ChatEdit,
+    ChatRegenerate,
+    ChatSend,
+    ChatStop,
+    ChatVersion,
+    Request,
+    reply,
+)
 from ..settings.model import SettingsStore
+from ..store import versions
 from ..store.conversations import ConversationStore, make_title
-from ..store.records import PageContext, StoredConversation, StoredMessage, message_view
+from ..store.records import PageContext, StoredConversation, StoredMessage, conversation_view, message_view
 from ..store.storage import StorageFullError, StorageProblem
-from .request import provider_info
+from .request import context_window, provider_info
 from .scheduler import STORAGE_FULL, Scheduler
 
 __all__ = ["ChatService", "new_id", "user_item"]
@@ -81,7 +96,8 @@ class ChatService:
     def handlers(self) -> dict[str, TypedHandler]:
         """Request type -> handler (the ``chat`` capability)."""
         return {"chat.send": self._shown(self.send), "chat.regenerate": self._shown(self.regenerate),
-                "chat.edit": self._shown(self.edit), "chat.stop": self.stop,
+                "chat.edit": self._shown(self.edit), "chat.version": self._shown(self.version),
+                "chat.stop": self.stop,
                 "chat.cancel_queued": self.cancel_queued, "queue.config": self.scheduler.configure}
 
     def _shown(self, handler: TypedHandler) -> TypedHandler:
@@ -147,7 +163,8 @@ class ChatService:
             if "reasoning_effort" in request.model_fields_set:
                 conversation.reasoning_effort = request.reasoning_effort
         await self.scheduler.settle(conversation)  # a message that cannot start at once waits
-        context = sanitize_context(request.context) if request.context is not None else None
+        budget = budget_for(context_window(conversation.model))
+        context = sanitize_context(request.context, budget) if request.context is not None else None
         refs = await self._claim(conversation.id, request.attachments)
         user = self._user(request.text, context, refs)
         user.client_id = request.client_id
@@ -165,7 +182,7 @@ class ChatService:
         return reply("chat.stopped", request, conversation_id=request.conversation_id, turn_id=turn.id)
 
     async def regenerate(self, request: Request) -> dict[str, Any]:
-        """``chat.regenerate``: drop the last reply, answer the last user message again."""
+        """``chat.regenerate``: answer the last user message again; the old answer stays a version."""
         assert isinstance(request, ChatRegenerate)
         conversation = await self._load_idle(request.conversation_id)
         messages = conversation.messages
@@ -175,10 +192,19 @@ class ChatService:
         if not messages:
             messages.extend(dropped)
             raise ProtocolError("nothing_to_regenerate", "There is no message to answer again.")
-        return await self._start(request, conversation, messages[-1], undo=lambda: messages.extend(dropped))
+        user = messages[-1]
+        before = user.next_versions
+        user.next_versions = [*before, *versions.retire(dropped)] if before else versions.retire(dropped)
+
+        def undo() -> None:
+            messages.extend(dropped)
+            user.next_versions = before
+
+        return await self._start(request, conversation, user, undo=undo)
 
     async def edit(self, request: Request) -> dict[str, Any]:
-        """``chat.edit``: replace the last user message (and what follows), send again."""
+        """``chat.edit``: a user message (the last one by default) rewritten; the conversation
+        continues from it, and what it replaced stays an earlier version."""
         assert isinstance(request, ChatEdit)
         conversation = await self._load_idle(request.conversation_id)
         messages = conversation.messages
@@ -186,10 +212,14 @@ class ChatService:
         if not users:
             raise ProtocolError("nothing_to_edit", "There is no message to edit.")
         at = users[-1]
+        if request.message_id is not None:
+            found = [i for i in users if messages[i].id == request.message_id]
+            if not found:
+                raise ProtocolError("not_found", "That message is no longer in this conversation.")
+            at = found[0]
         old = messages[at:]
-        context = old[0].context
-        user = self._user(request.text, context, old[0].attachments)  # an edit keeps the attachments
-        messages[at:] = [user]
+        user = self._user(request.text, old[0].context, old[0].attachments)  # an edit keeps the attachments
+        versions.replace_tail(messages, at, [user])
         old_title = conversation.title
         if at == users[0] and not conversation.title_from_user:
             conversation.title = make_title(request.text)
@@ -199,6 +229,27 @@ class ChatService:
             conversation.title = old_title
 
         return await self._start(request, conversation, user, undo=undo)
+
+    async def version(self, request: Request) -> dict[str, Any]:
+        """``chat.version``: put another version of the tail headed by a message on the path."""
+        assert isinstance(request, ChatVersion)
+        conversation = await self._load_idle(request.conversation_id)
+        messages = conversation.messages
+        at = next((i for i, m in enumerate(messages) if m.id == request.message_id), None)
+        if at is None:
+            raise ProtocolError("not_found", "That message is no longer in this conversation.")
+        found = versions.version_of(messages[at])
+        if found is None or not 1 <= request.index <= found[1]:
+            raise ProtocolError("bad_request", f"chat.version: there is no version {request.index} here.")
+        old = messages[at:]
+        versions.switch(messages, at, request.index - 1)
+        try:
+            await self.conversations.save(conversation)
+        except StorageFullError:
+            messages[at:] = old
+            raise ProtocolError("storage_full", STORAGE_FULL) from None
+        return reply("conv.state", request, conversation_id=conversation.id,
+                     conversation=conversation_view(conversation))
 
     # ----------------------------------------------------------------- internals
 

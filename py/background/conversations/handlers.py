@@ -27,7 +27,7 @@ from ..protocol import (
     reply,
 )
 from ..store.conversations import ConversationStore
-from ..store.records import StoredConversation, conversation_view
+from ..store.records import StoredConversation, conversation_view, every_message
 from ..store.storage import StorageFullError, StorageProblem
 from .transfer import (
     attachment_refs,
@@ -194,7 +194,7 @@ class ConversationHandlers:
                     restore = self.attachments.restore
                     await restore_attachments(conversation, result.files, restore, result.skipped)
                 else:
-                    for message in conversation.messages:
+                    for message in every_message(conversation.messages):
                         message.attachments = []
                 try:
                     await self.conversations.save(conversation)

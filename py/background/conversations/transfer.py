@@ -32,7 +32,7 @@ from ..attachments.model import AttachmentRef, AttachmentRefused
 from ..chat.service import user_item
 from ..page.context import sanitize_context
 from ..protocol import MAX_IMPORT_CHARS
-from ..store.records import StoredConversation, StoredMessage
+from ..store.records import StoredConversation, StoredMessage, every_message
 from ..store.storage import SCHEMA_VERSION
 from ..untrusted import UntrustedInput, decode
 
@@ -84,7 +84,7 @@ def export_json(conversations: list[StoredConversation], now_ms: int,
 
 def attachment_refs(conversations: list[StoredConversation]) -> list[AttachmentRef]:
     """Every attachment the conversations' messages refer to, in order."""
-    return [ref for c in conversations for m in c.messages for ref in m.attachments]
+    return [ref for c in conversations for m in every_message(c.messages) for ref in m.attachments]
 
 
 def _when(ms: int) -> str:
@@ -207,7 +207,7 @@ async def restore_attachments(
     """Bring an imported conversation's attachments in under new ids (``restore`` stores one
     and returns its new ref); a ref whose bytes are missing or refused leaves its message."""
     renamed: dict[str, AttachmentRef | None] = {}
-    for message in conversation.messages:
+    for message in every_message(conversation.messages):
         kept = []
         for ref in message.attachments:
             if ref.id not in renamed:

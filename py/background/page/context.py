@@ -23,6 +23,7 @@ __all__ = [
     "SELECTION_CHARS",
     "PageBridge",
     "PageUnavailable",
+    "budget_for",
     "build_context",
     "explain_failure",
     "new_boundary",
@@ -32,7 +33,14 @@ __all__ = [
     "unavailable_reason",
 ]
 
-BUDGET_CHARS = 12_000
+BUDGET_CHARS = 12_000  # a model whose context window is not known
+# A page may take an eighth of the model's context window (about 4 characters a token),
+# within these bounds: enough to be worth reading, little enough to leave room for the
+# conversation (and for the browser's storage, where it is kept with the message).
+CHARS_PER_TOKEN = 4
+WINDOW_SHARE = 8
+MIN_BUDGET_CHARS = 4_000
+MAX_BUDGET_CHARS = 60_000
 SELECTION_CHARS = 6_000
 MENU_ID = "sidepy-selection"
 MENU_TITLE = "Ask SidePy about selection"
@@ -125,6 +133,14 @@ def explain_failure(error: str, url: str | None) -> str:
     if "cannot access" in text or "permission" in text:
         return NO_ACCESS
     return f"SidePy could not read this page ({error.strip() or 'unknown error'})."
+
+
+def budget_for(window_tokens: int | None) -> int:
+    """The page budget in characters for a model with a context window of ``window_tokens``."""
+    if not window_tokens:
+        return BUDGET_CHARS
+    share = window_tokens * CHARS_PER_TOKEN // WINDOW_SHARE
+    return max(MIN_BUDGET_CHARS, min(MAX_BUDGET_CHARS, share))
 
 
 def trim(text: str, budget: int) -> tuple[str, bool]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..chat.request import context_window
 from ..protocol import PageContextRequest, Request, reply
-from .context import PageBridge, PageUnavailable, build_context
+from .context import PageBridge, PageUnavailable, budget_for, build_context
 
 __all__ = ["PageHandlers"]
 
@@ -29,7 +30,8 @@ class PageHandlers:
             if self.pages is None:
                 raise PageUnavailable("Reading pages is not available here.")
             raw = await self.pages.read_page(None)
-            context = build_context(raw, request.include)
+            window = context_window(request.model) if request.model else None
+            context = build_context(raw, request.include, budget_for(window))
         except PageUnavailable as exc:
             return reply("page.context", request, error=exc.info())
         return reply("page.context", request, context=context.model_dump(exclude_none=True))

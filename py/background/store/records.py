@@ -15,6 +15,7 @@ are left out rather than sent as ``null``/``false``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,7 @@ __all__ = [
     "Usage",
     "attachment_bytes",
     "conversation_view",
+    "every_message",
     "message_view",
     "preview_of",
     "summary_view",
@@ -119,6 +121,17 @@ class StoredMessage(_Record):
     # What the user attached (their bytes are in IndexedDB, background.attachments.store);
     # the request gets them as content parts (background.attachments.items).
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+    # The other versions of the conversation's tail that starts with this message (an
+    # answer written again, a question edited), in writing order without the one on the
+    # path, and where that one sits among them (background.store.versions).
+    versions: list[list[StoredMessage]] = Field(default_factory=list)
+    version: int = 0
+    # A user message whose answer is being written again: the earlier answers, kept for the
+    # new one (it takes them as its versions when its turn starts, even after a wait).
+    next_versions: list[list[StoredMessage]] = Field(default_factory=list)
+
+
+StoredMessage.model_rebuild()
 
 
 class StoredConversation(_Record):
@@ -210,9 +223,18 @@ def unfinished_items(items: list[dict[str, Any]], text: str) -> list[dict[str, A
     return kept
 
 
+def every_message(messages: list[StoredMessage]) -> Iterator[StoredMessage]:
+    """The messages and, depth first, those of every version kept under them."""
+    for message in messages:
+        yield message
+        for tail in (*message.versions, *message.next_versions):
+            yield from every_message(tail)
+
+
 def attachment_bytes(conversation: StoredConversation) -> int:
-    """The bytes of every attachment its messages carry (each counted once)."""
-    sizes = {ref.id: ref.bytes for message in conversation.messages for ref in message.attachments}
+    """The bytes of every attachment its messages carry, earlier versions' included (each
+    counted once)."""
+    sizes = {ref.id: ref.bytes for m in every_message(conversation.messages) for ref in m.attachments}
     return sum(sizes.values())
 
 
@@ -252,6 +274,8 @@ def message_view(
         view["usage"] = message.usage.model_dump()
     if message.searches:
         view["searches"] = list(message.searches)
+    if message.versions:
+        view["versions"] = {"index": message.version + 1, "count": len(message.versions) + 1}
     return view
 
 

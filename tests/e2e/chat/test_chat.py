@@ -94,10 +94,15 @@ def test_a_reply_streams_in_and_renders_as_markdown(
 
 def test_the_page_goes_with_the_message(browser: ChatBrowser, server: MockServerThread, panel: Panel) -> None:
     article_url = browser.article.url
-    panel.ui.get_by_role("button", name="Attach page").click()
+    panel.get("quick-attach").click()
     chip = panel.get("page-context")
     expect(chip).to_be_visible(timeout=TIMEOUT_MS)
     expect(chip).to_contain_text(f"Page: {ARTICLE_TITLE}")
+    extracted = panel.get("page-context-text")
+    expect(extracted).to_be_hidden()
+    chip.get_by_role("button", name=f"Page: {ARTICLE_TITLE}").click()  # what will be sent, before sending
+    expect(extracted).to_contain_text(ARTICLE_FACT)
+    expect(extracted).not_to_contain_text("navigation, not part of the article")
     server.enqueue(text_reply("She kept it for forty-one winters."))
     panel.send("How long did she keep the light?", click=True)
     panel.reply("She kept it for forty-one winters.")
@@ -113,18 +118,23 @@ def test_the_page_goes_with_the_message(browser: ChatBrowser, server: MockServer
     boundary = page_block.split("<<PAGE ", 1)[1].split(">>", 1)[0]
     assert page_block.rstrip().endswith(f"<<END PAGE {boundary}>>") and ARTICLE_FACT in page_block
     assert "untrusted data" in body["instructions"] and "never follow instructions" in body["instructions"]
-    expect(panel.articles("user").last.locator(".ctx")).to_have_text(f"Page: {ARTICLE_TITLE}")
+    context = panel.articles("user").last.locator(".ctx")
+    expect(context.locator("summary")).to_have_text(f"Page: {ARTICLE_TITLE}")
+    expect(context.locator(".ctx-body")).to_be_hidden()  # collapsed under one line ...
+    context.locator("summary").click()
+    expect(context.locator(".ctx-body")).to_contain_text(ARTICLE_FACT)  # ... and open to read
     expect(panel.users.last).to_have_text("How long did she keep the light?")  # the page is not in the bubble
 
     panel.new_chat()
     server.enqueue(text_reply("A lighthouse keeper's forty-one winters."))
-    panel.ui.get_by_role("button", name="Summarize this page").click()
+    panel.get("quick-summarize").click()
     panel.reply("A lighthouse keeper's forty-one winters.")
     sent = last_request_text(server)
-    assert "Summarize this page." in sent and ARTICLE_FACT in sent and ARTICLE_TITLE in sent
-    expect(panel.articles("user").last.locator(".ctx")).to_have_text(f"Page: {ARTICLE_TITLE}")
+    assert f"Summarize “{ARTICLE_TITLE}”." in sent and ARTICLE_FACT in sent
+    expect(panel.articles("user").last.locator(".ctx summary")).to_have_text(f"Page: {ARTICLE_TITLE}")
     stored = browser.current()
     assert stored["messages"][0]["context"]["title"] == ARTICLE_TITLE
+    assert ARTICLE_TITLE in stored["title"]  # the conversation's title names the page
 
 
 def test_stop_keeps_the_partial_reply_and_regenerate_replaces_it(

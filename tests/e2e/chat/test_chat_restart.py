@@ -104,9 +104,10 @@ def cut_by_a_worker_stop(browser: ChatBrowser, server: MockServerThread, panel: 
     time.sleep(2.5)  # the background persists a streaming reply at least every 2 s
     restart(browser)
 
-    meta = panel.meta()
-    expect(meta).to_contain_text("Stopped", timeout=TIMEOUT_MS)
-    expect(meta).to_contain_text("interrupted")
+    # Marked as cut where it stands; why, and the way on, said once in the banner.
+    expect(panel.meta()).to_contain_text("Answer cut off", timeout=TIMEOUT_MS)
+    expect(panel.banner).to_contain_text("cut off when SidePy's background stopped")
+    expect(panel.banner.get_by_role("button", name="Try again")).to_be_visible()
     panel.wait_idle()
     kept = reply.inner_text()
     assert LONG.startswith(kept) and 5 <= len(kept.split()) < 300, kept

@@ -148,8 +148,8 @@ def test_hostile_markup_is_inert(
         target = reply.get_by_text(name).first
         if target.count():
             target.click(force=True, timeout=2_000, no_wait_after=True)
-    if panel.ui.locator("#messages details").count():
-        panel.ui.locator("#messages details").first.click()
+    if panel.assistants.locator("details").count():  # a <details> the model wrote
+        panel.assistants.locator("details").first.click()
     time.sleep(0.5)
     found = assert_inert(panel)
     # Left: the fine link, and the image as a plain link to it.

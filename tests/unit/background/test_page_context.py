@@ -14,6 +14,7 @@ from background.page.context import (
     PDF,
     WEB_STORE,
     PageUnavailable,
+    budget_for,
     build_context,
     explain_failure,
     prompt_text,
@@ -172,6 +173,23 @@ def test_page_context_request_and_its_use_in_a_message() -> None:
     body = json.loads(h.transport.requests[0].body or b"{}")
     parts = [p["text"] for p in body["input"][0]["content"]]
     assert "Main text" in parts[0] and parts[1] == "Summarize this page"
+
+
+def test_the_page_budget_follows_the_models_context_window() -> None:
+    assert budget_for(None) == BUDGET_CHARS  # a model we know nothing of
+    assert budget_for(16_385) == 8_192  # an eighth of a small window, ~4 characters a token
+    assert budget_for(272_000) == 60_000 and budget_for(1_000) == 4_000  # within bounds
+    long = dict(PAGE, text="word " * 30_000)
+    h = Harness(pages=FakePages(long))
+    small = h.ask({"type": "page.context", "id": 1, "include": "page", "model": "gpt-3.5-turbo"})["context"]
+    large = h.ask({"type": "page.context", "id": 2, "include": "page", "model": "gpt-5"})["context"]
+    unknown = h.ask({"type": "page.context", "id": 3, "include": "page"})["context"]
+    assert small["budget"] == 8_192 and len(small["text"]) <= 8_192 and small["truncated"]
+    assert large["budget"] == 60_000 and len(large["text"]) > 50_000
+    assert unknown["budget"] == BUDGET_CHARS
+    # What comes back with the message is held to the same budget: the conversation's model's.
+    sent = h.ask({"type": "chat.send", "id": 4, "text": "Sum up", "model": "gpt-5", "context": large})
+    assert len(sent["user"]["context"]["text"]) == len(large["text"])
 
 
 def test_unreadable_pages_answer_with_page_unavailable() -> None:

@@ -83,7 +83,7 @@ def push(state, kind, turn_id="t1", conversation_id=CID, now=0, wall=0, **fields
 
 def start_turn(state, text="hi", turn_id="t1", assistant_id="a1"):
     """Send ``text`` in c1 and let the worker accept it and start the reply."""
-    assert state.send(text)
+    assert state.composer.send(text)
     req = only(state.take_outbox(), "chat.send")
     accept(state, req, turn_id=turn_id, user_id="u-" + turn_id)
     assistant = message(assistant_id, "assistant", "", streaming=True)
@@ -98,3 +98,35 @@ def deltas(state, texts, turn_id="t1", first_seq=1):
 
 def texts(state):
     return [(m.role, m.text) for m in state.conv.messages]
+
+
+class Parts:
+    """The parts a panel part is built from, ready as after ``hello`` (for testing one part alone)."""
+
+    def __init__(self, view=None):
+        from panel.banners import Banners
+        from panel.connection import Connection, Revisions
+        from panel.setup import Setup
+        from panel.usage import Usage
+
+        self.rev = Revisions()
+        self.conn = Connection(self.rev, 0, session="t")
+        self.conn.hello({"type": "hello", "v": 1}, {"kind": "hello"})
+        self.banners = Banners(self.rev)
+        self.setup = Setup(self.rev)
+        self.setup.update(settings() if view is None else view)
+        self.usage = Usage(self.rev)
+
+    def turn(self):
+        from panel.turn import Turn
+
+        return Turn(self.conn, self.rev, self.banners, self.setup, self.usage)
+
+    def sent(self):
+        return self.conn.take_outbox()
+
+    def reply(self, msg, **fields):
+        """The entry the router would hand the part with the reply to ``msg``."""
+        answer = {"type": "x", "id": msg["id"]}
+        answer.update(fields)
+        return self.conn.answer(answer)

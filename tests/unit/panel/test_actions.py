@@ -43,67 +43,77 @@ def test_template_expansion() -> None:
 
 def test_sending_a_template_shortcut_sends_its_prompt() -> None:
     state = with_conversation()
-    assert state.send("/tldr long article")
+    assert state.composer.send("/tldr long article")
     req = only(state.take_outbox(), "chat.send")
     assert req["text"] == "Summarize in 3 bullets:\n\nlong article"
 
 
 def test_templates_come_from_settings_and_follow_changes() -> None:
     state = ready()
-    assert [t["name"] for t in templates.suggestions("/", state.templates)] == ["tldr"]
+    assert [t["name"] for t in templates.suggestions("/", state.setup.templates)] == ["tldr"]
     state.receive({"type": "settings", "settings": settings(templates=TEMPLATES)}, 0)
-    assert len(templates.suggestions("/t", state.templates)) == 3
+    assert len(templates.suggestions("/t", state.setup.templates)) == 3
 
 
 def test_summarize_this_page_asks_for_the_page_then_sends_with_it() -> None:
     state = with_conversation()
-    state.quick_action("summarize")
+    state.composer.quick_action("summarize")
     req = only(state.take_outbox(), "page.context")
     assert req["include"] == "page"
     state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
     send = only(state.take_outbox(), "chat.send")
-    assert send["text"] == "Summarize this page." and send["context"] == PAGE
+    assert send["text"] == "Summarize “Example Domain”." and send["context"] == PAGE  # the title names it
     assert state.conv.messages[-1].context == PAGE
 
 
 def test_explain_selection_needs_a_selection() -> None:
     state = with_conversation()
-    state.quick_action("explain")
+    state.composer.quick_action("explain")
     req = only(state.take_outbox(), "page.context")
     assert req["include"] == "selection"
     state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
     assert state.take_outbox() == []
-    assert state.banner_views(0)[0]["text"] == "Select some text on the page first, then try again."
-    state.quick_action("explain")
+    assert state.banners.views(0)[0]["text"] == "Select some text on the page first, then try again."
+    state.composer.quick_action("explain")
     req = only(state.take_outbox(), "page.context")
     with_selection = dict(PAGE)
     with_selection["selection"] = "monads"
     state.receive({"type": "page.context", "id": req["id"], "context": with_selection}, 0)
+    # The selection waits in the composer for an instruction ...
+    assert state.take_outbox() == [] and state.banners.items == []
+    assert state.composer.context["selection"] == "monads" and "selection" in state.composer.placeholder
+    assert state.composer.send("Translate it into French")
+    send = only(state.take_outbox(), "chat.send")
+    assert send["text"] == "Translate it into French" and send["context"]["selection"] == "monads"
+    # ... and Enter alone explains it.
+    state = with_conversation()
+    state.composer.selection_pushed(with_selection)
+    assert state.composer.send("")
     assert only(state.take_outbox(), "chat.send")["text"] == "Explain the selected text."
-    assert state.banners == []
 
 
 def test_a_page_that_cannot_be_read_says_why() -> None:
     state = with_conversation()
-    state.quick_action("summarize")
+    state.composer.quick_action("summarize")
     req = only(state.take_outbox(), "page.context")
     error = {"kind": "page_unavailable", "message": "Chrome does not let extensions read chrome:// pages."}
     state.receive({"type": "page.context", "id": req["id"], "error": error}, 0)
     assert state.take_outbox() == []
-    assert state.banner_views(0) == [{"key": "page", "level": "error", "action": None,
-                                      "text": "Chrome does not let extensions read chrome:// pages."}]
-    state.dismiss("page")
-    assert state.banners == []
+    [view] = state.banners.views(0)
+    assert view["key"] == "page" and view["action"] is None
+    assert view["text"] == "Chrome does not let extensions read chrome:// pages."
+    state.banners.dismiss("page")
+    assert state.banners.items == []
 
 
 def test_attach_the_page_to_the_composer_and_remove_it() -> None:
     state = with_conversation()
-    state.quick_action("attach")
+    state.composer.quick_action("attach")
     req = only(state.take_outbox(), "page.context")
     state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
-    assert state.context == PAGE
-    state.clear_context()
-    assert state.context is None
+    assert state.composer.context == PAGE
+    state.composer.clear_context()
+    assert state.composer.context is None
 
 
 def test_a_selection_pushed_from_the_context_menu_lands_in_the_composer() -> None:
@@ -111,25 +121,25 @@ def test_a_selection_pushed_from_the_context_menu_lands_in_the_composer() -> Non
     ctx = dict(PAGE)
     ctx["selection"] = "the selected words"
     state.receive({"type": "page.selection", "context": ctx}, 0)
-    assert state.context["selection"] == "the selected words"
-    state.send("What does this mean?")
-    assert only(state.take_outbox(), "chat.send")["context"] == ctx and state.context is None
+    assert state.composer.context["selection"] == "the selected words"
+    state.composer.send("What does this mean?")
+    assert only(state.take_outbox(), "chat.send")["context"] == ctx and state.composer.context is None
 
 
 def test_quick_actions_during_a_reply_are_sent_for_the_worker_to_queue() -> None:
     state = with_conversation()
     start_turn(state)
-    state.quick_action("summarize")
+    state.composer.quick_action("summarize")
     assert only(state.take_outbox(), "page.context")["include"] == "page"
 
 
 def test_quick_actions_wait_while_a_message_is_still_being_sent() -> None:
     state = with_conversation()
-    assert state.send("first")
+    assert state.composer.send("first")
     state.take_outbox()
-    state.quick_action("summarize")
+    state.composer.quick_action("summarize")
     assert state.take_outbox() == []
-    assert state.banner_views(0)[0]["text"] == "Wait a moment: your last message is still being sent."
+    assert state.banners.views(0)[0]["text"] == "Wait a moment: your last message is still being sent."
 
 
 def test_quick_actions_before_the_worker_is_ready_are_queued() -> None:
@@ -140,26 +150,28 @@ def test_quick_actions_before_the_worker_is_ready_are_queued() -> None:
     except ImportError:
         from support import connect
     state = PanelState(now=0, session="t")
-    state.quick_action("summarize")
+    state.composer.quick_action("summarize")
     out = connect(state)
     req = only(out, "page.context")
     state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
-    assert only(state.take_outbox(), "chat.send")["text"] == "Summarize this page."
+    assert only(state.take_outbox(), "chat.send")["text"] == "Summarize “Example Domain”."
 
 
 def test_an_error_without_a_request_is_a_banner() -> None:
     state = ready()
     state.receive({"type": "error", "code": "internal", "message": "boom"}, 0)
-    assert state.banner_views(0)[0]["text"] == "boom"
+    [view] = state.banners.views(0)
+    assert view["text"] == "Something went wrong inside SidePy. Details says what failed."
+    assert "boom" in view["details"]  # the worker's own words, behind the Details toggle
     assert state.status_text(0) == "Ready"
 
 
 def test_rate_limits_from_hello_and_turns() -> None:
     state = ready(limits={"primary": {"used_percent": 10, "window_minutes": 300, "resets_in_seconds": 60}})
-    assert state.rate_limit_rows(30000)[0]["text"] == "10% used · resets in 30 s"
+    assert state.usage.rows(30000)[0]["text"] == "10% used · resets in 30 s"
     push(state, "turn.limits", limits={"tokens": {"limit": 1000, "remaining": 250, "resets_in_seconds": 2}},
          wall=50000)
-    assert state.rate_limit_rows(50000) == [
+    assert state.usage.rows(50000) == [
         {"label": "Tokens", "used_percent": 75.0, "text": "250 of 1k left · resets in 2 s"}
     ]
 
@@ -177,6 +189,6 @@ def test_per_turn_and_session_usage_on_load() -> None:
     view = conversation(CID, [message("u", "user", "q"), message("a", "assistant", "r", usage=usage)],
                         usage={"total_tokens": 2500})
     connect(state, active=view)
-    assert state.usage_text() == "Last turn: 10 in · 5 out · Session: 2.5k tokens"
-    state.new_chat()
-    assert state.usage_text() == ""
+    assert state.usage.text(state.conv) == "Last turn: 10 in · 5 out · Session: 2.5k tokens"
+    state.convs.new_chat()
+    assert state.usage.text(state.conv) == ""

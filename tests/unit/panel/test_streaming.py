@@ -105,22 +105,24 @@ def test_reconnecting_drops_the_partial_text_and_shows_the_attempt() -> None:
              "fields": {}}
     push(state, "turn.reconnecting", attempt=2, max_attempts=5, delay_ms=1500, error=error, wall=10000)
     assert state.conv.messages[-1].text == ""
-    views = state.banner_views(10000)
-    assert views[0]["text"] == ("Reconnecting… 2/5 · stream disconnected before completion · retry in 2 s")
-    assert state.banner_views(12000)[0]["text"].endswith("completion")  # countdown over
+    # The status line says it, not a banner: nothing has failed yet.
+    assert state.banners.items == []
+    assert state.status_text(0, 10000) == "Connection lost: retrying in 2 s (2 of 5)"
+    assert state.status_text(0, 12000) == "Reconnecting…"  # countdown over
     push(state, "turn.delta", seq=7, text="A full answer")  # seq goes on; taken as is
-    assert state.conv.messages[-1].text == "A full answer" and state.banners == []
+    assert state.conv.messages[-1].text == "A full answer" and state.status_text(0, 12000) == "Writing…"
 
 
 def test_turn_waiting_counts_down_to_the_retry() -> None:
     state = with_conversation()
     start_turn(state)
     push(state, "turn.waiting", until=70000, reason="Rate limit reached for gpt-5", wall=10000)
-    assert state.banner_views(10000)[0]["text"] == "Rate limit reached for gpt-5 · retrying in 1 min"
-    assert state.banner_views(65500)[0]["text"] == "Rate limit reached for gpt-5 · retrying in 5 s"
-    assert state.counting_down
+    assert state.status_text(0, 10000) == "Waiting 1 min for the rate limit"
+    assert state.status_text(0, 65500) == "Waiting 5 s for the rate limit"
+    assert state.ticking and state.banners.items == []
+    assert not state.turn.stalled(60000)  # waiting on purpose is not silence
     push(state, "turn.started", assistant=message("a1", "assistant", ""))
-    assert state.banners == []
+    assert state.status_text(0, 71000) == "Connecting…"
 
 
 def test_turn_error_shows_the_message_and_offers_a_retry() -> None:
@@ -130,11 +132,13 @@ def test_turn_error_shows_the_message_and_offers_a_retry() -> None:
     error = {"kind": "usage_limit_reached", "retryable": False, "fields": {},
              "message": "You've hit your usage limit. Try again in 2 hours."}
     push(state, "turn.error", error=error, assistant=message("a1", "assistant", "so ", error=error))
-    assert state.banner_views(0) == [{"key": "turn", "level": "error", "action": "regenerate",
-                                      "text": "You've hit your usage limit. Try again in 2 hours."}]
-    assert state.conv.messages[-1].error == error and state.can_send()
+    [view] = state.banners.views(0)
+    assert view["key"] == "turn" and view["action"] == "retry" and view["label"] == "Try again"
+    assert view["text"] == "You've hit your usage limit. Try again in 2 hours."
+    assert "usage_limit_reached" in view["details"]
+    assert state.conv.messages[-1].error == error and state.composer.can_send()
     state.regenerate()
-    assert only(state.take_outbox(), "chat.regenerate") and state.banners == []
+    assert only(state.take_outbox(), "chat.regenerate") and state.banners.items == []
 
 
 def test_an_empty_reply_that_failed_leaves_no_empty_bubble() -> None:
@@ -147,11 +151,12 @@ def test_an_empty_reply_that_failed_leaves_no_empty_bubble() -> None:
 def test_typing_while_the_worker_boots_is_queued_and_sent_on_hello() -> None:
     state = PanelState(now=0, session="t")
     state.receive({"type": "boot.status", "state": "starting", "elapsed_ms": 300}, 10)
-    assert state.send("early bird")
+    assert state.composer.send("early bird")
     assert state.take_outbox() == []
     queued = state.conv.messages[0]
-    assert queued.pending == "queued" and state.pending_label(queued) == "Queued: sends when SidePy is ready"
-    assert not state.send("second")  # one message in flight at a time; the text stays in the composer
+    assert queued.pending == "queued"
+    assert state.composer.pending_label(queued) == "Queued: sends when SidePy is ready"
+    assert not state.composer.send("second")  # one message in flight at a time; the text stays typed
     state.receive({"type": "port.connected"}, 20)
     hello = only(state.take_outbox(), "hello")
     state.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(), "conversations": [],
@@ -169,7 +174,7 @@ def test_the_worker_restart_mid_turn_rebuilds_from_hello() -> None:
     start_turn(state)
     deltas(state, ["alpha ", "beta "])
     state.receive({"type": "port.disconnected"}, 1000)
-    assert state.status_text(1300) == "Reconnecting… 0.3 s"
+    assert state.status_text(1300) == "Reconnecting…"
     state.receive({"type": "port.connected"}, 1500)
     hello = only(state.take_outbox(), "hello")
     assert hello["conversation_id"] == CID
@@ -178,7 +183,7 @@ def test_the_worker_restart_mid_turn_rebuilds_from_hello() -> None:
                           streaming={"turn_id": "t1", "seq": 3})
     reply = {"type": "hello", "id": hello["id"], "v": 1, "settings": settings(), "active": stored}
     state.receive(reply, 1600)
-    assert state.status_text(1600) == "Ready"
+    assert state.status_text(1600) == "Writing…"  # the reply goes on
     assert state.conv.messages[-1].text == "alpha beta gamma "
     push(state, "turn.delta", seq=4, text="delta")
     assert state.conv.messages[-1].text == "alpha beta gamma delta"
@@ -186,7 +191,7 @@ def test_the_worker_restart_mid_turn_rebuilds_from_hello() -> None:
 
 def test_an_unanswered_send_is_sent_again_after_a_restart_unless_stored() -> None:
     state = with_conversation()
-    state.send("lost?")
+    state.composer.send("lost?")
     first = only(state.take_outbox(), "chat.send")
     state.receive({"type": "port.disconnected"}, 0)
     state.receive({"type": "port.connected"}, 10)
@@ -196,7 +201,7 @@ def test_an_unanswered_send_is_sent_again_after_a_restart_unless_stored() -> Non
     assert again == first  # same id and client_id: a worker that got it once answers without a 2nd turn
 
     state = with_conversation()
-    state.send("kept")
+    state.composer.send("kept")
     sent = only(state.take_outbox(), "chat.send")
     state.receive({"type": "port.disconnected"}, 0)
     state.receive({"type": "port.connected"}, 10)
@@ -212,7 +217,7 @@ def test_an_unanswered_send_is_sent_again_after_a_restart_unless_stored() -> Non
 
 def test_a_worker_without_client_ids_is_matched_by_text() -> None:
     state = with_conversation()
-    state.send("same words")
+    state.composer.send("same words")
     state.take_outbox()
     state.receive({"type": "port.disconnected"}, 0)
     state.receive({"type": "port.connected"}, 10)
@@ -225,7 +230,7 @@ def test_a_worker_without_client_ids_is_matched_by_text() -> None:
 def test_requests_made_while_reconnecting_wait_for_hello() -> None:
     state = with_conversation()
     state.receive({"type": "port.disconnected"}, 0)
-    state.rename(CID, "New name")
+    state.convs.rename(CID, "New name")
     assert state.take_outbox() == []
     state.receive({"type": "port.connected"}, 10)
     hello = only(state.take_outbox(), "hello")
@@ -246,9 +251,9 @@ def test_a_pushed_hello_before_the_reply_does_not_switch_the_view() -> None:
 
 def test_stop_takes_back_a_send_still_waiting_for_the_worker() -> None:
     state = PanelState(now=0, session="t")
-    state.send("never mind")
+    state.composer.send("never mind")
     state.stop()
-    assert state.conv.messages == [] and state.take_composer_fill() == "never mind"
+    assert state.conv.messages == [] and state.composer.take_fill() == "never mind"
     state.receive({"type": "port.connected"}, 10)
     hello = only(state.take_outbox(), "hello")
     state.receive({"type": "hello", "id": hello["id"], "v": 1}, 20)
@@ -257,17 +262,18 @@ def test_stop_takes_back_a_send_still_waiting_for_the_worker() -> None:
 
 def test_a_refused_send_puts_the_text_and_context_back() -> None:
     state = with_conversation()
-    state.context = {"title": "Page", "url": "https://example.com", "text": "body", "truncated": False}
-    state.send("about this")
+    page = {"title": "Page", "url": "https://example.com", "text": "body", "truncated": False}
+    state.composer.context = page
+    state.composer.send("about this")
     req = only(state.take_outbox(), "chat.send")
-    assert req["context"]["title"] == "Page" and state.context is None
+    assert req["context"]["title"] == "Page" and state.composer.context is None
     state.receive({"type": "error", "id": req["id"], "code": "no_api_key",
                    "message": "Add an API key in SidePy's options."}, 0)
-    assert state.conv.messages == [] and state.take_composer_fill() == "about this"
-    assert state.context["title"] == "Page"
-    assert state.banner_views(0)[0]["text"] == "Add an API key in SidePy's options."
-    state.send("about this")
-    assert state.banners == []  # the next try clears the old error
+    assert state.conv.messages == [] and state.composer.take_fill() == "about this"
+    assert state.composer.context["title"] == "Page"
+    assert state.banners.views(0)[0]["text"] == "Add an API key in SidePy's options."
+    state.composer.send("about this")
+    assert state.banners.items == []  # the next try clears the old error
 
 
 def test_one_megabyte_reply_streams_in_and_matches_the_final_text() -> None:
@@ -305,7 +311,7 @@ def test_a_pushed_hello_after_the_reply_changes_nothing() -> None:
 
 def test_a_resend_the_worker_already_had_reloads_the_conversation() -> None:
     state = with_conversation()
-    state.send("once")
+    state.composer.send("once")
     first = only(state.take_outbox(), "chat.send")
     state.receive({"type": "port.disconnected"}, 0)
     state.receive({"type": "port.connected"}, 10)
@@ -320,31 +326,31 @@ def test_a_resend_the_worker_already_had_reloads_the_conversation() -> None:
     assert not state.conv.busy or state.conv.loading
     done = conversation(CID, [user, message("a1", "assistant", "the reply")])
     state.receive({"type": "conv.state", "id": req["id"], "conversation": done}, 40)
-    assert texts(state) == [("user", "once"), ("assistant", "the reply")] and state.can_send()
+    assert texts(state) == [("user", "once"), ("assistant", "the reply")] and state.composer.can_send()
 
 
 def test_a_message_over_the_limit_stays_in_the_composer() -> None:
     state = with_conversation()
-    assert not state.send("x" * 100001)
+    assert not state.composer.send("x" * 100001)
     assert state.take_outbox() == [] and state.conv.messages == []
-    text = state.banner_views(0)[0]["text"]
+    text = state.banners.views(0)[0]["text"]
     assert text == "Messages are limited to 100,000 characters; this one has 100,001."
 
 
 def test_a_second_answer_to_a_resent_request_is_ignored() -> None:
     state = with_conversation()
-    state.delete(CID)
+    state.convs.delete(CID)
     req = only(state.take_outbox(), "conv.delete")
     state.receive({"type": "conv.list", "id": req["id"], "conversations": []}, 0)
     late = {"type": "error", "id": req["id"], "code": "not_found", "message": "no such conversation"}
     state.receive(late, 0)
-    assert state.banners == []
+    assert state.banners.items == []
 
 
 def test_a_message_typed_after_a_failed_boot_waits_for_the_retry() -> None:
     state = PanelState(now=0, session="t")
     state.receive({"type": "boot.status", "state": "failed", "error": "Python did not start"}, 10)
-    assert state.send("still here?")
+    assert state.composer.send("still here?")
     assert state.take_outbox() == [] and state.conv.messages[0].pending == "queued"
     state.receive({"type": "port.connected"}, 20)
     hello = only(state.take_outbox(), "hello")
