@@ -33,6 +33,34 @@ ACCEPT = ("image/png,image/jpeg,image/webp,image/gif,application/pdf,text/*,.md,
           ".html,.css,.xml,.yaml,.yml,.toml,.ini,.log,.sh,.c,.h,.cpp,.java,.go,.rs,.rb,.php,.sql,.tex")
 BUSY = "Wait a moment: an attachment is still being added."
 
+# Thumbnails seen, by attachment id: a view without one (chat.accepted, turn.started carry
+# none) shows the one the panel already has. Bounded: the oldest go first.
+THUMBS = {}
+MAX_THUMBS = 300
+
+
+def remember(view):
+    """Keep ``view``'s thumbnail for later views of the same attachment."""
+    if isinstance(view, dict) and view.get("id") and view.get("thumb"):
+        if view["id"] not in THUMBS and len(THUMBS) >= MAX_THUMBS:
+            del THUMBS[next(iter(THUMBS))]
+        THUMBS[view["id"]] = view["thumb"]
+
+
+def with_thumbs(views):
+    """A message's ``attachments`` views, each with its thumbnail when the panel has one."""
+    out = []
+    for view in views or []:
+        if not isinstance(view, dict) or not view.get("id"):
+            continue
+        remember(view)
+        if not view.get("thumb") and view["id"] in THUMBS:
+            view = dict(view)
+            view["thumb"] = THUMBS[view["id"]]
+        out.append(view)
+    return out
+
+
 # Requests this part makes (their replies come back to it).
 ADD = "attach"
 REMOVE = "attach-remove"
@@ -118,6 +146,7 @@ class Attachments:
             if view.get("id"):
                 self.conn.request(REMOVE, {"type": "attach.remove", "attachment_id": view["id"]})
             return
+        remember(view)
         chip.update({"id": view.get("id"), "kind": view.get("kind") or chip["kind"],
                      "name": view.get("name") or chip["name"], "bytes": view.get("bytes"),
                      "thumb": view.get("thumb"), "busy": False, "width": view.get("width"),
@@ -159,7 +188,8 @@ class Attachments:
         """Show one attachment full size (a chip's or a message's)."""
         if not attachment_id:
             return
-        self.viewer = {"id": attachment_id, "name": name, "url": None, "kind": kind}
+        self.viewer = {"id": attachment_id, "name": name, "url": None, "text": None, "kind": kind,
+                       "loaded": False}
         self.conn.request(GET, {"type": "attach.get", "attachment_id": attachment_id})
         self.rev.touch("composer")
 
@@ -171,6 +201,8 @@ class Attachments:
         self.viewer["url"] = msg.get("data_url")
         self.viewer["text"] = msg.get("text")
         self.viewer["kind"] = view.get("kind") or self.viewer["kind"]
+        self.viewer["bytes"] = view.get("bytes")
+        self.viewer["loaded"] = True
         self.rev.touch("composer")
 
     def close(self):
@@ -209,6 +241,27 @@ class Attachments:
         if self.chips:
             self.chips = []
             self.rev.touch("composer")
+
+
+def badge(view):
+    """The short word a file shows where an image shows its thumbnail: ``PDF``, ``MD``, ``TXT``."""
+    if view.get("kind") == "pdf":
+        return "PDF"
+    name = view.get("name") or ""
+    dot = name.rfind(".")
+    ext = name[dot + 1:] if dot > 0 else ""
+    plain = ext and all(c.isalpha() or c.isdigit() for c in ext)  # MicroPython's str has no isalnum
+    return ext[:4].upper() if plain else "FILE"
+
+
+def viewer_note(viewer):
+    """What the viewer says when it has nothing to show (a PDF; something that went wrong)."""
+    if not viewer.get("loaded") or viewer.get("url") or viewer.get("text") is not None:
+        return ""
+    size = fmt.size(viewer.get("bytes")) if viewer.get("bytes") else ""
+    what = "A PDF" if viewer.get("kind") == "pdf" else "This file"
+    return "%s%s: it goes to the model as it is; the panel shows no preview of it." % (
+        what, " of " + size if size else "")
 
 
 def tiles(views):

@@ -1,35 +1,31 @@
-"""Attachments in Chromium: the screenshot grant, the canvas pipeline, IndexedDB across a restart.
+"""Attachments in Chromium, from the panel: the screenshot button, paste, drop, the picker.
 
 The screenshot needs Chrome's activeTab grant on the tab, which the user gives by
-invoking SidePy there (the toolbar button). The tests invoke it the way a user's
-click does, through DevTools' ``Extensions.triggerAction`` on the article's tab:
-Chrome runs the action (``action.onClicked``, which opens the side panel) and grants
-activeTab. The messages go from the panel page (``sidepanel.html``, sender kind
-``panel``), as the panel's own requests do.
+invoking SidePy there (the toolbar button). The tests invoke it the way the click
+does, through DevTools' ``Extensions.triggerAction`` on the article's tab: Chrome
+runs the action (``action.onClicked``, which opens the side panel) and grants
+activeTab. Paste and drop are the browser's own events, dispatched on the panel's
+composer with a ``DataTransfer`` holding a real ``File``; the picker is the file
+input Playwright fills. What the model receives is read from the mock server.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import struct
+import io
+import re
 import time
 from typing import Any
 
-from playwright.sync_api import Page
+from PIL import Image, ImageDraw
+from playwright.sync_api import Page, expect
 
 from background.attachments.capture import SCREENSHOT_DENIED
 from background.attachments.imaging import BUDGET
 from mockapi import MockServerThread, http_error
-from tests.e2e.chatkit import ChatBrowser, Panel, stop_worker
+from tests.e2e.chatkit import MODEL, TIMEOUT_MS, ChatBrowser, Panel, stop_worker
 
 KEY = "sk-attach-0123456789abcdefWXYZ"
-
-
-def from_panel(panel: Panel, message: dict[str, Any]) -> dict[str, Any]:
-    """A request from the panel page (sender kind ``panel``); the worker's reply."""
-    reply = panel.page.evaluate("(m) => chrome.runtime.sendMessage(JSON.stringify(m))", message)
-    return json.loads(reply)  # type: ignore[no-any-return]
 
 
 def invoke_on(browser: ChatBrowser, page: Page) -> None:
@@ -44,13 +40,55 @@ def invoke_on(browser: ChatBrowser, page: Page) -> None:
         cdp.detach()
 
 
-def png_size(data_url: str) -> tuple[int, int]:
-    data = base64.b64decode(data_url.split(",", 1)[1])
-    assert data.startswith(b"\x89PNG"), data[:8]
-    return struct.unpack(">II", data[16:24])  # type: ignore[return-value]
+def chart_png() -> bytes:
+    """A bar chart whose last bar is drawn taller than its label says."""
+    image = Image.new("RGB", (640, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for i, height in enumerate((120, 180, 150, 330)):
+        draw.rectangle((60 + i * 140, 360 - height, 150 + i * 140, 360), fill=(26, 115, 232))
+    draw.line((40, 360, 620, 360), fill="black", width=2)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
-def wait_for_request(server: MockServerThread, count: int, timeout_s: float = 30) -> dict[str, Any]:
+def paste(panel: Panel, data: bytes, name: str, mime: str) -> None:
+    panel.frame.evaluate(
+        """([b64, name, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], name, { type: mime }));
+            const composer = document.getElementById("composer");
+            composer.focus();
+            composer.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true,
+                                                                 cancelable: true }));
+        }""",
+        [base64.b64encode(data).decode(), name, mime],
+    )
+
+
+def drop(panel: Panel, text: str, name: str, mime: str) -> None:
+    panel.frame.evaluate(
+        """([text, name, mime]) => {
+            const data = new DataTransfer();
+            data.items.add(new File([text], name, { type: mime }));
+            const target = document.getElementById("composer");
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                const init = { dataTransfer: data, bubbles: true, cancelable: true };
+                target.dispatchEvent(new DragEvent(type, init));
+            }
+        }""",
+        [text, name, mime],
+    )
+
+
+def ready_chip(panel: Panel, count: int = 1) -> None:
+    chips = panel.get("attachment-chip")
+    expect(chips).to_have_count(count, timeout=TIMEOUT_MS)
+    expect(panel.ui.locator("[data-testid=attachment-chip].busy")).to_have_count(0, timeout=TIMEOUT_MS)
+
+
+def wait_for_request(server: MockServerThread, count: int = 1, timeout_s: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         requests = server.requests_to("responses")
@@ -66,80 +104,90 @@ def user_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     return users[-1]["content"]  # type: ignore[no-any-return]
 
 
-def test_without_the_grant_the_screenshot_says_how_to_allow_it(browser: ChatBrowser, panel: Panel) -> None:
-    fresh = browser.ext.context.new_page()  # a tab SidePy was never invoked on
+def image_of(part: dict[str, Any]) -> Image.Image:
+    assert part["type"] == "input_image" and part["image_url"].startswith("data:image/"), part
+    data = base64.b64decode(part["image_url"].split(",", 1)[1])
+    assert len(data) <= BUDGET.max_bytes
+    return Image.open(io.BytesIO(data))
+
+
+def test_without_the_grant_the_screenshot_button_says_how_to_allow_it(
+    browser: ChatBrowser, panel: Panel
+) -> None:
+    fresh = browser.ext.context.new_page()  # a tab SidePy was never invoked on, in front
     try:
         fresh.goto(browser.article.url + "?fresh")
-        reply = from_panel(panel, {"type": "attach.screenshot", "id": 1})
+        panel.get("attach-screenshot").click()
+        expect(panel.banner).to_contain_text(SCREENSHOT_DENIED, timeout=TIMEOUT_MS)
+        expect(panel.get("attachment-chip")).to_have_count(0)
     finally:
         fresh.close()
-    assert reply == {"type": "error", "id": 1, "code": "screenshot_denied", "message": SCREENSHOT_DENIED}
 
 
-def test_the_screenshot_of_the_tab_reaches_the_model_as_input_image_with_the_text(
+def test_the_screenshot_button_sends_the_tab_as_input_image_with_the_text(
     browser: ChatBrowser, panel: Panel, server: MockServerThread
 ) -> None:
     browser.article.bring_to_front()
     invoke_on(browser, browser.article)
-    added = from_panel(panel, {"type": "attach.screenshot", "id": 2})
-    assert added["type"] == "attach.added", added
-    view = added["attachment"]
-    assert view["kind"] == "image" and view["thumb"].startswith("data:image/jpeg;base64,")
-    assert view["width"] <= BUDGET.max_side and view["width"] * view["height"] <= BUDGET.max_pixels
-    sent = from_panel(panel, {"type": "chat.send", "id": 3, "text": "What's wrong with this chart?",
-                              "attachments": [view["id"]], "client_id": "e2e-shot"})
-    assert sent["type"] == "chat.accepted", sent
-    parts = user_parts(wait_for_request(server, 1))
-    image, typed = parts[0], parts[-1]
-    assert image["type"] == "input_image" and image["image_url"].startswith("data:image/")
-    assert typed == {"type": "input_text", "text": "What's wrong with this chart?"}
-    if image["image_url"].startswith("data:image/png"):
-        assert png_size(image["image_url"]) == (view["width"], view["height"])
-    assert len(base64.b64decode(image["image_url"].split(",", 1)[1])) <= BUDGET.max_bytes
+    panel.get("attach-screenshot").click()
+    ready_chip(panel)
+    thumb = panel.get("attachment-chip").locator("img")
+    expect(thumb).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
+    panel.send("What's wrong with this chart?")
+    parts = user_parts(wait_for_request(server))
+    image = image_of(parts[0])
+    assert image.width * image.height <= BUDGET.max_pixels and max(image.size) <= BUDGET.max_side
+    assert any(low != high for low, high in image.convert("RGB").getextrema())  # the page, not a blank frame
+    assert parts[-1] == {"type": "input_text", "text": "What's wrong with this chart?"}
+    # The user's message shows the screenshot; the composer is empty again.
+    expect(panel.articles("user").last.get_by_test_id("message-attachments").locator("img")).to_have_count(1)
+    expect(panel.get("attachment-chip")).to_have_count(0)
+    panel.reply("Echo: What's wrong with this chart?")
+
+
+def test_a_pasted_image_goes_with_the_message(panel: Panel, server: MockServerThread) -> None:
+    paste(panel, chart_png(), "image.png", "image/png")
+    ready_chip(panel)
+    panel.send("Is the last bar right?")
+    parts = user_parts(wait_for_request(server))
+    assert image_of(parts[0]).size == (640, 400)  # within the budget: kept as it was
+    assert parts[-1]["text"] == "Is the last bar right?"
+
+
+def test_a_dropped_text_file_goes_as_input_file_with_its_name(panel: Panel, server: MockServerThread) -> None:
+    text = "month,total\nJan,120\nFeb,180\n"
+    drop(panel, text, "totals.csv", "text/csv")
+    ready_chip(panel)
+    expect(panel.get("attachment-chip")).to_contain_text("totals.csv")
+    panel.send("Sum the totals")
+    parts = user_parts(wait_for_request(server))
+    assert parts[0] == {"type": "input_file", "filename": "totals.csv",
+                        "file_data": "data:text/csv;base64," + base64.b64encode(text.encode()).decode()}
+
+
+def test_a_model_that_cannot_read_images_reads_as_a_sentence(panel: Panel, server: MockServerThread) -> None:
+    server.enqueue(http_error("invalid_request", message="Invalid image."))
+    paste(panel, chart_png(), "image.png", "image/png")
+    ready_chip(panel)
+    panel.send("What is this?")
+    expect(panel.banner).to_contain_text(f"“{MODEL}” cannot read images.", timeout=TIMEOUT_MS)
+    expect(panel.banner).to_contain_text("remove the images")
+    expect(panel.banner.get_by_role("button", name="Choose another model")).to_be_visible()
+    assert "{" not in panel.banner.inner_text().split("Details")[0]
 
 
 def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
     browser: ChatBrowser, panel: Panel, server: MockServerThread
 ) -> None:
-    text = "line 1: total = 41\nline 2: total = 42\n"
-    added = from_panel(panel, {"type": "attach.add", "id": 4, "name": "totals.csv", "source": "drop",
-                               "data": base64.b64encode(text.encode()).decode()})
-    assert added["type"] == "attach.added", added
-    stop_worker(browser.ext)  # Chrome stops the idle worker; the panel keeps the id
-    sent = from_panel(panel, {"type": "chat.send", "id": 5, "text": "Which total is right?",
-                              "attachments": [added["attachment"]["id"]], "client_id": "e2e-restart"})
-    assert sent["type"] == "chat.accepted", sent
-    parts = user_parts(wait_for_request(server, 1))
-    assert parts[0] == {"type": "input_file", "filename": "totals.csv",
-                        "file_data": "data:text/csv;base64," + base64.b64encode(text.encode()).decode()}
+    notes = b"# Notes\nthe last bar is wrong\n"
+    panel.ui.locator("#attach-input").set_input_files(
+        files=[{"name": "notes.md", "mimeType": "text/markdown", "buffer": notes}]
+    )
+    ready_chip(panel)
+    stop_worker(browser.ext)  # Chrome stops the idle worker; the chip keeps its id
+    panel.send("Check my notes")
+    parts = user_parts(wait_for_request(server))
+    assert parts[0]["filename"] == "notes.md"
+    assert base64.b64decode(parts[0]["file_data"].split(",", 1)[1]) == notes
+    panel.reply("Echo: Check my notes")
 
-
-def test_a_model_that_cannot_read_images_reads_as_a_sentence(
-    browser: ChatBrowser, panel: Panel, server: MockServerThread
-) -> None:
-    server.enqueue(http_error("invalid_request", message="Invalid image."))
-    png = base64.b64encode(_tiny_png()).decode()
-    added = from_panel(panel, {"type": "attach.add", "id": 6, "name": "dot.png", "source": "paste",
-                               "data": png})
-    assert added["type"] == "attach.added", added
-    sent = from_panel(panel, {"type": "chat.send", "id": 7, "text": "What is this?",
-                              "attachments": [added["attachment"]["id"]], "client_id": "e2e-blind"})
-    conversation = browser.conversation(sent["conversation_id"])
-    deadline = time.monotonic() + 30
-    while not conversation["messages"][-1].get("error") and time.monotonic() < deadline:
-        time.sleep(0.2)
-        conversation = browser.conversation(sent["conversation_id"])
-    error = conversation["messages"][-1]["error"]
-    assert error["kind"] == "model_cannot_see", error
-    assert error["message"].startswith("mock-model cannot read images, so the server refused this message.")
-
-
-def _tiny_png() -> bytes:
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 8 for _ in range(8))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
