@@ -57,7 +57,7 @@ def test_a_file_from_the_panel_is_posted_without_its_bytes_and_too_large_is_said
 def test_at_most_ten_per_message():
     state = with_conversation()
     for n in range(MAX_PER_MESSAGE):
-        assert state.attachments.add("%d.txt" % n, 1, "text/plain", "picker", CID) is not None
+        assert state.attachments.add(str(n) + ".txt", 1, "text/plain", "picker", CID) is not None
     assert state.attachments.add("more.txt", 1, "text/plain", "picker", CID) is None
     assert state.banners.get("attachments")["text"] == "A message can carry up to 10 attachments."
 
@@ -65,8 +65,8 @@ def test_at_most_ten_per_message():
 def test_a_refusal_takes_the_chip_away_and_says_why_in_a_sentence():
     state = with_conversation()
     req = screenshot(state)
-    sentence = ("To take a screenshot of this tab, open SidePy from it: click the SidePy button in the toolbar "
-                "(or press Ctrl+Shift+Y) while the page is in front, then click the camera again.")
+    sentence = ("To take a screenshot of this tab, open SidePy from it: click the SidePy button in the "
+                "toolbar (or press Ctrl+Shift+Y) while the page is in front, then click the camera again.")
     state.receive({"type": "error", "id": req["id"], "code": "screenshot_denied", "message": sentence}, 0)
     assert state.attachments.chips == []
     assert state.banners.get("attachments")["text"] == sentence
