@@ -95,7 +95,7 @@ def test_a_screenshot_is_scaled_and_stays_png() -> None:
     assert (image.mime, image.width, image.height) == ("image/png", 1686, 948)
     check(image.data, image.mime, image.width, image.height)
     thumb = Image.open(io.BytesIO(base64.b64decode(image.thumb.split(",", 1)[1])))
-    assert thumb.format == "JPEG" and thumb.size == (192, 108)
+    assert thumb.format == "JPEG" and thumb.size == (320, 180)
 
 
 def test_noise_no_png_can_hold_ends_as_jpeg_within_budget() -> None:

@@ -21,8 +21,8 @@ The budget (:class:`ImageBudget`), documented in docs/architecture.md:
   (llama.cpp reads no WebP); a GIF's first frame is what is kept. JPEG has no
   transparency: the renderer paints white behind the image.
 
-Every image also gets a thumbnail (192 px on the longer side, JPEG) for the
-composer's chips and the message's tiles.
+Every image also gets a thumbnail (320 px on the longer side, JPEG: sharp at twice
+the ~160 CSS px a message tile shows) for the composer's chips and the message's tiles.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class ImageBudget:
     """Each further step scales the image by this, at the middle quality."""
     min_side: int = 320
     """No step makes the longer side smaller than this."""
-    thumb_side: int = 192
+    thumb_side: int = 320
     thumb_quality: float = 0.75
 
 

@@ -173,7 +173,7 @@ def test_an_image_within_the_budget_is_kept_byte_for_byte() -> None:
     photo = jpeg(1200, 900, b"\x01" * 200_000)
     image = run_sync(prepare_image(photo, "image/jpeg", "p.jpg", renderer))
     assert image.data == photo and (image.width, image.height, image.mime) == (1200, 900, "image/jpeg")
-    assert renderer.calls == [(192, 144, "image/jpeg", BUDGET.thumb_quality)]  # only the thumbnail
+    assert renderer.calls == [(320, 240, "image/jpeg", BUDGET.thumb_quality)]  # only the thumbnail
     assert image.thumb.startswith("data:image/jpeg;base64,")
 
 
