@@ -12,11 +12,14 @@ import base64
 import json
 from typing import Any
 
+import pytest
+
 from background.attachments.capture import SCREENSHOT_DENIED, Capture
 from background.attachments.model import AttachmentRefused
 from background.store.conversations import ConversationStore
 from background.store.records import StoredConversation, StoredMessage
 from background.store.storage import MemoryStore, Records
+from modelclient import ModelProviderInfo
 from tests.support.aio import run_sync
 from tests.support.images import png
 from tests.unit.background.kit import Harness
@@ -286,3 +289,25 @@ def test_a_failing_attachment_store_never_fails_the_delete() -> None:
     run_sync(store.save(conversation_with("c1", updated=1, attachment_bytes=10)))
     run_sync(store.delete("c1"))
     assert run_sync(store.get("c1")) is None
+
+
+def test_a_pdf_for_a_chat_completions_provider_is_refused_before_anything_is_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The provider's wire API comes from the settings (provider_info); here one on Chat Completions.
+    import background.chat.service as service
+
+    chat_wire = ModelProviderInfo(name="OpenAI", wire_api="chat")
+    monkeypatch.setattr(service, "provider_info", lambda settings, key: chat_wire)
+    h = Harness()
+    pdf = attach(h, b"%PDF-1.7\n1 0 obj\n", "paper.pdf")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "summarize", "attachments": [pdf["id"]]})
+    [error] = h.sent(1, "error")
+    assert error["code"] == "attachment_wire"
+    assert error["message"].startswith(
+        "“paper.pdf” cannot be sent: this provider speaks the Chat Completions API"
+    )
+    assert h.transport.requests == [] and not h.sent(1, "chat.accepted")
+    record = json.loads(h.attachments.meta[pdf["id"]][1])
+    assert record["sent"] is False  # still the composer's: it can be removed, or sent elsewhere
