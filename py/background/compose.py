@@ -20,7 +20,7 @@ from modelclient import Transport
 from .accounts.accounts import Accounts
 from .accounts.handlers import AccountHandlers, chatgpt_connection_test
 from .app import App, Handler, ping_handler
-from .attachments.capture import TabCapture
+from .attachments.capture import ALL_URLS, TabCapture
 from .attachments.handlers import AttachmentHandlers
 from .attachments.imaging import NO_RENDERER, Renderer
 from .attachments.store import AttachmentLibrary, AttachmentStore, MemoryAttachments
@@ -158,7 +158,11 @@ def compose(
     def tester(allowed: Collection[str]) -> ConnectionTest:  # settings.test: credentials only to ``allowed``
         return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout)
 
-    views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember)
+    async def any_tab() -> bool | None:  # the optional <all_urls>: screenshots of any tab
+        return await access.granted(ALL_URLS) if access is not None else None
+
+    views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember,
+                          any_tab=any_tab if access is not None else None)
     vault_status = functools.partial(status_message, vault) if vault is not None else None
     push = SettingsPush(ports, views, vault_status=vault_status, after_reply=context.after_reply,
                         spawn_guarded=tasks.guarded)

@@ -9,7 +9,8 @@ tab when the extension holds either grant:
   (The toolbar button must fire ``action.onClicked``, which opens the panel in
   ``extension/background.js``: a panel opened by ``openPanelOnActionClick``
   comes without the grant.)
-* **<all_urls>** — an optional host permission the user granted.
+* **<all_urls>** — the optional host permission the options page's "Allow screenshots of
+  any tab" asks for (``*://*/*`` is not enough: Chrome wants ``<all_urls>`` itself).
 
 With neither, Chrome refuses, and :func:`explain_capture_failure` says in one
 sentence how to allow it. The capture itself runs in the worker
@@ -23,11 +24,22 @@ from typing import Protocol
 
 from .model import AttachmentRefused
 
-__all__ = ["SCREENSHOT_DENIED", "Capture", "TabCapture", "explain_capture_failure", "screenshot_name"]
+__all__ = [
+    "ALL_URLS",
+    "SCREENSHOT_DENIED",
+    "Capture",
+    "TabCapture",
+    "explain_capture_failure",
+    "screenshot_name",
+]
+
+#: The optional host permission that lets the capture work on any tab (nothing narrower does).
+ALL_URLS = "<all_urls>"
 
 SCREENSHOT_DENIED = (
     "To take a screenshot of this tab, open SidePy from it: click the SidePy button in the toolbar "
-    "(or press Ctrl+Shift+Y) while the page is in front, then click the camera again."
+    "(or press Ctrl+Shift+Y) while the page is in front, then click Screenshot again (or allow "
+    "screenshots of any tab in SidePy's settings)."
 )
 BROWSER_PAGE = (
     "SidePy cannot take screenshots of the browser's own pages or the Web Store; switch to a web page."

@@ -134,6 +134,7 @@ class Harness:
         alarms: Any = None,
         attachments: MemoryAttachments | None = None,
         capture: Any = None,
+        access: Any = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
         # IndexedDB's twin; images are "rendered" by a model of an encoder (tests/support/images.py)
@@ -168,6 +169,7 @@ class Harness:
             attachment_store=self.attachments,
             renderer=ModelRenderer(),
             capture=capture,
+            access=access,
         )
         self.app = self.worker.app
 

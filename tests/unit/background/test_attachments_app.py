@@ -311,3 +311,25 @@ def test_a_pdf_for_a_chat_completions_provider_is_refused_before_anything_is_sto
     assert h.transport.requests == [] and not h.sent(1, "chat.accepted")
     record = json.loads(h.attachments.meta[pdf["id"]][1])
     assert record["sent"] is False  # still the composer's: it can be removed, or sent elsewhere
+
+
+class Granted:
+    """The browser's answer to chrome.permissions.contains, scripted."""
+
+    def __init__(self, patterns: set[str]) -> None:
+        self.patterns = patterns
+
+    async def granted(self, pattern: str) -> bool | None:
+        return pattern in self.patterns
+
+    async def reachable(self, url: str) -> bool | None:
+        return True
+
+
+def test_the_settings_view_says_whether_screenshots_work_on_any_tab() -> None:
+    without_browser = Harness().ask({"type": "settings.get", "id": 1})["settings"]
+    assert "screenshots" not in without_browser
+    view = Harness(access=Granted(set())).ask({"type": "settings.get", "id": 1})["settings"]
+    assert view["screenshots"] == {"any_tab": False}
+    view = Harness(access=Granted({"<all_urls>"})).ask({"type": "settings.get", "id": 1})["settings"]
+    assert view["screenshots"] == {"any_tab": True}
