@@ -15,6 +15,7 @@
 //                              relay.hello saying what the UI showed before a reload)
 //   "ui.options[ section]"     open the options page (a sandbox cannot), at a section
 //   "ui.shown id"              the conversation on screen, restored when the page reloads
+//   "ui.dirty 1|0"             unsaved changes: closing or leaving the page asks first
 //   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
 //   "ui.permissions.remove [pattern]" chrome.permissions.remove, answered the same way
 
@@ -110,6 +111,10 @@ window.addEventListener("message", (event) => {
     } else {
       chrome.runtime.openOptionsPage().catch((error) => console.error(error));
     }
+    return;
+  }
+  if (event.data.startsWith("ui.dirty ")) {
+    window.onbeforeunload = event.data === "ui.dirty 1" ? (e) => e.preventDefault() : null;
     return;
   }
   if (event.data.startsWith("ui.shown ")) {

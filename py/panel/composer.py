@@ -24,14 +24,19 @@ EXPLAIN_PROMPT = "Explain the selected text."
 WAIT = "Wait a moment: your last message is still being sent."
 
 
-def summarize_prompt(context):
-    """The summary's prompt names the page (it becomes the conversation's title)."""
+def summarize_prompt(context, templates_=None):
+    """The summary's prompt names the page (it becomes the conversation's title).
+
+    The user's ``/summarize`` template, when there is one, is the prompt: ``{input}`` in it
+    is the page's title.
+    """
     title = " ".join((context.get("title") or "").split())
-    if not title:
-        return SUMMARIZE_PROMPT
     if len(title) > 80:
         title = title[:79] + "…"
-    return "Summarize “%s”." % title
+    own = templates.prompt_of("summarize", templates_)
+    if own:
+        return own.replace("{input}", title or "this page")
+    return "Summarize “%s”." % title if title else SUMMARIZE_PROMPT
 
 
 class Composer:
@@ -70,7 +75,8 @@ class Composer:
         editing = self.turn.editing is not None
         if not text.strip():
             if self.context and self.context.get("selection") and not editing:
-                text = EXPLAIN_PROMPT  # the selection's default instruction
+                # The selection's default instruction: the user's /explain template, if any.
+                text = templates.prompt_of("explain", self.setup.templates) or EXPLAIN_PROMPT
             elif self.attachments.chips and not editing:
                 text = ""  # a screenshot or a file alone: the model is asked about it as it is
             else:
@@ -212,7 +218,7 @@ class Composer:
         elif action == "explain":
             self.context = context  # the instruction comes next (Enter alone explains it)
         elif action == "summarize":
-            self._post(summarize_prompt(context), context)
+            self._post(summarize_prompt(context, self.setup.templates), context)
             return
         self.context_open = False
         self.rev.touch("composer")

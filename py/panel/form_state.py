@@ -49,6 +49,8 @@ class SettingsForm:
         self.permission = None  # {"pattern", "patterns", "state": asking | granted | denied | error, "error"}
         self._preview_id = None
         self._waiting_test = None  # a test waiting for the permission answer: (patch, key)
+        self._typed = {}  # field -> True once the user typed in it (only then is it marked wrong)
+        self._urls = {}  # provider -> the base URL typed for it (kept when switching away and back)
 
     @property
     def busy(self):
@@ -80,6 +82,7 @@ class SettingsForm:
         self.request_url = view.get("request_url")
         self.dirty = False
         self.errors = {}
+        self._typed = {}
         self.link.touch("form", "errors", "preview")
 
     def previewed(self, msg):
@@ -102,17 +105,25 @@ class SettingsForm:
         """An ``error`` answering our ``save``, ``key``, ``test`` or ``preview``."""
         text = msg.get("message") or "Something went wrong"
         fields = msg.get("fields") if msg.get("code") == "invalid_settings" else None
+        if kind == "preview":
+            # The live preview: no URL while the field is wrong (not the last one that was
+            # right), and a mark only on a field the user has typed in.
+            self.request_url = None
+            self.link.touch("preview")
+            for name, message in sf.field_errors(fields or {}).items():
+                if self._typed.get(name):
+                    self.errors[name] = message
+            self.link.touch("errors")
+            return  # shown under the field; the status line is for actions
         if fields:
             self.errors.update(sf.field_errors(fields))
             self.link.touch("errors")
-        if kind == "preview":
-            return  # shown under the field; the status line is for actions
         if kind == "key":  # the settings were saved just before
             self.link.say("Settings saved, but not the key: " + ("fix it below." if fields else text),
                           "error")
         elif fields:
             what = "Not saved" if kind == "save" else "Not tested"
-            self.link.say(what + ": fix the fields marked below.", "error")
+            self.link.say(what + ": fix the fields marked in red.", "error")
         else:
             self.link.say(text, "error")
 
@@ -153,6 +164,7 @@ class SettingsForm:
         """An input changed (the DOM layer holds what is typed; this keeps the form in step)."""
         if self.form is not None:
             self.form[name] = value
+            self._typed[name] = True
             self._changed(name)
 
     def _changed(self, name):
@@ -170,10 +182,14 @@ class SettingsForm:
         if self.form is None or provider not in sf.CHOICES["provider"]:
             return
         old = self.form["provider"]
-        self.edit("provider", provider)
         base = self.form["base_url"].strip()
+        if base and base != sf.OPENAI_BASE:
+            self._urls[old] = self.form["base_url"]  # typed for that provider: kept for a way back
+        self.edit("provider", provider)
         if provider == "openai":
             self.form["base_url"] = sf.OPENAI_BASE
+        elif self._urls.get(provider):
+            self.form["base_url"] = self._urls[provider]
         elif old == "openai" and base in ("", sf.OPENAI_BASE):
             self.form["base_url"] = ""  # an OpenAI URL is wrong for the others: show the example
         self.link.touch("form")
@@ -230,7 +246,7 @@ class SettingsForm:
             return
         key = key.strip() if key else None
         if not self._checked(key):
-            self.link.say("Not saved: fix the fields marked below.", "error")
+            self.link.say("Not saved: fix the fields marked in red.", "error")
             return
         self._ask_permission()  # the settings are saved whatever the answer
         patch = sf.patch_from_form(self.form, self.templates)
@@ -243,7 +259,7 @@ class SettingsForm:
             return
         key = key.strip() if key else None
         if not self._checked(key):
-            self.link.say("Not tested: fix the fields marked below.", "error")
+            self.link.say("Not tested: fix the fields marked in red.", "error")
             return
         patch = sf.patch_from_form(self.form, self.templates)
         if self._ask_permission():

@@ -25,6 +25,7 @@ build(document.getElementById("app"))
 view = OptionsView(state)
 preview_timer = None
 reveal_timer = None
+warned = [False]  # what the relay was last told about unsaved changes
 
 
 def changed():
@@ -33,6 +34,9 @@ def changed():
         window.parent.postMessage(word, "*")
     for msg in state.take_outbox():
         window.parent.postMessage(json.dumps(msg), "*")
+    if form.dirty != warned[0]:
+        warned[0] = form.dirty  # the relay asks before the tab closes with unsaved changes
+        window.parent.postMessage("ui.dirty " + ("1" if form.dirty else "0"), "*")
     view.paint()
     arm_reveal_timer()
 

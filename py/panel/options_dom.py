@@ -55,6 +55,14 @@ def section(title, *children, **attrs):
               el("h2", {"id": "h-" + attrs.get("sid", title)}, title), *children)
 
 
+def folded(title, *children, **attrs):
+    """A section shown folded: what few need (the page opens it when it matters)."""
+    sid = attrs.get("sid", title)
+    return el("details", {"id": "fold-" + sid, "class": "fold", "data-testid": "fold-" + sid},
+              el("summary", None, el("h2", {"id": "h-" + sid}, title)),
+              el("section", {"aria-labelledby": "h-" + sid}, *children))
+
+
 def build(root):
     """The whole page, empty; values arrive with the first ``settings`` message."""
     provider = field("provider", "Provider", select("provider", sf.PROVIDERS, "provider"),
@@ -97,7 +105,7 @@ def build(root):
            el("code", {"id": "secret", "data-testid": "secret"}),
            button("Hide", "hide-secret"), el("span", {"class": "hint"}, "Hidden again in 30 s.")),
         sid="key")
-    account = section(
+    account = folded(
         "ChatGPT account",
         el("p", {"id": "auth-status", "data-testid": "auth-status", "class": "state", "role": "status"}),
         field("auth_mode", "Sign requests with", select("auth_mode", sf.AUTH_MODES, "auth-mode"),
@@ -111,10 +119,11 @@ def build(root):
         el("p", {"class": "hint"}, "Codex writes it to ~/.codex/auth.json when you run codex login. SidePy "
            "keeps the tokens encrypted in this profile, refreshes them as Codex does, and never shows them."),
         el("p", {"class": "error", "id": "auth-error", "role": "alert", "hidden": True}),
-        field("token_url", "Token endpoint", text_input("token_url", "token-url", inputmode="url"),
-              hint="Where the tokens are refreshed. SidePy sends them only to auth.openai.com (a developer "
-                   "build may use a test server)."),
         sid="account")
+    token_input = text_input("token_url", "token-url", inputmode="url")
+    token = field("token_url", "ChatGPT token endpoint", token_input,
+              hint="Where the tokens are refreshed. SidePy sends them only to auth.openai.com (a developer "
+                   "build may use a test server).")
     vault = section("Passphrase lock", el("div", {"id": "vault-body", "data-testid": "vault"}),
                     el("p", {"class": "error", "id": "vault-error", "role": "alert", "hidden": True}),
                     sid="vault")
@@ -135,8 +144,8 @@ def build(root):
                                                      "data-field": "web_search"}),
            " Let the model search the web"),
         sid="answers")
-    requests = section(
-        "Requests",
+    requests = folded(
+        "Advanced",
         el("div", {"class": "grid3"},
            field("idle_timeout_s", "Idle timeout (seconds)", text_input("idle_timeout_s", kind="number",
                                                                        min="5", max="3600")),
@@ -145,11 +154,13 @@ def build(root):
            field("stream_max_retries", "Stream retries", text_input("stream_max_retries", kind="number",
                                                                     min="0", max="100"))),
         el("div", {"class": "grid2"}, org, proj),
+        token,
         sid="requests")
     templates = section(
         "Prompt templates",
         el("p", {"class": "hint"}, "Type /name in the panel to send a template; {input} in it is replaced by "
-           "what you type after the name."),
+           "what you type after the name. /summarize and /explain are also what the panel's "
+           "“Summarize page” and “Ask about selection” send ({input}: the page's title)."),
         el("div", {"id": "templates", "data-testid": "templates"}),
         button("Add template", "add-template", testid="add-template"),
         el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
@@ -165,7 +176,7 @@ def build(root):
            el("output", {"id": "screenshots-state", "data-testid": "screenshots-state",
                          "aria-live": "polite"})),
         sid="screenshots")
-    diagnostics = section(
+    diagnostics = folded(
         "Diagnostics",
         el("p", {"class": "hint"}, "For troubleshooting: a round trip to the Python that runs SidePy in the "
            "background."),
@@ -189,7 +200,9 @@ def build(root):
                      el("li", None, "Press Test connection, then Save."),
                      el("li", None, "Open SidePy from the toolbar on any page and ask away.")))
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")), welcome,
-              connection, key, account, vault, behaviour, requests, templates, screenshots, diagnostics)
+              # What a user needs first: who answers and with what key; then how it answers
+              # and what it may see; then what few need, folded.
+              connection, key, vault, behaviour, templates, screenshots, account, requests, diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

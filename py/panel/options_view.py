@@ -13,6 +13,9 @@ from panel.form_state import sites
 from panel.options_dom import button, el
 
 STATUS_CLASSES = ("busy", "ok", "error", "info")
+# The fields of the folded "Advanced" section (it opens when one of them has an error).
+ADVANCED = ("idle_timeout_s", "request_max_retries", "stream_max_retries", "organization", "project",
+            "token_url")
 KEY_STATES = {
     "empty": "No key saved yet.",
     "locked": "Your keys are locked with your passphrase: unlock them below to use or change the key.",
@@ -155,6 +158,8 @@ class OptionsView:
     def form(self):
         s = self.state.settings
         form = s.form
+        if form.get("auth_mode") == "chatgpt":
+            g("fold-account").open = True  # in use: not folded away
         for name in form:
             e = g(name)
             if e is None:
@@ -203,6 +208,8 @@ class OptionsView:
             if control is not None:
                 control.setAttribute("aria-invalid", "true" if message else "false")
             shown.append(name)
+        if any(errors.get(name) for name in ADVANCED):
+            g("fold-requests").open = True  # a field to fix: not folded away
         rest = [n + ": " + errors[n] for n in errors if n not in shown]
         general = g("err-general")
         general.textContent = "; ".join(rest)
@@ -254,6 +261,8 @@ class OptionsView:
     def auth(self):
         s = self.state.account
         state = (s.auth or {}).get("chatgpt")
+        if state in ("signed_in", "locked", "damaged") or s.auth_error:
+            g("fold-account").open = True
         line = g("auth-status")
         line.textContent = auth_summary(s.auth, _date)
         line.setAttribute("data-state", state or "")

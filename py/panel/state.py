@@ -96,6 +96,7 @@ class PanelState:
         self.queue = QueueView(self.conn, self.rev, self.convs)
         # Nothing is known until the worker's hello: show no empty chat meanwhile.
         self.turn.conv.loading = True
+        self._restoring = None  # the conversation a reload restores, until the worker has answered
 
     # ------------------------------------------------------------- plumbing
 
@@ -122,10 +123,13 @@ class PanelState:
             wall = now
         kind = msg.get("type") or ""
         entry = self.conn.answer(msg)
+        self.turn.clock = now
         if kind.startswith("turn."):
             left = self.turn.push(msg, now, wall)
             if left is not None:
                 self.queue.left(left)
+            if kind == "turn.error":
+                self._server_wait(wall)
         elif kind == "relay.hello":
             self.restore(msg.get("shown"))
         elif kind == "boot.status":
@@ -156,6 +160,7 @@ class PanelState:
                 self.composer.put_back(text)
         elif kind == "queue.state":
             self.queue.state(msg)
+            self._server_wait(wall)
         elif kind == "page.context":
             if entry is not None:
                 self.composer.page_context(msg, entry)
@@ -177,6 +182,7 @@ class PanelState:
         conv = Conversation(cid)
         conv.loading = True
         self.turn.show(conv)
+        self._restoring = conv
 
     def _hello(self, msg, entry, wall):
         adopt = self.conn.hello(msg, entry)
@@ -187,14 +193,36 @@ class PanelState:
         self.usage.set_limits(msg.get("limits"), wall)
         self.queue.state(msg.get("queue"))
         if adopt:
-            self.turn.adopt(msg.get("active"))
+            active = msg.get("active")
+            if active is None and self._restoring and self.conv is self._restoring:
+                self.turn.show(Conversation())  # restored after a reload, but deleted meanwhile
+            self._restoring = None
+            self.turn.adopt(active)
         for posted in self.conn.flush():
             self.turn.posted(posted)
         self.rev.all()
 
+    def _server_wait(self, wall):
+        """A reply that failed on a limit: its "Try again" counts down the wait the server asked
+        for (the request queue holds until then)."""
+        failed = self.banners.get("turn")
+        hold = self.queue.queue_hold
+        if failed is None or failed.get("cause") != "busy" or hold is None or hold.get("source") == "spacing":
+            return
+        if (hold.get("until") or 0) > wall and failed.get("until") != hold["until"]:
+            failed["until"] = hold["until"]
+            self.rev.touch("banners")
+
     def _settings(self, view):
-        if view:
-            self.banners.clear(*self.setup.update(view))
+        if not view:
+            return
+        fixed = self.setup.update(view)
+        failed = self.banners.get("turn")
+        if "model" in fixed and failed is not None and failed.get("cause") == "model" and self.conv.id:
+            # The model was fixed in the settings: "Try again" asks the new one, not the
+            # model this conversation failed with.
+            self.turn.set_model(view.get("model") or "")
+        self.banners.clear(*fixed)
 
     def _error(self, msg, entry):
         if entry is None:

@@ -47,3 +47,11 @@ def expand(text, templates):
                 return prompt.replace("{input}", rest).strip()
             return prompt + ("\n\n" + rest if rest else "")
     return None
+
+
+def prompt_of(name, templates):
+    """The prompt of template ``name`` (the quick actions' own: "summarize", "explain"), or None."""
+    for t in _clean(templates):
+        if t["name"].lower() == name:
+            return t["prompt"]
+    return None

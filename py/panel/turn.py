@@ -44,6 +44,7 @@ class Turn:
         self.editing = None  # key of the user message being edited (its text is in the composer)
         self.stage = None  # SENDING | CONNECTING | THINKING | WRITING while a reply is under way
         self.heard = 0  # local time of the last sign of life of the turn
+        self.clock = 0  # local time of the latest message from the worker (the router sets it)
         self.wait = None  # {"until", "what": "rate" | "reconnect", "attempt", "of"} (wall clock)
         self._retry_when_stopped = False
 
@@ -68,7 +69,10 @@ class Turn:
             self.stage = None
             self.wait = None
         elif self.stage is None:
+            # A reply already under way (a reconnect, or opened while it streams): silence
+            # is counted from now, not from before we could hear it.
             self.stage = WRITING if conv.streaming is not None and conv.streaming.text else CONNECTING
+            self.heard = self.clock
         last = None
         for m in conv.messages:
             if m.role == "assistant" and m.usage:

@@ -36,6 +36,20 @@ class Browser:
         self._stack = contextlib.ExitStack()
         self.ws = self._stack.enter_context(self._connect())
         self.extension_id = self._wait_for_worker().split("/")[2]
+        self._close_welcome()
+
+    def _close_welcome(self) -> None:
+        """Close the welcome tab installing opens, as a user would: an open settings page's
+        heartbeat would keep the worker alive, which is what these scenarios measure."""
+        welcome = f"chrome-extension://{self.extension_id}/options.html#welcome"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for target in self.call("Target.getTargets")["targetInfos"]:
+                if target["type"] == "page" and target["url"] == welcome:
+                    self.call("Target.closeTarget", {"targetId": target["targetId"]})
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("installing SidePy opened no welcome tab within 15 s")
 
     def _connect(self) -> ClientConnection:
         marker = self.profile / "DevToolsActivePort"

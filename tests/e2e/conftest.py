@@ -139,7 +139,8 @@ class Extension:
 
 
 @pytest.fixture
-def extension(playwright: Playwright) -> Iterator[Extension]:
+def first_run(playwright: Playwright) -> Iterator[Extension]:
+    """A fresh profile just as installing left it: the welcome tab is open."""
     profile = Path(tempfile.mkdtemp(prefix="sidepy-e2e-"))
     ext = Extension(playwright, profile)
     try:
@@ -147,3 +148,11 @@ def extension(playwright: Playwright) -> Iterator[Extension]:
     finally:
         ext.close()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def extension(first_run: Extension) -> Extension:
+    """A fresh profile whose welcome tab the user closed (an open settings page would keep
+    the worker alive with its heartbeat, and take the active tab)."""
+    first_run.close_welcome()
+    return first_run

@@ -44,6 +44,7 @@ def test_side_panel_shows_ready_and_ping_round_trips(extension: Extension) -> No
     expect(panel.get_by_test_id("status")).to_have_text("Ready", timeout=30_000)
     expect(panel.get_by_test_id("ping")).to_have_count(0)  # a diagnostic: on the options page
     ui = extension.page("options.html").frame_locator("#options-ui")
+    ui.get_by_test_id("fold-diagnostics").locator("summary").click()  # folded: few need it
     ui.get_by_test_id("ping").click()
     expect(ui.get_by_test_id("ping-result")).to_have_text(
         re.compile(r"^pong from Python 3\.14\.\d+ in \d+ ms$"), timeout=10_000

@@ -88,6 +88,7 @@ def test_sign_in_with_an_imported_auth_json_refresh_and_restart(
         ext.console = console
         options = Options(ext)
         configure(options, server.base_url, key=None)
+        options.unfold("requests")  # the token endpoint is an advanced setting
         options.get("token-url").fill(server.token_url)
         options.save()
         expect(options.get("auth-status")).to_have_text("Not signed in with ChatGPT.")

@@ -49,7 +49,8 @@ def opened(extension: Extension, url: str, timeout_s: float = 30) -> None:
         cdp.detach()
 
 
-def test_install_opens_the_welcome_page(extension: Extension) -> None:
+def test_install_opens_the_welcome_page(first_run: Extension) -> None:
+    extension = first_run
     assert extension.welcome_tab() is not None
     welcome = options_ui(extension.page("options.html#welcome"))
     expect(welcome.get_by_test_id("welcome")).to_be_visible(timeout=TIMEOUT_MS)
@@ -60,7 +61,6 @@ def test_install_opens_the_welcome_page(extension: Extension) -> None:
 
 
 def test_a_new_user_gets_from_the_setup_card_to_a_first_answer(extension: Extension) -> None:
-    extension.close_welcome()
     panel = Panel(open_panel_window(extension, 400, 800))
     panel.wait_ready()
     card = panel.get("onboarding")

@@ -63,6 +63,12 @@ class Options:
     def get(self, testid: str) -> Any:
         return self.ui.get_by_test_id(testid)
 
+    def unfold(self, section: str) -> None:
+        """Open a folded section ("account", "requests": Advanced, "diagnostics")."""
+        fold = self.get("fold-" + section)
+        if fold.get_attribute("open") is None:
+            fold.locator("summary").click()
+
     @property
     def status(self) -> Any:
         return self.get("settings-status")
@@ -343,7 +349,6 @@ def test_the_passphrase_lock_from_the_page(extension: Extension) -> None:
 
 def test_the_side_panel_opens_the_options_page(extension: Extension) -> None:
     """The panel's settings button posts "ui.options"; its relay opens this page (a sandbox cannot)."""
-    extension.close_welcome()  # else Chrome brings that settings tab to the front instead
     extension.wait_ready()
     panel = extension.page("sidepanel.html")
     frame = panel.frame(url=lambda url: url.endswith("/ui.html"))

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from modelclient import (
     Auth,
     Completed,
+    Created,
     ModelClient,
     ModelClientError,
     OutputItemDone,
@@ -269,7 +270,11 @@ class Turn:
 
     async def _on_event(self, event: object) -> None:
         pump = self.pump
-        if isinstance(event, OutputTextDelta):
+        if isinstance(event, Created):
+            # The server took the request and is working on it: the panel says "Thinking"
+            # (until then, "Connecting") — waiting on the server is not waiting on the network.
+            pump.event({"type": "turn.progress", "stage": "thinking"}, key="progress")
+        elif isinstance(event, OutputTextDelta):
             if not self._text_in_item and self.processor.answer.tell():
                 pump.text("\n\n")  # a second message item in one reply
             self._text_in_item = True

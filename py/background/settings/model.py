@@ -135,6 +135,23 @@ class Template(BaseModel):
     prompt: str = Field(min_length=1, max_length=8_000)
 
 
+# What a fresh install offers after "/" in the panel. "summarize" and "explain" are also the
+# prompts of the panel's "Summarize page" and "Ask about selection": editing them here edits
+# those buttons ({input} is the page's title, or what is typed after /name).
+STARTER_TEMPLATES = (
+    ("summarize", "Summarize “{input}” in a few short bullet points, then say what it means for me."),
+    ("explain", "Explain the selected text simply, with an example if it helps."),
+    ("tldr", "In two sentences: {input}"),
+    ("translate", "Translate into English, keeping the tone: {input}"),
+    ("fix", "Fix the spelling and grammar, change nothing else: {input}"),
+    ("reply", "Draft a short, friendly reply to this: {input}"),
+)
+
+
+def starter_templates() -> list[Template]:
+    return [Template(name=name, prompt=prompt) for name, prompt in STARTER_TEMPLATES]
+
+
 class Settings(BaseModel):
     """The stored settings (everything in ``SettingsView`` but the key and ``request_url``)."""
 
@@ -154,7 +171,7 @@ class Settings(BaseModel):
     stream_max_retries: int = Field(5, ge=0, le=100)
     organization: str | None = Field(None, max_length=200)
     project: str | None = Field(None, max_length=200)
-    templates: list[Template] = Field(default_factory=list, max_length=100)
+    templates: list[Template] = Field(default_factory=starter_templates, max_length=100)
     web_search: bool = False
     # ChatGPT sign-in (background.accounts): which credential turns use, and where tokens refresh.
     auth_mode: Literal["apikey", "chatgpt"] = "apikey"

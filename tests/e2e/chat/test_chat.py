@@ -130,7 +130,7 @@ def test_the_page_goes_with_the_message(browser: ChatBrowser, server: MockServer
     panel.get("quick-summarize").click()
     panel.reply("A lighthouse keeper's forty-one winters.")
     sent = last_request_text(server)
-    assert f"Summarize “{ARTICLE_TITLE}”." in sent and ARTICLE_FACT in sent
+    assert f"Summarize “{ARTICLE_TITLE}”" in sent and ARTICLE_FACT in sent  # the /summarize template
     expect(panel.articles("user").last.locator(".ctx summary")).to_have_text(f"Page: {ARTICLE_TITLE}")
     stored = browser.current()
     assert stored["messages"][0]["context"]["title"] == ARTICLE_TITLE

@@ -159,7 +159,7 @@ def test_a_stall_says_no_data_and_offers_retry_before_the_idle_timeout(
     set_settings(browser.ext, idle_timeout_ms=30_000)  # the offer comes at a quarter of it
     server.enqueue(stall_reply(after_deltas=2, text="Waiting on the tide, then silence"))
     panel.send("Tell me a story")
-    expect(panel.status).to_have_text(re.compile(r"^(Connecting|Writing)…$"), timeout=TIMEOUT_MS)
+    expect(panel.status).to_have_text(re.compile(r"^(Connecting|Thinking|Writing)…$"), timeout=TIMEOUT_MS)
     started = time.monotonic()
     expect(panel.status).to_have_text(re.compile(r"^No data for \d+ s$"), timeout=TIMEOUT_MS)
     waited = time.monotonic() - started

@@ -616,3 +616,12 @@ def test_a_skipped_malformed_delta_does_not_lose_words() -> None:
     [done] = h.sent(1, "turn.done")
     assert done["assistant"]["text"] == "one two three"  # from the finished item
     assert conversation_of(h, done["conversation_id"])["messages"][-1]["text"] == "one two three"
+
+
+def test_the_server_taking_the_request_is_pushed_before_the_answer() -> None:
+    h = Harness()
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hi"})
+    kinds = [m["type"] for m in h.sent(1) if m["type"].startswith("turn.")]
+    assert kinds.index("turn.started") < kinds.index("turn.progress") < kinds.index("turn.delta")
+    assert h.sent(1, "turn.progress")[0]["stage"] == "thinking"

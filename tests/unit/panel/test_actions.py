@@ -192,3 +192,22 @@ def test_per_turn_and_session_usage_on_load() -> None:
     assert state.usage.text(state.conv) == "Last turn: 10 in · 5 out · Session: 2.5k tokens"
     state.convs.new_chat()
     assert state.usage.text(state.conv) == ""
+
+
+def test_the_quick_actions_use_the_users_summarize_and_explain_templates() -> None:
+    own = [{"name": "summarize", "prompt": "Three bullets on “{input}”, please."},
+           {"name": "explain", "prompt": "Explain this like I'm ten."}]
+    state = with_conversation()
+    state.receive({"type": "settings", "settings": settings(templates=own)}, 0)
+    state.composer.quick_action("summarize")
+    req = only(state.take_outbox(), "page.context")
+    state.receive({"type": "page.context", "id": req["id"], "context": PAGE}, 0)
+    assert only(state.take_outbox(), "chat.send")["text"] == "Three bullets on “Example Domain”, please."
+    state = with_conversation()
+    state.receive({"type": "settings", "settings": settings(templates=own)}, 0)
+    with_selection = dict(PAGE)
+    with_selection["selection"] = "monads"
+    state.composer.selection_pushed(with_selection)
+    assert state.composer.send("")
+    assert only(state.take_outbox(), "chat.send")["text"] == "Explain this like I'm ten."
+    assert templates.prompt_of("nope", own) is None

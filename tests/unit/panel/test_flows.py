@@ -14,6 +14,7 @@ try:
         only,
         push,
         ready,
+        settings,
         start_turn,
         summary,
         texts,
@@ -30,6 +31,7 @@ except ImportError:  # MicroPython: this folder is on sys.path
         only,
         push,
         ready,
+        settings,
         start_turn,
         summary,
         texts,
@@ -346,3 +348,59 @@ def test_cancelling_an_edit_sends_a_normal_message() -> None:
     state.composer.cancel_edit()
     state.composer.send("new question")
     assert only(state.take_outbox(), "chat.send")["text"] == "new question"
+
+
+def test_a_model_fixed_in_the_settings_is_the_one_try_again_asks() -> None:
+    state = with_conversation([message("u1", "user", "q")])
+    error = {"kind": "unexpected_status", "message": "404", "retryable": False,
+             "fields": {"status": 404, "body": '{"error": {"code": "model_not_found"}}'}}
+    state.regenerate()
+    req = only(state.take_outbox(), "chat.regenerate")
+    state.receive({"type": "chat.accepted", "id": req["id"], "conversation_id": CID, "turn_id": "t9",
+                   "user": message("u1", "user", "q")}, 0)
+    failed = message("a9", "assistant", "", error=error)
+    push(state, "turn.error", turn_id="t9", error=error, assistant=failed)
+    assert state.banners.get("turn")["action"] == "model"
+    state.receive({"type": "settings", "settings": settings(model="gpt-5-mini")}, 0)
+    assert state.banners.get("turn") is None and state.turn.header()["model"] == "gpt-5-mini"
+    assert only(state.take_outbox(), "conv.settings")["model"] == "gpt-5-mini"
+
+
+def test_a_reload_shows_the_conversation_that_was_on_screen() -> None:
+    from panel.state import PanelState
+
+    state = PanelState(now=0, session="t")
+    state.receive({"type": "relay.hello", "hash": "", "shown": "c2"}, 0)
+    assert state.conv.id == "c2" and state.conv.loading and not state.needs_setup  # no empty frame
+    hello = only(connect_out(state), "hello")
+    assert hello["conversation_id"] == "c2"
+    state.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(),
+                   "conversations": [summary("c1", "Newer", 9), summary("c2", "Older", 1)],
+                   "active": conversation("c2", [message("u", "user", "older question")])}, 0)
+    assert state.conv.id == "c2" and texts(state) == [("user", "older question")]
+    gone = PanelState(now=0, session="t")
+    gone.receive({"type": "relay.hello", "hash": "", "shown": "c-deleted"}, 0)
+    hello = only(connect_out(gone), "hello")
+    gone.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(), "conversations": []}, 0)
+    assert gone.conv.id is None and not gone.conv.loading  # deleted meanwhile: a new chat
+
+
+def connect_out(state):
+    state.receive({"type": "port.connected"}, 0)
+    return state.take_outbox()
+
+
+def test_a_reply_failed_on_a_limit_counts_down_the_servers_wait() -> None:
+    state = with_conversation([message("u1", "user", "q")])
+    state.regenerate()
+    req = only(state.take_outbox(), "chat.regenerate")
+    state.receive({"type": "chat.accepted", "id": req["id"], "conversation_id": CID, "turn_id": "t5",
+                   "user": message("u1", "user", "q")}, 0)
+    error = {"kind": "retry_limit", "message": "exceeded retry limit", "retryable": True,
+             "fields": {"status": 429}}
+    failed = message("a5", "assistant", "", error=error)
+    push(state, "turn.error", turn_id="t5", error=error, assistant=failed)
+    hold = {"until": 40000, "reason": "rate limit", "source": "rate_limited"}
+    state.receive({"type": "queue.state", "items": [], "hold": hold}, 0, wall=10000)
+    [view] = state.banners.views(10000)
+    assert view["action"] == "retry" and view["text"].endswith("(30 s left)")

@@ -102,7 +102,7 @@ def test_invalid_fields_are_shown_and_nothing_is_sent() -> None:
     form.edit("idle_timeout_s", "1")
     form.save(None)
     assert link.take_outbox() == [] and "idle_timeout_s" in form.errors
-    assert link.status == "Not saved: fix the fields marked below." and link.status_kind == "error"
+    assert link.status == "Not saved: fix the fields marked in red." and link.status_kind == "error"
     form.edit("idle_timeout_s", "60")
     assert "idle_timeout_s" not in form.errors
 
@@ -241,3 +241,28 @@ def test_the_mode_picker_follows_the_account() -> None:
     assert preview["type"] == "settings.preview" and preview["patch"]["auth_mode"] == "chatgpt"
     form.follow_auth_mode("chatgpt")
     assert link.take_outbox() == []  # already there: nothing to ask
+
+
+def test_the_preview_shows_no_stale_url_and_marks_only_what_was_typed() -> None:
+    link, form = loaded()
+    form.set_provider("compatible")  # an empty URL: wrong, but nothing was typed there yet
+    [preview] = link.take_outbox()
+    form.refused(answer(preview, "error", code="invalid_settings", message="x",
+                        fields={"base_url": "enter the server's URL"}), "preview")
+    assert form.request_url is None and form.errors == {}
+    form.edit("base_url", "not a url")
+    form.preview()
+    [preview] = link.take_outbox()
+    form.refused(answer(preview, "error", code="invalid_settings", message="x",
+                        fields={"base_url": "must be an http URL"}), "preview")
+    assert form.request_url is None and form.errors == {"base_url": "must be an http URL"}
+
+
+def test_switching_provider_keeps_the_url_typed_for_each() -> None:
+    _, form = loaded()
+    form.set_provider("compatible")
+    form.edit("base_url", "http://127.0.0.1:1234/v1")
+    form.set_provider("openai")
+    assert form.form["base_url"] == sf.OPENAI_BASE
+    form.set_provider("compatible")
+    assert form.form["base_url"] == "http://127.0.0.1:1234/v1"  # not erased by the way through OpenAI

@@ -185,3 +185,13 @@ def test_the_model_picker_belongs_to_the_conversation() -> None:
     assert turn.header()["model"] == "gpt-4o" and not turn.header()["reasons"]
     [req] = p.sent()
     assert req == {"type": "conv.settings", "conversation_id": CID, "model": "gpt-4o", "id": req["id"]}
+
+
+def test_a_reply_found_under_way_counts_its_silence_from_when_it_was_found() -> None:
+    p = Parts()
+    turn = p.turn()
+    turn.clock = 50000  # the worker's message that shows it arrives now
+    turn.show(Conversation(CID))
+    messages = [message("u1", "user", "q"), message("a1", "assistant", "par", streaming=True)]
+    turn.load(conversation(CID, messages, streaming={"turn_id": "t1", "seq": 1}))
+    assert turn.status_text(51000, 51000) == "Writing…" and not turn.stalled(51000)
