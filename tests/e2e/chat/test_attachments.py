@@ -145,13 +145,42 @@ def test_the_screenshot_button_sends_the_tab_as_input_image_with_the_text(
     panel.reply("Echo: What's wrong with this chart?")
 
 
-def test_a_pasted_image_goes_with_the_message(panel: Panel, server: MockServerThread) -> None:
+def small_image(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (48, 32), (200, 40, 40)).save(out, fmt)
+    return out.getvalue()
+
+
+def test_pasted_images_go_with_the_message_and_chips_open_and_go(
+    panel: Panel, server: MockServerThread
+) -> None:
     paste(panel, chart_png(), "image.png", "image/png")
-    ready_chip(panel)
+    paste(panel, small_image("GIF"), "dot.gif", "image/gif")
+    paste(panel, small_image("WEBP"), "dot.webp", "image/webp")
+    ready_chip(panel, 3)
+    # A chip opens in the viewer (Escape closes it) and × takes it away.
+    panel.get("attachment-chip").first.get_by_role("button", name="Open image.png").click()
+    viewer = panel.get("attachment-viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator("img")).to_have_attribute("src", re.compile(r"^(data|blob):"), timeout=TIMEOUT_MS)
+    panel.page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    panel.get("attachment-chip").nth(2).get_by_role("button", name="Remove dot.webp").click()
+    ready_chip(panel, 2)
     panel.send("Is the last bar right?")
     parts = user_parts(wait_for_request(server))
+    assert [part["type"] for part in parts] == ["input_image", "input_image", "input_text"]
     assert image_of(parts[0]).size == (640, 400)  # within the budget: kept as it was
+    assert image_of(parts[1]).size == (48, 32)  # a GIF is drawn again (as PNG)
     assert parts[-1]["text"] == "Is the last bar right?"
+    expect(panel.articles("user").last.get_by_test_id("message-attachments").locator("img")).to_have_count(2)
+
+
+def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
+    drop(panel, "x" * (2 * 1024 * 1024), "huge.log", "text/plain")
+    expect(panel.banner).to_contain_text("“huge.log” is 2 MB; SidePy takes text files up to 1 MB.",
+                                         timeout=TIMEOUT_MS)
+    expect(panel.get("attachment-chip")).to_have_count(0)
 
 
 def test_a_dropped_text_file_goes_as_input_file_with_its_name(panel: Panel, server: MockServerThread) -> None:
