@@ -3,9 +3,9 @@
     python bench/panel.py [--runs 10] [--json out.json] [--against OTHER_DIST]
 
 What a user feels when they open the panel is not the worker's boot alone but the
-panel page's own start (PyScript, MicroPython, the panel's modules, the markdown
-stack) and the worker's wake, together. One run opens, in the same headless Chromium
-build and alternating run by run:
+panel page's own start (MicroPython, the panel's modules, the markdown stack) and the
+worker's wake, together. One run opens, in the same headless Chromium build and
+alternating run by run:
 
 * **SidePy**: ``dist-dev/``'s side-panel page (the developer build) (``sidepanel.html``, which holds the relay
   and the sandboxed ``ui.html`` running MicroPython);
@@ -35,7 +35,7 @@ times are reported from the panel page's navigation start (its ``timeOrigin``). 
 panel's own boot phases are taken in its UI frame from outside the product (Chrome
 keeps no Resource Timing for ``chrome-extension://`` loads): when each script and
 stylesheet finished loading, each ``fetch`` (MicroPython's wasm, the panel's modules)
-from call to response, the wasm compile, PyScript's ``mpy:ready`` / ``mpy:done``, the
+from call to response, the wasm compile, the
 first paint, and the ``performance.mark`` calls named ``sidepy:…`` that the panel sets;
 reported as p50 ms from navigation start.
 
@@ -96,7 +96,7 @@ BASELINE_PANEL = """<!doctype html>
 <style>body{font:14px system-ui;margin:0;display:flex;flex-direction:column;height:100vh}
 main{flex:1}textarea{margin:8px}</style></head>
 <body><header><span data-testid="status">Connecting…</span></header><main></main>
-<textarea data-testid="composer" rows="2" placeholder="Message"></textarea>
+<textarea data-testid="composer" rows="2" placeholder="Message" autofocus></textarea>
 <script type="module" src="panel.js"></script></body></html>
 """
 BASELINE_PANEL_JS = """
@@ -136,8 +136,8 @@ POLL = """
   afterPaint();
 
   // Phases, from outside the product: Chrome keeps no Resource Timing for
-  // chrome-extension:// loads, so fetches, wasm compiles, script loads and PyScript's
-  // events are timed here. Each phase is [start, end] in epoch ms (end null: a point).
+  // chrome-extension:// loads, so fetches, wasm compiles and script loads are timed
+  // here. Each phase is [start, end] in epoch ms (end null: a point).
   const phases = (marks.phases = {});
   const path = (url) => String(url).split("/").slice(3).join("/");
   const span = (name, start) => { if (!(name in phases)) phases[name] = [start, now()]; };
@@ -159,9 +159,6 @@ POLL = """
     const el = e.target;
     if (el?.src || el?.href) span("loaded " + path(el.src || el.href), null);
   }, true);
-  for (const name of ["mpy:ready", "mpy:done", "mpy:all-done", "py:ready", "py:all-done"]) {
-    document.addEventListener(name, () => span(name, null), true);
-  }
   document.addEventListener("DOMContentLoaded", () => span("DOMContentLoaded", null));
 })();
 """
@@ -233,17 +230,17 @@ class Browser:
         try:
             page.goto(self.url("sidepanel.html"), wait_until="commit")
             deadline = time.monotonic() + timeout_s
-            typed_in = None
+            typed = False
             marks: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 seen = self._marks(page)
                 marks = {key: min((m[key] for m in seen.values() if m.get(key)), default=None)
                          for key in ("composer", "ready")}
-                if marks["composer"] and typed_in is None:
-                    # Type at once into the composer that showed first: it must not be lost.
-                    typed_in = next(f for f, m in seen.items() if m.get("composer") == marks["composer"])
-                    typed_in.locator('[data-testid="composer"]').click()
+                if marks["composer"] and not typed:
+                    # Type at once, as a user would into the composer that has the focus: it
+                    # must not be lost when the panel's Python takes over.
                     page.keyboard.type("x")
+                    typed = True
                 if marks["composer"] and marks["ready"]:
                     break
                 time.sleep(0.005)
@@ -252,19 +249,19 @@ class Browser:
             # Where the user's text ends up once the panel is up: the frame that says "Ready".
             ready_frame = next(f for f, m in self._marks(page).items() if m.get("ready") == marks["ready"])
             composer = ready_frame.locator('[data-testid="composer"]')
-            typed = False
+            kept = False
             end = time.monotonic() + 2
-            while time.monotonic() < end and not typed:
+            while time.monotonic() < end and not kept:
                 with contextlib.suppress(Exception):
-                    typed = composer.input_value(timeout=500) == "x"
-                time.sleep(0 if typed else 0.02)
+                    kept = composer.input_value(timeout=500) == "x"
+                time.sleep(0 if kept else 0.02)
             origin = page.evaluate("() => performance.timeOrigin")
             ui = next((f for f in page.frames if f.name == "ui" or f.url.endswith("/ui.html")), ready_frame)
             phases = {name: [(a - origin) if a else None, (b - origin) if b else None]
                       for name, (a, b) in ui.evaluate(PHASES_JS).items()}
             return {"composer_ms": marks["composer"] - origin, "ready_ms": marks["ready"] - origin,
                     "composer_req": marks["composer"] - requested, "ready_req": marks["ready"] - requested,
-                    "typed": typed, "phases": phases}
+                    "typed": kept, "phases": phases}
         finally:
             page.close()
 

@@ -6,6 +6,11 @@ import { loadMicroPython } from "./vendor/micropython/micropython.mjs";
 import { readBundle, writeBundle } from "./snapshot/bundle.js";
 
 const LIB = "/lib";
+// Loaded async, so MicroPython compiles while the page is parsed; Python itself needs the
+// whole page and its deferred scripts (marked, DOMPurify), which DOMContentLoaded means.
+const parsed = document.readyState === "loading"
+  ? new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }))
+  : Promise.resolve();
 const entry = document.documentElement.dataset.python;
 const mark = (name) => performance.mark(`sidepy:${name}`);
 
@@ -21,6 +26,7 @@ async function start() {
   mp.FS.mkdir(LIB);
   writeBundle(mp.FS, LIB, readBundle(new Uint8Array(await bundle)));
   mark("modules");
+  await parsed;
   mp.runPython(`import sys\nsys.path.insert(0, "${LIB}")\nimport ${entry}`);
   mark("ready");
 }
@@ -31,4 +37,5 @@ start().catch((error) => {
   box.className = "boot-error";
   box.textContent = `SidePy could not start its Python: ${error?.message ?? error}`;
   document.body.prepend(box);
+  window.parent.postMessage("ui.failed", "*"); // the page's placeholder gives way to this
 });

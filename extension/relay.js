@@ -12,7 +12,9 @@
 //   data-permissions present: the UI may ask for host permissions (options page only)
 // The UI's control words are plain strings, not JSON (docs/protocol.md):
 //   "ui.ready"                 its listener exists: deliver what was held (first a
-//                              relay.hello saying what the UI showed before a reload)
+//                              relay.hello saying what the UI showed before a reload,
+//                              and what was typed into the page's placeholder composer)
+//   "ui.failed"                its Python could not start: show the UI (its error)
 //   "ui.options[ section]"     open the options page (a sandbox cannot), at a section
 //   "ui.shown id"              the conversation on screen, restored when the page reloads
 //   "ui.dirty 1|0"             unsaved changes: closing or leaving the page asks first
@@ -34,6 +36,33 @@ const frame = document.getElementById(tag?.dataset.frame ?? "ui");
 const mayRequest = tag?.hasAttribute("data-permissions") ?? false;
 let port = null;
 let uiReady = false;
+// The placeholder the side panel page draws until the UI's Python is up (sidepanel.html).
+// Enter there only notes that the user asked to send; the UI sends it.
+const shell = document.getElementById("shell");
+const shellText = document.getElementById("shell-composer");
+let shellSend = false;
+function shellSubmit() {
+  if (!shellText.value.trim()) return;
+  shellSend = true;
+  shellText.readOnly = true;
+  shell.querySelector(".shell-status").textContent = "Starting… your message goes as soon as SidePy is ready.";
+}
+shellText?.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    shellSubmit();
+  }
+});
+document.getElementById("shell-send")?.addEventListener("click", shellSubmit);
+
+function dropShell() {
+  if (!shell?.isConnected) return null;
+  const draft = { text: shellText.value, send: shellSend };
+  const focused = document.activeElement === shellText;
+  shell.remove();
+  if (focused) frame.focus();
+  return draft.text ? draft : null;
+}
 const toUi = []; // worker -> UI, held until the UI has said "ui.ready"
 const toWorker = []; // UI -> worker, held while disconnected
 
@@ -99,9 +128,14 @@ window.addEventListener("message", (event) => {
     // hears what this page knows and a sandbox cannot keep: the section asked for in
     // the address (#provider=…) and the conversation it showed before a reload.
     uiReady = true;
-    const hello = { type: "relay.hello", hash: location.hash.slice(1), shown: sessionStorage.getItem(SHOWN) };
+    const hello = { type: "relay.hello", hash: location.hash.slice(1), shown: sessionStorage.getItem(SHOWN),
+                    draft: dropShell() };
     frame.contentWindow.postMessage(JSON.stringify(hello), "*");
     while (toUi.length) frame.contentWindow.postMessage(toUi.shift(), "*");
+    return;
+  }
+  if (event.data === "ui.failed") {
+    dropShell(); // its error shows in the frame
     return;
   }
   if (event.data === "ui.options" || event.data.startsWith("ui.options ")) {

@@ -185,7 +185,20 @@ def on_message(event):
         return
     if isinstance(msg, dict):
         state.receive(msg, now_ms(), wall())
+        if msg.get("type") == "relay.hello":
+            take_draft(msg.get("draft"))
         changed()
+
+
+def take_draft(draft):
+    """What was typed into the page's placeholder composer before this Python was up."""
+    if not isinstance(draft, dict) or not isinstance(draft.get("text"), str) or composer.value:
+        return
+    composer.value = draft["text"]
+    view.autosize()
+    composer.focus()
+    if draft.get("send") is True:
+        do_send()  # the user pressed Enter: it goes with the first hello, as anything sent early
 
 
 # ------------------------------------------------------------------------ composer
