@@ -70,11 +70,20 @@ KINDS = (ADD, REMOVE, GET)
 
 def label(chip):
     """The chip's words: its name and size (screen readers read them too)."""
-    name = chip.get("name") or "attachment"
-    size = chip.get("bytes")
+    name, detail = label_parts(chip)
     if chip.get("busy"):
-        return "%s (adding…)" % name
-    return "%s, %s" % (name, fmt.size(size)) if size else name
+        return "%s (%s)" % (name, detail)
+    return "%s, %s" % (name, detail) if detail else name
+
+
+def label_parts(chip):
+    """``label`` in two: the name (cut short on a narrow panel) and what is always shown
+    whole beside it, the size or "adding…"."""
+    name = chip.get("name") or "attachment"
+    if chip.get("busy"):
+        return name, "adding…"
+    size = chip.get("bytes")
+    return name, fmt.size(size) if size else ""
 
 
 class Attachments:

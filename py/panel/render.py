@@ -402,7 +402,10 @@ class Renderer:
                 opener.append(img)
             else:
                 opener.append(el("span", "file", attachments.badge(chip)))
-            opener.append(el("span", None, attachments.label(chip)))
+            name, detail = attachments.label_parts(chip)
+            opener.append(el("span", "name", name))
+            if detail:
+                opener.append(el("span", "size", detail))
             remove = button("×", "remove-attachment", "Remove " + (chip.get("name") or "attachment"), "icon")
             li.append(opener, remove)
             self.chips.append(li)

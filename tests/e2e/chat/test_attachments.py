@@ -17,13 +17,13 @@ import re
 import time
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from background.attachments.capture import SCREENSHOT_DENIED
 from background.attachments.imaging import BUDGET
 from mockapi import MockServerThread, http_error
-from tests.e2e.chatkit import MODEL, TIMEOUT_MS, ChatBrowser, Panel, stop_worker
+from tests.e2e.chatkit import MODEL, TIMEOUT_MS, ChatBrowser, Panel, chart_png, stop_worker
 
 KEY = "sk-attach-0123456789abcdefWXYZ"
 
@@ -38,54 +38,6 @@ def invoke_on(browser: ChatBrowser, page: Page) -> None:
         cdp.send("Extensions.triggerAction", {"id": browser.ext.id, "targetId": tab["targetId"]})
     finally:
         cdp.detach()
-
-
-def chart_png() -> bytes:
-    """A bar chart whose last bar is drawn taller than its label says."""
-    image = Image.new("RGB", (640, 400), "white")
-    draw = ImageDraw.Draw(image)
-    for i, height in enumerate((120, 180, 150, 330)):
-        draw.rectangle((60 + i * 140, 360 - height, 150 + i * 140, 360), fill=(26, 115, 232))
-    draw.line((40, 360, 620, 360), fill="black", width=2)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
-def paste(panel: Panel, data: bytes, name: str, mime: str) -> None:
-    panel.frame.evaluate(
-        """([b64, name, mime]) => {
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const data = new DataTransfer();
-            data.items.add(new File([bytes], name, { type: mime }));
-            const composer = document.getElementById("composer");
-            composer.focus();
-            composer.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true,
-                                                                 cancelable: true }));
-        }""",
-        [base64.b64encode(data).decode(), name, mime],
-    )
-
-
-def drop(panel: Panel, text: str, name: str, mime: str) -> None:
-    panel.frame.evaluate(
-        """([text, name, mime]) => {
-            const data = new DataTransfer();
-            data.items.add(new File([text], name, { type: mime }));
-            const target = document.getElementById("composer");
-            for (const type of ["dragenter", "dragover", "drop"]) {
-                const init = { dataTransfer: data, bubbles: true, cancelable: true };
-                target.dispatchEvent(new DragEvent(type, init));
-            }
-        }""",
-        [text, name, mime],
-    )
-
-
-def ready_chip(panel: Panel, count: int = 1) -> None:
-    chips = panel.get("attachment-chip")
-    expect(chips).to_have_count(count, timeout=TIMEOUT_MS)
-    expect(panel.ui.locator("[data-testid=attachment-chip].busy")).to_have_count(0, timeout=TIMEOUT_MS)
 
 
 def wait_for_request(server: MockServerThread, count: int = 1, timeout_s: float = 30) -> dict[str, Any]:
@@ -130,7 +82,7 @@ def test_the_screenshot_button_sends_the_tab_as_input_image_with_the_text(
     browser.article.bring_to_front()
     invoke_on(browser, browser.article)
     panel.get("attach-screenshot").click()
-    ready_chip(panel)
+    panel.attachments_ready()
     thumb = panel.get("attachment-chip").locator("img")
     expect(thumb).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
     panel.send("What's wrong with this chart?")
@@ -154,10 +106,10 @@ def small_image(fmt: str) -> bytes:
 def test_pasted_images_go_with_the_message_and_chips_open_and_go(
     panel: Panel, server: MockServerThread
 ) -> None:
-    paste(panel, chart_png(), "image.png", "image/png")
-    paste(panel, small_image("GIF"), "dot.gif", "image/gif")
-    paste(panel, small_image("WEBP"), "dot.webp", "image/webp")
-    ready_chip(panel, 3)
+    panel.paste_file(chart_png(), "image.png", "image/png")
+    panel.paste_file(small_image("GIF"), "dot.gif", "image/gif")
+    panel.paste_file(small_image("WEBP"), "dot.webp", "image/webp")
+    panel.attachments_ready(3)
     # A chip opens in the viewer (Escape closes it) and × takes it away.
     panel.get("attachment-chip").first.get_by_role("button", name="Open image.png").click()
     viewer = panel.get("attachment-viewer")
@@ -166,7 +118,7 @@ def test_pasted_images_go_with_the_message_and_chips_open_and_go(
     panel.page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
     panel.get("attachment-chip").nth(2).get_by_role("button", name="Remove dot.webp").click()
-    ready_chip(panel, 2)
+    panel.attachments_ready(2)
     panel.send("Is the last bar right?")
     parts = user_parts(wait_for_request(server))
     assert [part["type"] for part in parts] == ["input_image", "input_image", "input_text"]
@@ -177,7 +129,7 @@ def test_pasted_images_go_with_the_message_and_chips_open_and_go(
 
 
 def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
-    drop(panel, "x" * (2 * 1024 * 1024), "huge.log", "text/plain")
+    panel.drop_file(b"x" * (2 * 1024 * 1024), "huge.log", "text/plain")
     expect(panel.banner).to_contain_text("“huge.log” is 2 MB; SidePy takes text files up to 1 MB.",
                                          timeout=TIMEOUT_MS)
     expect(panel.get("attachment-chip")).to_have_count(0)
@@ -185,8 +137,8 @@ def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
 
 def test_a_dropped_text_file_goes_as_input_file_with_its_name(panel: Panel, server: MockServerThread) -> None:
     text = "month,total\nJan,120\nFeb,180\n"
-    drop(panel, text, "totals.csv", "text/csv")
-    ready_chip(panel)
+    panel.drop_file(text.encode(), "totals.csv", "text/csv")
+    panel.attachments_ready()
     expect(panel.get("attachment-chip")).to_contain_text("totals.csv")
     panel.send("Sum the totals")
     parts = user_parts(wait_for_request(server))
@@ -196,8 +148,8 @@ def test_a_dropped_text_file_goes_as_input_file_with_its_name(panel: Panel, serv
 
 def test_a_model_that_cannot_read_images_reads_as_a_sentence(panel: Panel, server: MockServerThread) -> None:
     server.enqueue(http_error("invalid_request", message="Invalid image."))
-    paste(panel, chart_png(), "image.png", "image/png")
-    ready_chip(panel)
+    panel.paste_file(chart_png(), "image.png", "image/png")
+    panel.attachments_ready()
     panel.send("What is this?")
     expect(panel.banner).to_contain_text(f"“{MODEL}” cannot read images.", timeout=TIMEOUT_MS)
     expect(panel.banner).to_contain_text("remove the images")
@@ -212,7 +164,7 @@ def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
     panel.ui.locator("#attach-input").set_input_files(
         files=[{"name": "notes.md", "mimeType": "text/markdown", "buffer": notes}]
     )
-    ready_chip(panel)
+    panel.attachments_ready()
     stop_worker(browser.ext)  # Chrome stops the idle worker; the chip keeps its id
     panel.send("Check my notes")
     parts = user_parts(wait_for_request(server))

@@ -37,6 +37,9 @@ def test_the_camera_button_makes_a_busy_chip_until_the_worker_has_the_screenshot
     [chip] = state.attachments.chips
     assert not chip["busy"] and chip["id"] == "a1" and chip["thumb"] == THUMB
     assert attachments.label(chip) == "screen.png, 2 KB"
+    assert attachments.label_parts(chip) == ("screen.png", "2 KB")  # the size is never cut short
+    assert attachments.label_parts({"name": "x.png", "busy": True}) == ("x.png", "adding…")
+    assert attachments.label({"name": "x.png", "busy": True}) == "x.png (adding…)"
     assert state.attachments.send_ids() == ["a1"]
 
 
