@@ -202,6 +202,8 @@ ACTIONS = {
     "pp-off": lambda: vault.open_passphrase("off"),
     "pp-cancel": lambda: vault.open_passphrase(None),
     "ping": lambda: state.diag.ping(now_ms()),
+    "screenshots-allow": state.screenshots.allow,  # in the click: the relay asks Chrome at once
+    "screenshots-revoke": state.screenshots.revoke,
 }
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
+from background.attachments.store import MemoryAttachments
 from background.compose import Worker, compose
 from background.keepalive import KeepAlive
 from background.router import GRANTS, capability_of
@@ -17,6 +18,7 @@ from background.settings.model import MemoryKeySource
 from background.store.storage import MemoryStore
 from modelclient import HttpRequest, MockTransport
 from tests.support.aio import run_sync
+from tests.support.images import ModelRenderer
 from tests.unit.background.test_app import FakeHost
 
 KEY = "sk-test-0123456789abcdefWXYZ"
@@ -130,8 +132,13 @@ class Harness:
         counter: Iterator[int] | None = None,
         keys: MemoryKeySource | None = None,
         alarms: Any = None,
+        attachments: MemoryAttachments | None = None,
+        capture: Any = None,
+        access: Any = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
+        # IndexedDB's twin; images are "rendered" by a model of an encoder (tests/support/images.py)
+        self.attachments = attachments if attachments is not None else MemoryAttachments()
         self.host = FakeHost()
         self.clock = clock or Clock()
         self.replies: list[Callable[[HttpRequest], Any]] = []
@@ -159,6 +166,10 @@ class Harness:
             ids=lambda prefix: f"{prefix}{next(counter)}",
             call_later=self.timers.call_later,
             alarms=alarms,
+            attachment_store=self.attachments,
+            renderer=ModelRenderer(),
+            capture=capture,
+            access=access,
         )
         self.app = self.worker.app
 
@@ -193,7 +204,8 @@ class Harness:
 
     def restart(self) -> Harness:
         """A new worker over the same storage (and the same session key)."""
-        fresh = Harness(store=self.store, key=None, clock=self.clock, counter=self.counter)
+        fresh = Harness(store=self.store, key=None, clock=self.clock, counter=self.counter,
+                        attachments=self.attachments)
         fresh.keys._key = self.keys._key
         return fresh
 

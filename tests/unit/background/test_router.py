@@ -29,7 +29,9 @@ SECRET = "sk-payload-0123456789abcdefSECRET"
 # The table as the issue states it, written out by hand (not derived from the code under test).
 PANEL = {"ping", "hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.version",
          "chat.cancel_queued", "queue.config", "conv.list", "conv.open", "conv.new", "conv.rename",
-         "conv.delete", "conv.pin", "conv.export", "conv.settings", "page.context", "settings.get"}
+         "conv.delete", "conv.pin", "conv.export", "conv.settings", "page.context", "settings.get",
+         # attachments: the screenshot of the active tab, and files the user gives the panel
+         "attach.add", "attach.screenshot", "attach.remove", "attach.get"}
 OPTIONS = {"ping", "settings.get", "settings.set", "settings.preview", "settings.test", "settings.approve",
            "key.set", "key.clear", "conv.import", "vault.status", "vault.set", "vault.reveal", "vault.wipe",
            "vault.lock", "vault.unlock", "vault.passphrase", "auth.import", "auth.clear", "auth.status"}
