@@ -66,6 +66,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "vault": frozenset({"vault.status", "vault.set", "vault.reveal", "vault.wipe", "vault.lock",
                         "vault.unlock", "vault.passphrase"}),
     "accounts": frozenset({"auth.import", "auth.clear", "auth.status"}),
+    "attachments": frozenset({"attach.add", "attach.screenshot", "attach.remove", "attach.get"}),
 }
 
 #: The developer build's test hooks (background.dev): present only there.
@@ -76,9 +77,12 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
-    # Chats, manages conversations, reads the page and the settings; never moves
-    # where requests go or which credential they carry; no vault, no accounts.
-    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers"}),
+    # Chats, manages conversations, reads the page and the settings, switches among the
+    # providers the user saved, attaches files and screenshots of the active tab (the
+    # user's click; Chrome's activeTab grant decides which tab); never moves where
+    # requests go or which credential they carry; no vault, no accounts.
+    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers",
+                        "attachments"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.
     "options": frozenset({"ping", "settings.read", "providers", "settings.write", "import", "vault",
                           "accounts"}),

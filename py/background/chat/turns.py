@@ -44,6 +44,8 @@ from modelclient import (
 )
 
 from ..accounts.accounts import AccountUnavailable
+from ..attachments.store import AttachmentLibrary
+from ..attachments.vision import cannot_see
 from ..keepalive import KeepAlive
 from ..settings.model import Settings
 from ..store.conversations import ConversationStore
@@ -86,6 +88,8 @@ class TurnDeps:
     chatgpt_auth: Callable[[Settings], Awaitable[Auth]] | None = None
     # chrome-extension://<id>: the origin a local server must allow (Ollama's OLLAMA_ORIGINS advice).
     extension_origin: str = ""
+    # Where the attachments' bytes are (background.attachments.store); None: no attachments.
+    attachments: AttachmentLibrary | None = None
 
 
 Outcome = Literal["done", "stopped", "error"]
@@ -187,9 +191,12 @@ class Turn:
                           "retryable": False, "fields": {}}
             return "error"
         self._streaming = True
+        kinds: set[str] = set()
         try:
             client = self._client(auth)
-            prompt = build_prompt(self.conversation, self.settings)
+            files, kinds = await self._files()
+            wire = provider_info(self.settings, None).wire_api
+            prompt = build_prompt(self.conversation, self.settings, files, wire)
             async with client.stream_turn(prompt) as events:
                 async for event in events:
                     if self._stop:
@@ -202,11 +209,18 @@ class Turn:
             if self._stop:
                 return "stopped"
             self.error = redact(error.to_json(), self._key)
-            advice = await advise(error, self.settings, model=self.conversation.model, key=self._key,
-                                  transport=self.deps.transport, extension_origin=self.deps.extension_origin,
-                                  with_timeout=self.deps.client_options.get("with_timeout"))
-            if advice is not None:
-                self.error["advice"] = redact(advice, self._key)
+            # A server that refuses the images or files: say so, and name models that read them.
+            model, models = self.conversation.model, self.settings.models
+            seen = cannot_see(self.error, model=model, models=models, kinds=kinds)
+            if seen is not None:
+                self.error = seen
+            else:
+                advice = await advise(error, self.settings, model=model, key=self._key,
+                                      transport=self.deps.transport,
+                                      extension_origin=self.deps.extension_origin,
+                                      with_timeout=self.deps.client_options.get("with_timeout"))
+                if advice is not None:
+                    self.error["advice"] = redact(advice, self._key)
             snapshot = getattr(error, "rate_limits", None)
             if isinstance(snapshot, RateLimitSnapshot):
                 # A 429 usage limit carries the exhausted windows (Rust publishes them
@@ -221,6 +235,18 @@ class Turn:
         finally:
             self._streaming = False
         return "stopped" if self._stop else "done"
+
+    async def _files(self) -> tuple[dict[str, bytes], set[str]]:
+        """The bytes of every attachment the prompt carries, and their kinds."""
+        sent = [m for m in self.conversation.messages if not (m.streaming or m.queued)]
+        refs = [ref for message in sent for ref in message.attachments]
+        files: dict[str, bytes] = {}
+        if self.deps.attachments is not None:
+            for ref in refs:
+                data = files.get(ref.id) or await self.deps.attachments.data(ref.id)
+                if data is not None:
+                    files[ref.id] = data
+        return files, {ref.kind for ref in refs}
 
     async def _limits(self, snapshot: RateLimitSnapshot) -> None:
         limits = snapshot.to_json()
