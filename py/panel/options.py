@@ -10,6 +10,7 @@ from pyscript import document, window
 
 from panel.account_state import MAX_AUTH_FILE_BYTES
 from panel.dom import g, now_ms, on, proxy
+from panel.import_state import MAX_IMPORT_BYTES
 from panel.options_dom import build
 from panel.options_view import OptionsView
 from panel.settings_state import SettingsState
@@ -138,10 +139,42 @@ def read_auth_file(picker):
     reader.readAsText(chosen)
 
 
+def read_export_file(picker):
+    """Read the picked JSON export here (the sandbox may read a file the user chose) and send it."""
+    files = picker.files
+    if files is None or files.length == 0:
+        return
+    chosen = files.item(0)
+    imports = state.imports
+    if chosen.size > MAX_IMPORT_BYTES:
+        picker.value = ""
+        imports.refuse(chosen.size)
+        changed()
+        return
+    reader = window.FileReader.new()
+
+    def loaded(*_):
+        text = reader.result
+        picker.value = ""  # the same file can be picked again
+        imports.send(text if isinstance(text, str) else "")
+        changed()
+
+    def failed(*_):
+        picker.value = ""
+        imports.unreadable()
+        changed()
+
+    reader.onload = proxy(loaded)
+    reader.onerror = proxy(failed)
+    reader.readAsText(chosen)
+
+
 def on_change(event):
     target = event.target
     if target.id == "auth-import":
         read_auth_file(target)
+    elif target.id == "conv-import":
+        read_export_file(target)
     elif target.getAttribute("data-field") == "provider":
         form.set_provider(target.value)
         changed()

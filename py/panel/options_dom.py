@@ -194,6 +194,18 @@ def build(root):
            el("output", {"id": "screenshots-state", "data-testid": "screenshots-state",
                          "aria-live": "polite"})),
         sid="screenshots")
+    conversations = folded(
+        "Conversations",
+        el("p", {"class": "hint"}, "Bring back conversations saved with “Export as JSON” in the panel's "
+           "menu (from this browser or another). They are added beside the ones you have; nothing is "
+           "replaced."),
+        el("label", {"class": "stack", "for": "conv-import"}, "Import a JSON export",
+           # Read here by FileReader (options.py) and sent once in conv.import.
+           el("input", {"type": "file", "id": "conv-import", "data-testid": "conv-import",
+                        "accept": ".json,application/json"})),
+        el("output", {"id": "conv-import-result", "data-testid": "conv-import-result",
+                      "aria-live": "polite"}),
+        sid="conversations")
     diagnostics = folded(
         "Diagnostics",
         el("p", {"class": "hint"}, "For troubleshooting: a round trip to the Python that runs SidePy in the "
@@ -222,7 +234,7 @@ def build(root):
               # What a user needs first: who answers and with what key (and the other providers
               # saved beside it); then how it answers and what it may see; then what few need, folded.
               connection, key, vault, providers, behaviour, templates, screenshots, account, requests,
-              diagnostics)
+              conversations, diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

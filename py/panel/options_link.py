@@ -14,7 +14,7 @@ CLOSED = "closed"
 FAILED = "failed"
 
 SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth", "diag", "profiles",
-            "efforts")
+            "efforts", "import")
 
 
 class OptionsLink:

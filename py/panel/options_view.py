@@ -158,6 +158,10 @@ class OptionsView:
                 status.classList.toggle(cls, cls == link.status_kind)
         if self._moved("diag"):
             g("ping-result").textContent = s.diag.result or ""
+        if self._moved("import"):
+            out = g("conv-import-result")
+            out.textContent = s.imports.result
+            out.classList.toggle("error", not s.imports.ok)
         ready = s.phase == "ready" and not s.busy
         g("save").disabled = not ready
         g("test-connection").disabled = not ready

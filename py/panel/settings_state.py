@@ -22,6 +22,8 @@ It is composed of parts that own their state, each given what it needs:
                          whether the panel may capture any tab (``<all_urls>``)
 ``diag``                 :class:`panel.diagnostics.Diagnostics`: the worker's
                          Python, ping
+``imports``              :class:`panel.import_state.ConversationImport`: a
+                         JSON export brought back
 =======================  ======================================================
 
 This class only routes what arrives to the part that asked for it or owns it.
@@ -30,6 +32,7 @@ This class only routes what arrives to the part that asked for it or owns it.
 from panel.account_state import Account
 from panel.diagnostics import Diagnostics
 from panel.form_state import SettingsForm
+from panel.import_state import ConversationImport
 from panel.options_link import CLOSED, FAILED, READY, RECONNECTING, OptionsLink
 from panel.provider_list import ProviderList
 from panel.screenshots_state import ScreenshotAccess
@@ -49,6 +52,7 @@ class SettingsState:
         self.account = Account(self.link, self.settings)
         self.diag = Diagnostics(self.link)
         self.screenshots = ScreenshotAccess(self.link)
+        self.imports = ConversationImport(self.link)
         self.landing = ""  # what the address asked for: "welcome", "provider=compatible" ...
         self._landed = False
 
@@ -104,6 +108,8 @@ class SettingsState:
             self.vault.secret(msg)
         elif kind == "pong":
             self.diag.pong(msg, now)
+        elif kind == "conv.list" and entry is not None and entry[0] == "import":
+            self.imports.imported(msg)
         elif kind == "error":
             self._error(msg, entry)
 
@@ -114,6 +120,7 @@ class SettingsState:
         link.phase = RECONNECTING
         lost = [k for k in link.drop_pending() if k in ("save", "key", "test", "vault", "auth", "profile")]
         self.settings.disconnected()
+        self.imports.disconnected()
         if lost:
             link.say("The background restarted before answering: try again.", "error")
         else:
@@ -166,5 +173,7 @@ class SettingsState:
             self.providers.refused(msg)
         elif kind == "auth":
             self.account.refused(msg.get("message") or "Something went wrong")
+        elif kind == "import":
+            self.imports.refused(msg)
         else:
             self.link.say(msg.get("message") or "Something went wrong", "error")

@@ -148,7 +148,7 @@ def test_reload_restores_the_conversation_on_screen_without_an_empty_frame(
     assert panel.frame.evaluate("() => window.__flashes") == []
 
 
-def test_the_list_groups_previews_counts_and_exports_json(
+def test_the_list_groups_previews_counts_and_exports_json_the_options_page_imports(
     browser: ChatBrowser, server: MockServerThread, panel: Panel
 ) -> None:
     server.enqueue(text_reply("**Bold** and `code` and a [link](https://example.com)."))
@@ -169,10 +169,30 @@ def test_the_list_groups_previews_counts_and_exports_json(
     panel.ui.locator("#more").click()
     with panel.page.expect_download() as download:
         panel.get("export-json").click()
-    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    exported = Path(download.value.path())
+    data = json.loads(exported.read_text(encoding="utf-8"))
     assert (
         data["format"] == "sidepy.conversations" and data["conversations"][0]["title"] == "Markdown, please"
     )
+
+    # The export comes back through the settings page (importing is its capability alone):
+    # added beside what is there, under new ids.
+    options = browser.ext.context.new_page()
+    options.goto(browser.ext.url("options.html"))
+    ui = options.frame_locator("#options-ui")
+    expect(ui.get_by_test_id("settings-status")).to_have_text("Ready", timeout=TIMEOUT_MS)
+    ui.get_by_test_id("fold-conversations").locator("summary").click()
+    ui.get_by_test_id("conv-import").set_input_files(str(exported))
+    expect(ui.get_by_test_id("conv-import-result")).to_have_text(
+        f"Imported {count} conversation{'' if count == 1 else 's'}: open the panel's list to see them.",
+        timeout=TIMEOUT_MS)
+    titles = [c["title"] for c in browser.conversations()]
+    assert len(titles) == 2 * count and titles.count("Markdown, please") == 2, titles
+    (exported.parent / "not-an-export.json").write_text('{"hello": "world"}', encoding="utf-8")
+    ui.get_by_test_id("conv-import").set_input_files(str(exported.parent / "not-an-export.json"))
+    expect(ui.get_by_test_id("conv-import-result")).to_have_text(
+        "Import failed: this is not a SidePy conversations export.", timeout=TIMEOUT_MS)
+    options.close()
 
 
 def test_an_earlier_question_can_be_edited_and_answers_keep_their_versions(
