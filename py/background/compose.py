@@ -73,6 +73,7 @@ class Worker:
     scheduler: Scheduler
     chat: ChatService
     keepalive: KeepAlive
+    providers: ProviderHandlers | None = None
     diagnostics: Any = None  # background.dev.diag.Diagnostics in a developer build
 
 
@@ -206,7 +207,7 @@ def compose(
               after_request=[push.after, scheduler.after_request])
     return Worker(app=app, router=router, ports=ports, records=records, conversations=conversations,
                   settings=settings, keys=bound, accounts=accounts, scheduler=scheduler, chat=chat,
-                  keepalive=keepalive, diagnostics=diagnostics)
+                  keepalive=keepalive, providers=provider_handlers, diagnostics=diagnostics)
 
 
 def _no_vault() -> dict[str, Handler]:

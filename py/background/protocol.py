@@ -306,8 +306,6 @@ class ProfileDelete(Request):
 class ModelsList(Request):
     """``models.list``: the active provider's ``GET /models``, kept as the settings' model list."""
 
-    refresh: StrictBool = True
-
 
 REQUESTS: dict[str, type[Request]] = {
     "hello": Hello,
