@@ -29,7 +29,6 @@ def test_the_model_list_is_asked_once_per_opening_and_quietly():
     assert parts.sent() == []
     p.opened({"kind": "hello"})
     req = only(parts.sent(), "models.list")
-    assert req["refresh"] is True
     p.refused({"type": "error", "id": req["id"], "code": "models", "message": "no key"},
               parts.reply(req, type="error"))
     assert parts.banners.items == []  # quiet: a first run without a key is no error worth a banner
