@@ -152,3 +152,24 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     [turn] = [r for r in responses.requests if r.path == "/v1/responses"]
     assert turn.bearer == KEY_B
     assert not [r for r in chat_only.requests if r.method == "POST"]  # nothing went to the other one
+
+
+def test_test_connection_then_save_chats_on_the_wire_api_it_found(extension: Extension,
+                                                                   chat_only: MockServerThread) -> None:
+    """The documented order, Test connection first and Save after: the wire API the test found
+    is the one chat uses (not the Responses API, which this server answers with a 404)."""
+    options = Options(extension)
+    options.get("provider").select_option("compatible")
+    options.get("base-url").fill(chat_only.base_url)
+    options.get("model").fill("deepseek-chat")
+    options.get("api-key").fill(KEY_A)
+    result = options.test_connection()
+    assert result["kind"] == "ok", result
+    options.save("Saved · key stored encrypted")
+    expect(options.get("request-url")).to_have_text(chat_only.base_url + "/chat/completions")
+    chat_only.reset()
+    panel = Panel(open_panel_window(extension, width=WIDTH))
+    panel.wait_ready()
+    panel.send("Hello there")
+    panel.reply("Echo: Hello there")
+    assert [r.path for r in chat_only.requests if r.method == "POST"] == ["/v1/chat/completions"]

@@ -40,6 +40,7 @@ Message = dict[str, Any]
 ChatGPTTest = Callable[[ConnectionTest, Settings], Awaitable[Message]]
 # A connection test whose transport refuses credentials outside the given origins
 Tester = Callable[[Collection[str]], ConnectionTest]
+MAX_FOUND = 20  # servers whose tested wire API is remembered until they are saved
 
 
 class SettingsHandlers:
@@ -63,6 +64,10 @@ class SettingsHandlers:
         self._chatgpt_test = chatgpt_test
         self._key_unavailable = key_unavailable
         self._remember = remember_secret
+        # What Test connection found each tested server speaks, {(base URL, preset): wire API}:
+        # the options page tests the form's values before they are saved, so the saved
+        # provider learns its wire API when those values are saved (settings.set).
+        self._found: dict[tuple[str, str], str] = {}
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {
@@ -83,10 +88,13 @@ class SettingsHandlers:
         """``settings.set``: validated as a whole, saved in one write, or nothing is saved."""
         assert isinstance(request, SettingsSet)
         try:
-            await self.settings.patch(request.patch)
+            saved = await self.settings.patch(request.patch)
         except SettingsError as exc:
             message = f"Settings not saved: {exc}"
             return error_reply(request.id, "invalid_settings", message, fields=exc.fields)
+        found = self._found.get((saved.base_url, saved.preset_id))
+        if found is not None and saved.detected_wire is None:
+            await self.settings.patch({"detected_wire": found}, internal=True)
         return reply("settings", request, settings=await self.views.view())
 
     async def settings_preview(self, request: Request) -> Message:
@@ -139,9 +147,17 @@ class SettingsHandlers:
         return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
 
     async def _remember_wire(self, tested: Settings, wire: str | None) -> None:
-        """A wire API the test detected is kept for the saved provider it was detected on."""
+        """A wire API the test detected is kept for the saved provider it was detected on, and
+        for those settings if they are saved later."""
+        if wire is None:
+            return
+        where = (tested.base_url, tested.preset_id)
+        self._found.pop(where, None)
+        self._found[where] = wire
+        while len(self._found) > MAX_FOUND:
+            del self._found[next(iter(self._found))]  # the oldest
         saved = await self.settings.load()
-        if wire is not None and (tested.base_url, tested.preset_id) == (saved.base_url, saved.preset_id):
+        if where == (saved.base_url, saved.preset_id):
             await self.settings.patch({"detected_wire": wire}, internal=True)
 
     @staticmethod

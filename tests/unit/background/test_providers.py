@@ -373,3 +373,23 @@ def test_a_model_list_that_arrives_after_a_switch_is_not_given_to_the_new_provid
     assert "o3" not in view["models"]
     openai = next(p for p in h.stored("settings")["profiles"] if p["id"] == "pa0000000")
     assert "o3" not in openai["fields"].get("models", [])
+
+
+def test_test_connection_then_save_keeps_the_wire_api_it_found() -> None:
+    """The documented order: Test connection on the form's values, then Save: the saved
+    provider speaks what the test found, and chat goes to /chat/completions."""
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat"], seen), key=None)
+    form = {"preset": "custom", "base_url": CHAT_BASE, "model": "deepseek-chat"}
+    out = h.ask({"type": "settings.test", "id": 1, "patch": form, "key": OTHER_KEY, "probe": True})
+    assert (out["ok"], out["wire"], out["detected"]) == (True, "chat", True)
+    view = h.ask({"type": "settings.set", "id": 2, "patch": form})["settings"]
+    assert (view["detected_wire"], view["request_url"]) == ("chat", f"{CHAT_BASE}/chat/completions")
+    h.ask({"type": "key.set", "id": 3, "key": OTHER_KEY})
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 4, "text": "hello"})
+    assert [r.url for r in seen if r.method == "POST"][-1] == f"{CHAT_BASE}/chat/completions"
+    assert h.sent(1, "turn.done")
+    # Another server is not taken for the tested one.
+    other = h.ask({"type": "settings.set", "id": 5, "patch": {"base_url": "http://127.0.0.1:10/v1"}})
+    assert other["settings"]["detected_wire"] is None
