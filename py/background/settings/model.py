@@ -330,6 +330,12 @@ class Settings(BaseModel):
         path = "chat/completions" if self.wire == "chat" else "responses"
         return f"{self.api_base}/{path}" + (f"?{self.query}" if self.query else "")
 
+    def offers(self, model: str) -> bool:
+        """Whether the provider offers ``model``: its default, or one its server listed. A
+        conversation's model the provider does not offer (another provider's, after a switch)
+        gives way to the provider's default (:mod:`background.chat.scheduler`)."""
+        return model == self.model or model in self.models
+
     def query_params(self) -> dict[str, str] | None:
         """The query string as the client's ``query_params``."""
         return dict(parse_qsl(self.query, keep_blank_values=True)) or None
@@ -433,9 +439,13 @@ class SettingsStore:
         if patch.get("provider") == "openai" and "base_url" not in patch:
             merged["base_url"] = OPENAI_BASE  # back to the preset
         try:
-            return Settings.model_validate(merged)
+            settings = Settings.model_validate(merged)
         except ValidationError as exc:
             raise SettingsError(_field_errors(exc)) from None
+        if not internal and moved and "models" not in patch:
+            # The models another server listed are not this one's (its own come from its GET /models).
+            settings.models = list(DEFAULT_MODELS) if settings.preset_id == "openai" else []
+        return settings
 
     async def patch(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:
         """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""

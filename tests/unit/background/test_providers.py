@@ -13,7 +13,7 @@ from background.settings.model import MemoryKeySource, StoredKey
 from background.store.storage import SCHEMA_VERSION, MemoryStore
 from modelclient import ConnectionFailedError, HttpRequest
 from tests.support.aio import run_sync
-from tests.unit.background.kit import KEY, KEY_VIEW, Harness
+from tests.unit.background.kit import KEY, KEY_VIEW, Harness, reply_events
 
 CHAT_BASE = "http://127.0.0.1:9/v1"
 OTHER_KEY = "sk-other-provider-0123456789abcd"
@@ -393,3 +393,39 @@ def test_test_connection_then_save_keeps_the_wire_api_it_found() -> None:
     # Another server is not taken for the tested one.
     other = h.ask({"type": "settings.set", "id": 5, "patch": {"base_url": "http://127.0.0.1:10/v1"}})
     assert other["settings"]["detected_wire"] is None
+
+
+def test_after_a_switch_the_open_conversation_goes_on_with_the_new_providers_model() -> None:
+    """A conversation written with OpenAI's gpt-5-mini, continued after switching to a server
+    that has no such model: its default answers, and the conversation records it."""
+    seen: list[HttpRequest] = []
+    chat = chat_server(["deepseek-chat"], seen)
+
+    def handler(request: HttpRequest) -> Any:
+        if request.url.endswith("/responses"):  # OpenAI
+            seen.append(request)
+            return 200, {"content-type": "text/event-stream"}, reply_events("Hello")
+        return chat(request)
+
+    h = Harness(store=broken_profile_store(), handler=handler)
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hello"})
+    [first] = h.sent(1, "turn.done")
+    conversation_id = first["conversation_id"]
+    h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")
+    h.ask({"type": "settings.set", "id": 3, "patch": {"model": "deepseek-chat"}})
+    h.ask({"type": "models.list", "id": 4}, sender="panel")
+    h.send(1, {"type": "chat.send", "id": 5, "text": "again", "conversation_id": conversation_id})
+    post = [r for r in seen if r.method == "POST"][-1]
+    assert post.url == f"{CHAT_BASE}/chat/completions"
+    assert json.loads(post.body or b"")["model"] == "deepseek-chat"
+    state = h.ask({"type": "conv.open", "id": 6, "conversation_id": conversation_id}, sender="panel")
+    assert state["conversation"]["model"] == "deepseek-chat"
+    # Back on OpenAI, a model it offers that is not its default stays the conversation's.
+    h.ask({"type": "profile.select", "id": 7, "profile_id": "pa0000000"}, sender="panel")
+    h.ask({"type": "conv.settings", "id": 8, "conversation_id": conversation_id, "model": "gpt-4.1"},
+          sender="panel")
+    h.send(1, {"type": "chat.send", "id": 9, "text": "and again", "conversation_id": conversation_id})
+    post = [r for r in seen if r.method == "POST"][-1]
+    assert post.url.endswith("/responses") and json.loads(post.body or b"")["model"] == "gpt-4.1"
