@@ -139,7 +139,7 @@ POLL = """
   // chrome-extension:// loads, so fetches, wasm compiles and script loads are timed
   // here. Each phase is [start, end] in epoch ms (end null: a point).
   const phases = (marks.phases = {});
-  const path = (url) => String(url).split("/").slice(3).join("/");
+  const path = (url) => new URL(String(url), location.href).pathname.slice(1);
   const span = (name, start) => { if (!(name in phases)) phases[name] = [start, now()]; };
   const fetch0 = window.fetch;
   window.fetch = function (input, init) {

@@ -27,7 +27,7 @@ NON_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")
 PROVIDER_CHOICES = (
     ("openai", "OpenAI API key", "Pay per use with a key from platform.openai.com."),
     ("chatgpt", "ChatGPT plan", "Sign in with the auth.json that Codex wrote."),
-    ("compatible", "Another provider", "OpenRouter, Groq, DeepSeek, Mistral, Gemini, Azure, or a server on "
+    ("compatible", "Another server", "OpenRouter, Groq, DeepSeek, Mistral, Gemini, Azure, or a server on "
      "this computer: Ollama, LM Studio, llama.cpp, vLLM."),
 )
 
