@@ -86,6 +86,9 @@ class TurnDeps:
     chatgpt_auth: Callable[[Settings], Awaitable[Auth]] | None = None
     # chrome-extension://<id>: the origin a local server must allow (Ollama's OLLAMA_ORIGINS advice).
     extension_origin: str = ""
+    # Bounds the worker's own short requests around a turn (the model list a failure's advice
+    # names): asyncio.wait_for, or a test's.
+    with_timeout: Callable[[Awaitable[Any], float], Awaitable[Any]] = asyncio.wait_for
 
 
 Outcome = Literal["done", "stopped", "error"]
@@ -202,9 +205,7 @@ class Turn:
             if self._stop:
                 return "stopped"
             self.error = redact(error.to_json(), self._key)
-            advice = await advise(error, self.settings, model=self.conversation.model, key=self._key,
-                                  transport=self.deps.transport, extension_origin=self.deps.extension_origin,
-                                  with_timeout=self.deps.client_options.get("with_timeout"))
+            advice = await self._advice(error)
             if advice is not None:
                 self.error["advice"] = redact(advice, self._key)
             snapshot = getattr(error, "rate_limits", None)
@@ -221,6 +222,17 @@ class Turn:
         finally:
             self._streaming = False
         return "stopped" if self._stop else "done"
+
+    async def _advice(self, error: ModelClientError) -> dict[str, str] | None:
+        """What to do about ``error`` (``background.chat.advice``), or None: the error goes to
+        the user whatever happens while looking for better words."""
+        try:
+            return await advise(error, self.settings, model=self.conversation.model, key=self._key,
+                                transport=self.deps.transport, extension_origin=self.deps.extension_origin,
+                                with_timeout=self.deps.with_timeout)
+        except Exception as exc:
+            print(f"background: turn {self.id}: no advice: {redact(repr(exc), self._key)}")
+            return None
 
     async def _limits(self, snapshot: RateLimitSnapshot) -> None:
         limits = snapshot.to_json()
