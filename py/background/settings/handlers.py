@@ -40,6 +40,7 @@ Message = dict[str, Any]
 ChatGPTTest = Callable[[ConnectionTest, Settings], Awaitable[Message]]
 # A connection test whose transport refuses credentials outside the given origins
 Tester = Callable[[Collection[str]], ConnectionTest]
+STALE_PROVIDER = "The provider was switched in the panel; reload this page's settings."
 MAX_FOUND = 20  # servers whose tested wire API is remembered until they are saved
 
 
@@ -87,6 +88,7 @@ class SettingsHandlers:
     async def settings_set(self, request: Request) -> Message:
         """``settings.set``: validated as a whole, saved in one write, or nothing is saved."""
         assert isinstance(request, SettingsSet)
+        await self._same_provider(request.active_profile)
         try:
             saved = await self.settings.patch(request.patch)
         except SettingsError as exc:
@@ -160,6 +162,13 @@ class SettingsHandlers:
         if where == (saved.base_url, saved.preset_id):
             await self.settings.patch({"detected_wire": wire}, internal=True)
 
+    async def _same_provider(self, shown: str | None) -> None:
+        """The options page writes to the provider it shows: if the panel switched to another
+        saved provider since the page loaded its settings, the write would land on that one
+        (a key approved for its server, another provider's URL on it). ``None``: not said."""
+        if shown is not None and shown != (await self.settings.load()).active_profile:
+            raise ProtocolError("stale", STALE_PROVIDER)
+
     @staticmethod
     def _not_sent(request: Request, settings: Settings, kind: str, message: str) -> Message:
         """A ``settings.test`` outcome for a test that sent nothing (no credential may go there)."""
@@ -171,6 +180,7 @@ class SettingsHandlers:
         """``settings.approve {origin}``: the user clicked to send the key to the saved base URL's
         origin. ``origin`` is what the page showed; it must still be the saved one."""
         assert isinstance(request, SettingsApprove)
+        await self._same_provider(request.active_profile)
         settings = await self.settings.load()
         origin = origin_of(settings.api_base)
         if request.origin != origin:
@@ -189,6 +199,7 @@ class SettingsHandlers:
     async def key_set(self, request: Request) -> Message:
         """``key.set``: the key is stored by the key source and never sent back."""
         assert isinstance(request, KeySet)
+        await self._same_provider(request.active_profile)
         try:
             key = validate_key(request.key)
         except SettingsError as exc:

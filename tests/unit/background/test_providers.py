@@ -429,3 +429,26 @@ def test_after_a_switch_the_open_conversation_goes_on_with_the_new_providers_mod
     h.send(1, {"type": "chat.send", "id": 9, "text": "and again", "conversation_id": conversation_id})
     post = [r for r in seen if r.method == "POST"][-1]
     assert post.url.endswith("/responses") and json.loads(post.body or b"")["model"] == "gpt-4.1"
+
+
+def test_options_page_writes_are_refused_once_the_panel_switched_provider() -> None:
+    """The options page shows provider A; the panel switches to C; the page's save, key and
+    approval name A, so the worker refuses them rather than write them onto C."""
+    h = Harness(store=broken_profile_store())
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    shown = h.ask({"type": "settings.get", "id": 1})["settings"]["active_profile"]
+    assert shown == "pa0000000"
+    h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")
+    stale = [h.ask({"type": "settings.set", "id": 3, "patch": {"model": "gpt-5"}, "active_profile": shown}),
+             h.ask({"type": "key.set", "id": 4, "key": KEY, "active_profile": shown}),
+             h.ask({"type": "settings.approve", "id": 5, "origin": "http://127.0.0.1:9",
+                    "active_profile": shown})]
+    for reply in stale:
+        assert (reply["type"], reply["code"]) == ("error", "stale"), reply
+        assert reply["message"] == "The provider was switched in the panel; reload this page's settings."
+    view = h.ask({"type": "settings.get", "id": 6})["settings"]
+    assert view["model"] != "gpt-5" and view["key"]["masked"] == "sk-…abcd"  # C's own, untouched
+    # Named with the provider in use, the same writes go through.
+    ok = h.ask({"type": "settings.set", "id": 7, "patch": {"model": "deepseek-chat"},
+                "active_profile": "pc0000000"})
+    assert ok["type"] == "settings" and ok["settings"]["model"] == "deepseek-chat"
