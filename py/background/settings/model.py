@@ -43,13 +43,14 @@ from pydantic import (
     model_validator,
 )
 
-from modelclient import PRESETS, WireApi, find_preset, reasoning_efforts
+from modelclient import PRESETS, ModelProviderInfo, WireApi, find_preset, reasoning_efforts
 
 from ..store.storage import SCHEMA_VERSION, Records
 from .profiles import MAX_PROFILES, Profile, WireChoice, effective_wire
 
 __all__ = [
     "DEFAULT_MODELS",
+    "MAX_MODELS",
     "SETTINGS_KEY",
     "KeySource",
     "MemoryKeySource",
@@ -60,6 +61,7 @@ __all__ = [
     "Template",
     "mask_key",
     "normalise_base_url",
+    "provider_info",
     "validate_key",
 ]
 
@@ -376,6 +378,26 @@ class Settings(BaseModel):
             "key": key,
             "templates": [t.model_dump() for t in self.templates],
         }
+
+
+def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
+    """Where requests go: the preset, base URL and query, retries, idle timeout."""
+    return ModelProviderInfo(
+        name="azure" if settings.provider == "azure" else "OpenAI",
+        # None: the client's default for its auth, the ChatGPT backend with ChatGPT sign-in.
+        base_url=None if settings.uses_chatgpt_base else settings.base,
+        query_params=settings.query_params(),
+        # Azure's key auth is the api-key header (Bearer also works on its v1 API).
+        http_headers={"api-key": key} if settings.provider == "azure" and key else None,
+        organization=settings.organization,
+        project=settings.project,
+        request_max_retries=settings.request_max_retries,
+        stream_max_retries=settings.stream_max_retries,
+        stream_idle_timeout_ms=settings.idle_timeout_ms,
+        # Chat Completions for a server that speaks only that (settings.wire: chosen, preset, detected).
+        wire_api=settings.wire,
+        chat_include_usage=find_preset(settings.preset_id).chat_include_usage,
+    )
 
 
 _PATCHABLE = frozenset(Settings.model_fields) - {"schema_"}

@@ -27,11 +27,10 @@ from modelclient import (
     list_models,
 )
 
-from ..chat.request import provider_info  # the same provider a turn uses
 from ..errors import ProtocolError
 from ..protocol import ModelsList, ProfileDelete, ProfileSave, ProfileSelect, Request, reply
 from .credentials import Keys, origin_of
-from .model import KeySource, Settings, SettingsError, SettingsStore
+from .model import MAX_MODELS, KeySource, Settings, SettingsError, SettingsStore, provider_info
 from .profiles import MAX_PROFILES, PROFILE_FIELDS, Profile, default_name, new_profile_id, snapshot
 from .view import SettingsViews
 
@@ -41,7 +40,6 @@ Message = dict[str, Any]
 #: A profile's parked key: the key source of its own vault record.
 ParkedKeys = Callable[[str], KeySource]
 WithTimeout = Callable[[Awaitable[Any], float], Awaitable[Any]]
-MAX_MODELS = 500
 _DEFAULTS = Settings().model_dump(mode="json")
 
 
