@@ -76,8 +76,10 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
-    # Chats, manages conversations, reads the page and the settings; never moves
-    # where requests go or which credential they carry; no vault, no accounts.
+    # Chats, manages conversations, reads the page and the settings; no vault, no accounts.
+    # It never sets an endpoint or a credential: it may only switch among the providers the
+    # user saved (each sent its own key, to the origins approved for that key) and refresh
+    # the active one's model list ("providers").
     "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.
     "options": frozenset({"ping", "settings.read", "providers", "settings.write", "import", "vault",

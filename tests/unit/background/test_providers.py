@@ -452,3 +452,12 @@ def test_options_page_writes_are_refused_once_the_panel_switched_provider() -> N
     ok = h.ask({"type": "settings.set", "id": 7, "patch": {"model": "deepseek-chat"},
                 "active_profile": "pc0000000"})
     assert ok["type"] == "settings" and ok["settings"]["model"] == "deepseek-chat"
+
+
+def test_key_clear_forgets_the_active_providers_key_only() -> None:
+    h = Harness(store=broken_profile_store())
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    cleared = h.ask({"type": "key.clear", "id": 1})["settings"]
+    assert cleared["key"]["set"] is False
+    there = h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")["settings"]
+    assert there["key"]["masked"] == "sk-…abcd" and there["key"]["approved"] is True
