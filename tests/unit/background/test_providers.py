@@ -12,7 +12,7 @@ import pytest
 from background.settings.model import MemoryKeySource, StoredKey
 from background.store.storage import SCHEMA_VERSION, MemoryStore
 from modelclient import ConnectionFailedError, HttpRequest
-from tests.support.aio import run_sync
+from tests.support.aio import run_loop, run_sync
 from tests.unit.background.kit import KEY, KEY_VIEW, Harness, reply_events
 
 CHAT_BASE = "http://127.0.0.1:9/v1"
@@ -349,7 +349,7 @@ def test_profile_changes_do_not_interleave(later: int) -> None:
     async def both() -> None:
         await asyncio.gather(select(1, "pc0000000"), select(2, "pa0000000", later))
 
-    asyncio.run(both())
+    run_loop(both())
     active = h.stored("settings")["active_profile"]
     assert run_sync(h.keys.get()) == (KEY if active == "pa0000000" else OTHER_KEY)
     assert run_sync(parked(h, "pa0000000").get()) == KEY  # OpenAI's record holds OpenAI's key

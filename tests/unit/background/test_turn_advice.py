@@ -14,7 +14,7 @@ from background.chat.advice import advise
 from background.compose import compose
 from background.settings.model import Settings
 from modelclient import ConnectionFailedError, HttpRequest, InvalidRequestError, MockTransport
-from tests.support.aio import run_sync
+from tests.support.aio import run_loop, run_sync
 from tests.unit.background.kit import Harness
 from tests.unit.background.test_app import FakeHost
 
@@ -122,7 +122,7 @@ def test_the_model_list_asked_for_the_advice_is_bounded_in_the_worker_as_the_bro
             await asyncio.sleep(0.01)
         return errors[0]
 
-    error = asyncio.run(asyncio.wait_for(run(), 5))
+    error = run_loop(asyncio.wait_for(run(), 5))
     assert error["error"]["advice"]["reason"] == "unknown_model"
     assert "It has" not in error["error"]["advice"]["text"]  # the list never came
 
