@@ -455,18 +455,19 @@ class SettingsStore:
         current = loaded.model_dump(by_alias=True)
         allowed = _PATCHABLE if internal else _PATCHABLE - _INTERNAL
         merged = {**current, **{k: v for k, v in patch.items() if k in allowed}}
-        moved = any(k in patch and patch[k] != current.get(k) for k in ("preset", "base_url", "provider"))
-        if not internal and moved:
-            merged["detected_wire"] = None
         if patch.get("provider") == "openai" and "base_url" not in patch:
             merged["base_url"] = OPENAI_BASE  # back to the preset
         try:
             settings = Settings.model_validate(merged)
         except ValidationError as exc:
             raise SettingsError(_field_errors(exc)) from None
-        if not internal and moved and "models" not in patch:
-            # The models another server listed are not this one's (its own come from its GET /models).
-            settings.models = list(DEFAULT_MODELS) if settings.preset_id == "openai" else []
+        # Another server (compared as saved: normalised URL, effective preset): what was found
+        # about the last one is not this one's — its wire API, and the models it listed (this
+        # one's come from its own GET /models).
+        if not internal and (settings.preset_id, settings.base_url) != (loaded.preset_id, loaded.base_url):
+            settings.detected_wire = None
+            if "models" not in patch:
+                settings.models = list(DEFAULT_MODELS) if settings.preset_id == "openai" else []
         return settings
 
     async def patch(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:

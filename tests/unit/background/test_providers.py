@@ -461,3 +461,17 @@ def test_key_clear_forgets_the_active_providers_key_only() -> None:
     assert cleared["key"]["set"] is False
     there = h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")["settings"]
     assert there["key"]["masked"] == "sk-…abcd" and there["key"]["approved"] is True
+
+
+def test_the_model_list_belongs_to_the_server_that_listed_it() -> None:
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat", "deepseek-reasoner"], seen))
+    custom_chat(h)
+    h.ask({"type": "models.list", "id": 2}, sender="panel")
+    # Saving the same server again (as typed, with a trailing slash) keeps its list ...
+    again = h.ask({"type": "settings.set", "id": 3, "patch": {"preset": "custom", "base_url": CHAT_BASE + "/",
+                                                              "model": "deepseek-chat"}})["settings"]
+    assert again["models"] == ["deepseek-chat", "deepseek-reasoner"]
+    # ... another server starts without it.
+    moved = h.ask({"type": "settings.set", "id": 4, "patch": {"base_url": "http://127.0.0.1:10/v1"}})["settings"]
+    assert moved["models"] == ["deepseek-chat"]  # only the chosen model, until the server lists its own
