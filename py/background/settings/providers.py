@@ -92,9 +92,12 @@ class ProviderHandlers:
         current = settings.model_dump(mode="json")
         profiles = list(settings.profiles)
         active = settings.active_profile
-        name = (request.name or "").strip()[:60] or _name(settings)
+        typed = (request.name or "").strip()[:60]
         if not request.new:
+            if not active and len(profiles) >= MAX_PROFILES:
+                raise ProtocolError("too_many", f"At most {MAX_PROFILES} providers can be saved.")
             profile_id = active or new_profile_id()
+            name = typed or _name(settings)
             profiles = _replaced(profiles, snapshot(current, profile_id, name))
             await self._patch({"profiles": [p.model_dump() for p in profiles], "active_profile": profile_id})
             return reply("settings", request, settings=await self.views.view())
@@ -105,8 +108,8 @@ class ProviderHandlers:
         if len(profiles) >= MAX_PROFILES:
             raise ProtocolError("too_many", f"At most {MAX_PROFILES} providers can be saved.")
         profile_id = new_profile_id()
-        profiles.append(snapshot(current, profile_id, name if request.name else default_name(
-            settings.preset_id, settings.base)))
+        name = typed or default_name(settings.preset_id, settings.base)
+        profiles.append(snapshot(current, profile_id, name))
         await self._keys_readable()
         await self._park(kept.id)  # its key stays its own (a copy: the slot is untouched so far)
         await self._patch({"profiles": [p.model_dump() for p in profiles], "active_profile": profile_id})
