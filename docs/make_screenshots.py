@@ -1,7 +1,9 @@
-"""The panel's screenshots in docs/screenshots/: first run, an error, a long answer, at 400 px,
-in the light and the dark theme.
+"""The panel's screenshots in docs/screenshots/: first run, an error, a long answer, attachments,
+at 400 px, in the light and the dark theme.
 
-    .venv/bin/python build.py --dev && .venv/bin/python docs/make_screenshots.py
+    .venv/bin/python build.py --dev && .venv/bin/python docs/make_screenshots.py [NAME ...]
+
+(NAME: one of the scenes below, to take only those; all of them without.)
 
 Each is taken in a fresh profile of Debian's Chromium with the developer build (dist-dev/,
 whose test hooks point SidePy at the mock Responses server on 127.0.0.1), the side panel
@@ -9,7 +11,9 @@ page in a 400x800 window:
 
 * ``first-run``: nothing set up yet: the setup card;
 * ``error``: a wrong API key: the server's 401 in words, with "Open settings";
-* ``long-answer``: a long reply with headings, a code block, a table and a formula.
+* ``long-answer``: a long reply with headings, a code block, a table and a formula;
+* ``attachments``: a question sent with an image (its thumbnail in the message), and the next
+  one being written with a pasted chart and a dropped CSV file as chips above the composer.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ for entry in (str(REPO / "py"), str(REPO)):
 from playwright.sync_api import Playwright, expect, sync_playwright  # noqa: E402
 
 from mockapi import MockServerThread, text_reply  # noqa: E402
-from tests.e2e.chatkit import TIMEOUT_MS, Panel, configure, open_panel_window  # noqa: E402
+from tests.e2e.chatkit import TIMEOUT_MS, Panel, chart_png, configure, open_panel_window  # noqa: E402
 from tests.e2e.conftest import Extension  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
@@ -73,6 +77,11 @@ print(round(horizon_km(42), 1))  # 23.1
 > The sea does not care how tired you are; the lamp must burn anyway.
 """
 
+CHART_REPLY = """The **last bar does not match the others' scale**: it is drawn more than twice as tall as
+the first, yet nothing on the chart says why. Check the value behind it, or label the bars."""
+
+TOTALS = "quarter,revenue_keur\nQ1,120\nQ2,180\nQ3,150\nQ4,95\n"
+
 
 def shoot(pw: Playwright, name: str, dark: bool) -> Path:
     profile = Path(tempfile.mkdtemp(prefix="sidepy-shots-"))
@@ -83,7 +92,7 @@ def shoot(pw: Playwright, name: str, dark: bool) -> Path:
         with MockServerThread(api_key=KEY) as server:
             if name == "error":
                 configure(ext, server, "sk-wrong-key-000000000")
-            elif name == "long-answer":
+            elif name in ("long-answer", "attachments"):
                 configure(ext, server, KEY)
             page = open_panel_window(ext, *SIZE)
             page.emulate_media(color_scheme="dark" if dark else "light")
@@ -95,6 +104,16 @@ def shoot(pw: Playwright, name: str, dark: bool) -> Path:
                 panel.send("What is the tallest lighthouse?")
                 expect(panel.banner).to_contain_text("did not accept your API key", timeout=TIMEOUT_MS)
                 panel.wait_idle()
+            elif name == "attachments":
+                server.enqueue(text_reply(CHART_REPLY))
+                panel.paste_file(chart_png(), "revenue.png", "image/png")
+                panel.attachments_ready()
+                panel.send("What's wrong with this chart?")
+                panel.reply_done()
+                panel.paste_file(chart_png(), "revenue-fixed.png", "image/png")
+                panel.drop_file(TOTALS.encode(), "totals.csv", "text/csv")
+                panel.attachments_ready(2)
+                panel.type("Does the fixed chart match these totals?")
             else:
                 server.enqueue(text_reply(LONG))
                 panel.send("Tell me about keeping a lighthouse, with numbers.")
@@ -113,10 +132,17 @@ def shoot(pw: Playwright, name: str, dark: bool) -> Path:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def main() -> int:
+SCENES = ("first-run", "error", "long-answer", "attachments")
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = sys.argv[1:] if argv is None else argv
+    unknown = [name for name in names if name not in SCENES]
+    if unknown:
+        sys.exit(f"unknown scene {unknown[0]!r}; scenes: {', '.join(SCENES)}")
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        for name in ("first-run", "error", "long-answer"):
+        for name in names or SCENES:
             for dark in (False, True):
                 path = shoot(pw, name, dark)
                 print(f"{path.relative_to(REPO)} ({path.stat().st_size:,} bytes)")

@@ -4,7 +4,9 @@
 // arrive during the boot wait on the same one-flight promise, in order.
 
 import { bootPython, bootState, untilFatal } from "./boot.js";
+import { attachments } from "./bridges/attachments.js";
 import { idb } from "./bridges/idb.js";
+import { images } from "./bridges/images.js";
 import { DEV } from "./build-flags.js"; // written by build.py: true only in `build.py --dev`
 
 const ports = new Map(); // port id -> chrome.runtime.Port
@@ -15,6 +17,8 @@ const host = {
   boot: bootState,
   dev: DEV, // a developer build: Python adds its test hooks (background.dev)
   idb, // the key vault's IndexedDB store of non-extractable CryptoKeys (bridges/idb.js)
+  attachments, // screenshots, images and files, in IndexedDB (bridges/attachments.js)
+  images, // the browser's image decoder and canvas (bridges/images.js)
   // WebCrypto for the vault, handed over as a value: Pyodide's js module cannot
   // read the worker's global getters (crypto, indexedDB, self: "Illegal invocation").
   crypto: globalThis.crypto,
@@ -120,9 +124,13 @@ chrome.runtime.onInstalled.addListener((details) => {
   app().then((py) => py.on_installed(details.reason), () => {});
 });
 
-// Opening the panel from the toolbar button is browser wiring, set on every start.
+// The toolbar button opens the panel from action.onClicked below, not through
+// openPanelOnActionClick: a panel Chrome opens by itself comes without the activeTab
+// grant, and that grant is what lets the panel's camera button take a screenshot of
+// the tab (chrome.tabs.captureVisibleTab). The behaviour is stored by Chrome, so it
+// is turned off explicitly (an older SidePy turned it on).
 chrome.sidePanel
-  ?.setPanelBehavior({ openPanelOnActionClick: true })
+  ?.setPanelBehavior({ openPanelOnActionClick: false })
   .catch((error) => console.error(error));
 
 // sidePanel.open() is allowed only synchronously inside a user-gesture handler,
@@ -145,7 +153,7 @@ function openPanel(tab) {
   else chrome.windows.update(popupId, { focused: true }).catch(create);
 }
 
-if (!chrome.sidePanel) chrome.action.onClicked.addListener((tab) => openPanel(tab));
+chrome.action.onClicked.addListener((tab) => openPanel(tab));
 
 chrome.contextMenus?.onClicked.addListener((info, tab) => {
   if (info.menuItemId !== "sidepy-selection") return;

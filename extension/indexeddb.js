@@ -1,18 +1,18 @@
-// IndexedDB, promise-based: the little both of the worker's databases need.
-// bridges/idb.js (the vault's device keys) and snapshot/store.js (the memory
-// snapshot) each keep one object store in a database of their own.
+// IndexedDB, promise-based: the little the worker's databases need.
+// bridges/idb.js (the vault's device keys), snapshot/store.js (the memory
+// snapshot) and bridges/attachments.js (attachments) each keep a database of their own.
 
 /**
- * A function that opens database `name` (version 1, creating object store `store`)
- * once and hands out the same connection afterwards; after a failure the next call
- * tries again.
+ * A function that opens database `name` (version 1, creating object store `store`,
+ * or whatever `create(db)` creates) once and hands out the same connection
+ * afterwards; after a failure the next call tries again.
  */
-export function opener(name, store) {
+export function opener(name, store, create = (db) => db.createObjectStore(store)) {
   let connection = null;
   return () => {
     if (connection === null) {
       const req = indexedDB.open(name, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(store);
+      req.onupgradeneeded = () => create(req.result);
       connection = request(req).catch((error) => {
         connection = null; // let the next call try again
         throw error;

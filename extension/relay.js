@@ -19,10 +19,13 @@
 //   "ui.shown id"              the conversation on screen, restored when the page reloads
 //   "ui.dirty 1|0"             unsaved changes: closing or leaving the page asks first
 //   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
+//   "ui.permissions.remove [pattern]" chrome.permissions.remove, answered the same way
 
 const HEARTBEAT_MS = 20000;
 const RECONNECT_MS = 250;
 const PERMISSIONS = "ui.permissions ";
+const REMOVE = "ui.permissions.remove ";
+const ALL_URLS = "<all_urls>";
 const PATTERN = /^https?:\/\/[^/*\s]+\/\*$/; // one origin, every path: "https://host/*"
 const SECTION = /^[a-z]+(=[a-z]+)?$/; // "provider=compatible", "welcome"
 const SHOWN = "sidepy.shown." + (document.querySelector("script[data-port]")?.dataset.port ?? "panel");
@@ -89,14 +92,26 @@ function connect() {
 // chrome.permissions.request needs a user gesture. The click happened in the
 // sandboxed frame; its transient activation also activates this (ancestor) page
 // for a few seconds, so the request must be made now, before anything is awaited.
+// "<all_urls>" alone is the other pattern a UI may ask for: it lets the panel's
+// Screenshot button capture any tab (chrome.tabs.captureVisibleTab accepts it or the
+// activeTab grant, nothing narrower). "ui.permissions.remove [...]" gives patterns back.
 function requestPermissions(text) {
+  const remove = text.startsWith(REMOVE);
   let origins = null;
   try {
-    origins = JSON.parse(text.slice(PERMISSIONS.length));
+    origins = JSON.parse(text.slice((remove ? REMOVE : PERMISSIONS).length));
   } catch {}
   const answer = (fields) => deliverToUi(JSON.stringify({ type: "permission.result", origins, ...fields }));
-  if (!Array.isArray(origins) || !origins.length || !origins.every((o) => typeof o === "string" && PATTERN.test(o))) {
+  const allowed = (o) => typeof o === "string" && (PATTERN.test(o) || (o === ALL_URLS && origins.length === 1));
+  if (!Array.isArray(origins) || !origins.length || !origins.every(allowed)) {
     answer({ granted: false, error: "not a list of http(s)://host/* patterns" });
+    return;
+  }
+  if (remove) {
+    chrome.permissions.remove({ origins }).then(
+      (revoked) => answer({ revoked }),
+      (error) => answer({ revoked: false, error: String(error?.message ?? error) }),
+    );
     return;
   }
   chrome.permissions.request({ origins }).then(
@@ -142,7 +157,7 @@ window.addEventListener("message", (event) => {
     else sessionStorage.removeItem(SHOWN);
     return;
   }
-  if (event.data.startsWith(PERMISSIONS)) {
+  if (event.data.startsWith(PERMISSIONS) || event.data.startsWith(REMOVE)) {
     if (mayRequest) requestPermissions(event.data);
     return; // never forwarded: the worker has no use for it
   }

@@ -6,7 +6,13 @@
   active tab with ``chrome.scripting.executeScript`` running
   ``extension/page_text.js``, and installs the context-menu entry;
 * :class:`ChromeAccess` — :class:`~background.settings.conntest.AccessProbe`: host
-  permissions (``chrome.permissions``) and a ``no-cors`` reachability probe.
+  permissions (``chrome.permissions``) and a ``no-cors`` reachability probe;
+* :class:`IdbAttachments` — :class:`~background.attachments.store.AttachmentStore`
+  over IndexedDB (``extension/bridges/attachments.js``);
+* :class:`CanvasImages` — :class:`~background.attachments.imaging.Renderer` over
+  ``createImageBitmap`` and ``OffscreenCanvas`` (``extension/bridges/images.js``);
+* :class:`ChromeCapture` — :class:`~background.attachments.capture.TabCapture` over
+  ``chrome.tabs.captureVisibleTab``.
 
 ``js`` and ``pyodide`` are imported inside the methods: this module is imported
 before the worker's memory snapshot is taken, which must not hold JS objects
@@ -18,12 +24,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .attachments.capture import NO_TAB, Capture, explain_capture_failure
+from .attachments.items import decode_base64
+from .attachments.model import AttachmentRefused
 from .page.context import MENU_ID, MENU_TITLE, PageUnavailable, explain_failure, unavailable_reason
 from .store.storage import StorageFullError
 
-__all__ = ["PAGE_SCRIPT", "ChromeAccess", "ChromePages", "ChromeStorage"]
+__all__ = ["PAGE_SCRIPT", "CanvasImages", "ChromeAccess", "ChromeCapture", "ChromePages", "ChromeStorage",
+           "IdbAttachments"]
 
 PAGE_SCRIPT = "page_text.js"  # extension/page_text.js: returns {title, url, text, selection, ...}
+UNREADABLE_IMAGE = "This image does not open; it may be damaged."
 
 
 def _js(value: Any) -> Any:
@@ -148,3 +159,82 @@ class ChromeAccess:
         except JsException:
             return False
         return True
+
+
+class IdbAttachments:
+    """Attachments in IndexedDB through ``host.attachments`` (extension/bridges/attachments.js)."""
+
+    def __init__(self, bridge: Any) -> None:
+        self._bridge = bridge
+
+    async def put(self, attachment_id: str, conversation_id: str, record: str, data: bytes) -> None:
+        from pyodide.ffi import to_js
+
+        await self._bridge.put(attachment_id, conversation_id, record, to_js(data))
+
+    async def update(self, attachment_id: str, conversation_id: str, record: str) -> None:
+        await self._bridge.update(attachment_id, conversation_id, record)
+
+    async def records(self, conversation_id: str | None = None) -> list[str]:
+        return [str(text) for text in _py(await self._bridge.records(conversation_id))]
+
+    async def record(self, attachment_id: str) -> str | None:
+        found = await self._bridge.record(attachment_id)
+        return found if isinstance(found, str) else None
+
+    async def data(self, attachment_id: str) -> bytes | None:
+        found = await self._bridge.data(attachment_id)
+        return None if found is None else bytes(found.to_bytes())
+
+    async def remove(self, attachment_ids: list[str]) -> None:
+        if attachment_ids:
+            await self._bridge.remove(_js(attachment_ids))
+
+
+class CanvasImages:
+    """Decoding and encoding images through ``host.images`` (extension/bridges/images.js)."""
+
+    def __init__(self, bridge: Any) -> None:
+        self._bridge = bridge
+
+    async def size(self, data: bytes) -> tuple[int, int]:
+        from pyodide.ffi import JsException, to_js
+
+        try:
+            width, height = _py(await self._bridge.size(to_js(data)))
+        except JsException:
+            raise AttachmentRefused("attachment_unreadable", UNREADABLE_IMAGE) from None
+        return int(width), int(height)
+
+    async def render(self, data: bytes, width: int, height: int, mime: str, quality: float | None) -> bytes:
+        from pyodide.ffi import to_js
+
+        out = await self._bridge.render(to_js(data), width, height, mime, quality)
+        return bytes(out.to_bytes())
+
+
+class ChromeCapture:
+    """The visible part of the active tab of the last focused normal window (the one whose
+    side panel was clicked; the popup-window fallback is not a normal window)."""
+
+    async def capture(self) -> Capture:
+        from js import chrome
+        from pyodide.ffi import JsException
+
+        try:
+            window = await chrome.windows.getLastFocused(_js({"windowTypes": ["normal"]}))
+            tabs = await chrome.tabs.query(_js({"active": True, "windowId": window.id}))
+        except JsException as exc:
+            raise explain_capture_failure(str(exc)) from None
+        if not tabs.length:
+            raise AttachmentRefused("screenshot_failed", NO_TAB)
+        tab = tabs[0]
+        # Title and URL are visible only with access to the tab (the grants that allow a capture).
+        url = getattr(tab, "url", None)
+        title = getattr(tab, "title", None)
+        url, title = (url if isinstance(url, str) else ""), (title if isinstance(title, str) else "")
+        try:
+            shot = await chrome.tabs.captureVisibleTab(window.id, _js({"format": "png"}))
+        except JsException as exc:
+            raise explain_capture_failure(str(exc), url) from None
+        return Capture(decode_base64(str(shot)), title, url)

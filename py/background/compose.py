@@ -20,6 +20,10 @@ from modelclient import Transport
 from .accounts.accounts import Accounts
 from .accounts.handlers import AccountHandlers, chatgpt_connection_test
 from .app import App, Handler, ping_handler
+from .attachments.capture import ALL_URLS, TabCapture
+from .attachments.handlers import AttachmentHandlers
+from .attachments.imaging import NO_RENDERER, Renderer
+from .attachments.store import AttachmentLibrary, AttachmentStore, MemoryAttachments
 from .chat.limits import LimitStore
 from .chat.scheduler import Scheduler
 from .chat.service import ChatService, new_id
@@ -73,6 +77,7 @@ class Worker:
     scheduler: Scheduler
     chat: ChatService
     keepalive: KeepAlive
+    attachments: AttachmentLibrary
     providers: ProviderHandlers | None = None
     diagnostics: Any = None  # background.dev.diag.Diagnostics in a developer build
 
@@ -91,6 +96,9 @@ def compose(
     vault: KeyVault | None = None,
     pages: PageBridge | None = None,
     access: AccessProbe | None = None,
+    attachment_store: AttachmentStore | None = None,
+    renderer: Renderer | None = None,
+    capture: TabCapture | None = None,
     alarms: Alarms | None = None,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
@@ -128,7 +136,11 @@ def compose(
 
     list_push = ListPush(ports.broadcast, has_panels=lambda: bool(ports.of_kind("panel")),
                          spawn_guarded=tasks.guarded)
-    conversations = ConversationStore(records, clock_ms=clock_ms, on_list_change=list_push.changed)
+    # Screenshots, images and files: bytes in IndexedDB, refs in the conversations (background.attachments).
+    attachments = AttachmentLibrary(attachment_store if attachment_store is not None else MemoryAttachments(),
+                                    renderer or NO_RENDERER, clock_ms=clock_ms)
+    conversations = ConversationStore(records, clock_ms=clock_ms, on_list_change=list_push.changed,
+                                      on_delete=attachments.drop_conversations)
     limits = LimitStore(records, clock_ms=clock_ms)
     selections = Selections(pages, broadcast=ports.broadcast, spawn_guarded=tasks.guarded,
                             monotonic=monotonic)
@@ -136,12 +148,12 @@ def compose(
     deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
                     monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
                     chatgpt_auth=accounts.manager, extension_origin=extension_origin,
-                    with_timeout=with_timeout)
+                    with_timeout=with_timeout, attachments=attachments)
     scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
                           push=ports.broadcast, after_reply=context.after_reply, ids=ids,
                           call_later=call_later, alarms=alarms)
     chat = ChatService(conversations, settings, scheduler, clock_ms=clock_ms, show=show,
-                       after_reply=context.after_reply, ids=ids)
+                       after_reply=context.after_reply, ids=ids, attachments=attachments)
 
     async def auth_view(current: Any, key_set: bool) -> dict[str, Any]:
         return await accounts.view(current, key_set=key_set)
@@ -153,13 +165,17 @@ def compose(
         return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout,
                               extension_origin=extension_origin)
 
-    views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember)
+    async def any_tab() -> bool | None:  # the optional <all_urls>: screenshots of any tab
+        return await access.granted(ALL_URLS) if access is not None else None
+
+    views = SettingsViews(settings, bound, auth_view=auth_view, remember_secret=scrub.remember,
+                          any_tab=any_tab if access is not None else None)
     vault_status = functools.partial(status_message, vault) if vault is not None else None
     push = SettingsPush(ports, views, vault_status=vault_status, after_reply=context.after_reply,
                         spawn_guarded=tasks.guarded)
     session = PanelSession(conversations, views, scheduler, limits, ports, selections, version=version,
                            boot_info=host.boot_info, port=context.port, after_reply=context.after_reply,
-                           spawn_guarded=tasks.guarded)
+                           spawn_guarded=tasks.guarded, attachments=attachments)
     vault_handlers = VaultHandlers(vault, on_auto_lock=push.vault_locked) if vault is not None else None
     settings_handlers = SettingsHandlers(
         settings, bound, views, tester,
@@ -185,8 +201,10 @@ def compose(
         key_unavailable=vault_handlers.key_unavailable if vault_handlers is not None else None)
 
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
-    for group in (session, chat, ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show),
-                  PageHandlers(pages), settings_handlers, provider_handlers):
+    conversation_handlers = ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show,
+                                                 attachments=attachments)
+    for group in (session, chat, conversation_handlers, PageHandlers(pages), settings_handlers,
+                  provider_handlers, AttachmentHandlers(attachments, capture)):
         handlers.update({kind: typed(handler) for kind, handler in group.handlers().items()})
     handlers.update(AccountHandlers(accounts, settings, key_set=key_set).handlers())
     handlers.update(vault_handlers.handlers() if vault_handlers is not None else _no_vault())
@@ -208,7 +226,8 @@ def compose(
               after_request=[push.after, scheduler.after_request])
     return Worker(app=app, router=router, ports=ports, records=records, conversations=conversations,
                   settings=settings, keys=bound, accounts=accounts, scheduler=scheduler, chat=chat,
-                  keepalive=keepalive, providers=provider_handlers, diagnostics=diagnostics)
+                  keepalive=keepalive, attachments=attachments, providers=provider_handlers,
+                  diagnostics=diagnostics)
 
 
 def _no_vault() -> dict[str, Handler]:

@@ -74,7 +74,7 @@ def main(js_host: Any, version: str) -> App:
 
     from modelclient import FetchTransport
 
-    from .browser import ChromeAccess, ChromePages, ChromeStorage
+    from .browser import CanvasImages, ChromeAccess, ChromeCapture, ChromePages, ChromeStorage, IdbAttachments
     from .vault.handlers import VaultKeySource
     from .vault.webcrypto import ChromeAlarms, browser_vault, isolated_webcrypto
 
@@ -91,6 +91,9 @@ def main(js_host: Any, version: str) -> App:
         store=ChromeStorage(),  # conversations, settings, limits: chrome.storage.local
         pages=ChromePages(),  # page context and the context menu: chrome.scripting
         access=ChromeAccess(),  # settings.test: host permissions, CORS vs network
+        attachment_store=IdbAttachments(js_host.attachments),  # screenshots, images, files: IndexedDB
+        renderer=CanvasImages(js_host.images),  # scaling and compressing images: OffscreenCanvas
+        capture=ChromeCapture(),  # the screenshot button: chrome.tabs.captureVisibleTab
         # The request queue's hold ends even if the worker was stopped meanwhile: an alarm wakes it.
         alarms=ChromeAlarms(alarms) if alarms is not None else None,
         # Developer build only: diag.stream, and the vault's test vectors on a WebCrypto

@@ -23,14 +23,20 @@ from pydantic import (
     StrictStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
+from .attachments.model import LIMITS
 from .errors import ProtocolError
 from .store.records import PageContext
 
 __all__ = [
     "PROTOCOL_VERSION",
     "REQUESTS",
+    "AttachAdd",
+    "AttachGet",
+    "AttachRemove",
+    "AttachScreenshot",
     "ChatCancelQueued",
     "ChatEdit",
     "ChatRegenerate",
@@ -71,6 +77,9 @@ MAX_IMPORT_CHARS = 50_000_000
 
 ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+AttachmentId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+#: The base64 of the largest file ``attach.add`` takes (an image, see background.attachments.model).
+MAX_ATTACHMENT_CHARS = (LIMITS.image_bytes + 2) // 3 * 4
 # modelclient's ReasoningEffort: ``none`` (gpt-5.1 and later) and ``xhigh`` (codex-max, gpt-5.2 and
 # later) too; each model's own choices are ``SettingsView.efforts``.
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
@@ -173,18 +182,26 @@ class ChatSend(Request):
 
     ``client_id`` (the panel's id for the message) makes a resend idempotent;
     ``model`` / ``reasoning_effort`` apply when the message starts a conversation.
+    ``attachments``: ids from ``attach.added``, in the order shown; with them
+    ``text`` may be empty (``""``).
     """
 
     conversation_id: ConversationId | None = None
     text: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    attachments: list[AttachmentId] = Field(default_factory=list, max_length=LIMITS.per_message)
     context: PageContext | None = None
     client_id: StrictStr | None = Field(None, max_length=100)
     model: StrictStr | None = Field(None, max_length=200)
     reasoning_effort: Effort | None = None
     priority: StrictInt = Field(0, ge=-100, le=100)  # when it has to wait: higher goes first
 
-    _text = field_validator("text")(_not_blank)
     _effort = field_validator("reasoning_effort", mode="before")(_blank_is_none)
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> ChatSend:
+        if not self.attachments:
+            _not_blank(self.text)
+        return self
 
 
 class ChatStop(Request):
@@ -311,6 +328,35 @@ class ModelsList(Request):
     """``models.list``: the active provider's ``GET /models``, kept as the settings' model list."""
 
 
+class AttachAdd(Request):
+    """``attach.add``: a file the user gave the panel (pasted, dropped, picked), base64 in
+    ``data``; kept for ``conversation_id`` (absent: a new chat's) until the message is sent."""
+
+    conversation_id: ConversationId | None = None
+    name: StrictStr = Field("", max_length=1000)
+    source: Literal["paste", "drop", "picker"] = "picker"
+    data: StrictStr = Field(max_length=MAX_ATTACHMENT_CHARS)
+
+
+class AttachScreenshot(Request):
+    """``attach.screenshot``: capture the visible part of the active tab (see
+    background.attachments.capture for the grants this needs)."""
+
+    conversation_id: ConversationId | None = None
+
+
+class AttachRemove(Request):
+    """``attach.remove``: drop an attachment the composer holds (a sent one stays)."""
+
+    attachment_id: AttachmentId
+
+
+class AttachGet(Request):
+    """``attach.get``: one attachment, to show full size."""
+
+    attachment_id: AttachmentId
+
+
 REQUESTS: dict[str, type[Request]] = {
     "hello": Hello,
     "conv.list": ConvList,
@@ -341,6 +387,10 @@ REQUESTS: dict[str, type[Request]] = {
     "profile.save": ProfileSave,
     "profile.delete": ProfileDelete,
     "models.list": ModelsList,
+    "attach.add": AttachAdd,
+    "attach.screenshot": AttachScreenshot,
+    "attach.remove": AttachRemove,
+    "attach.get": AttachGet,
 }
 
 

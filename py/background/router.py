@@ -66,6 +66,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "vault": frozenset({"vault.status", "vault.set", "vault.reveal", "vault.wipe", "vault.lock",
                         "vault.unlock", "vault.passphrase"}),
     "accounts": frozenset({"auth.import", "auth.clear", "auth.status"}),
+    "attachments": frozenset({"attach.add", "attach.screenshot", "attach.remove", "attach.get"}),
 }
 
 #: The developer build's test hooks (background.dev): present only there.
@@ -76,11 +77,13 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
-    # Chats, manages conversations, reads the page and the settings; no vault, no accounts.
-    # It never sets an endpoint or a credential: it may only switch among the providers the
-    # user saved (each sent its own key, to the origins approved for that key) and refresh
-    # the active one's model list ("providers").
-    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers"}),
+    # Chats, manages conversations, reads the page and the settings, attaches files and
+    # screenshots of the active tab (the user's click; Chrome's activeTab grant decides
+    # which tab); no vault, no accounts. It never sets an endpoint or a credential: it may
+    # only switch among the providers the user saved (each sent its own key, to the origins
+    # approved for that key) and refresh the active one's model list ("providers").
+    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers",
+                        "attachments"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.
     "options": frozenset({"ping", "settings.read", "providers", "settings.write", "import", "vault",
                           "accounts"}),

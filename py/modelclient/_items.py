@@ -44,6 +44,7 @@ __all__ = [
     "CustomToolCallOutputItem",
     "FunctionCallItem",
     "FunctionCallOutputItem",
+    "InputFile",
     "InputImage",
     "InputText",
     "LocalShellAction",
@@ -129,6 +130,22 @@ class InputImage(_Wire):
     image_url: str
 
 
+class InputFile(_Wire):
+    """``{"type": "input_file", ...}``: a file the user sends (a PDF, a text file).
+
+    Not in Codex's ``ContentItem`` (the CLI sends no files); the Responses API's
+    shape: ``file_data`` is a ``data:`` URL and ``filename`` names it, or the file is
+    referred to by ``file_id`` / ``file_url``. Fields that are ``None`` are left out.
+    """
+
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"filename", "file_data", "file_id", "file_url"})
+    type: Literal["input_file"] = "input_file"
+    filename: str | None = None
+    file_data: str | None = None
+    file_id: str | None = None
+    file_url: str | None = None
+
+
 class OutputText(_Wire):
     """``{"type": "output_text", "text"}``: model text (annotations/logprobs dropped)."""
 
@@ -146,9 +163,10 @@ class OtherContent(_Wire):
 ContentItem: TypeAlias = Annotated[
     Annotated[InputText, Tag("input_text")]
     | Annotated[InputImage, Tag("input_image")]
+    | Annotated[InputFile, Tag("input_file")]
     | Annotated[OutputText, Tag("output_text")]
     | Annotated[OtherContent, Tag("other")],
-    _tagged(frozenset({"input_text", "input_image", "output_text"}), "other"),
+    _tagged(frozenset({"input_text", "input_image", "input_file", "output_text"}), "other"),
 ]
 
 

@@ -4,14 +4,15 @@ A part of :class:`panel.state.PanelState`. A banner is a notice of ``panel.error
 (``text``, ``action``, ``cause``, ``detail``, ``until``) shown under a ``key``;
 showing one replaces the banner with the same key, so each thing is said once:
 
-=============  =================================================================
-``turn``       the reply of the conversation shown failed (cleared by the next
-               attempt, by opening another conversation, or when its cause is fixed)
-``request``    a request the worker refused (cleared by the next action)
-``page``       the page could not be read
-``composer``   what was typed cannot be sent as is
-``worker``     SidePy's background itself (failed start, an error without a request)
-=============  =================================================================
+===============  =================================================================
+``turn``         the reply of the conversation shown failed (cleared by the next
+                 attempt, by opening another conversation, or when its cause is fixed)
+``request``      a request the worker refused (cleared by the next action)
+``page``         the page could not be read
+``composer``     what was typed cannot be sent as is
+``attachments``  a screenshot or file that could not be attached (cleared by the next one)
+``worker``       SidePy's background itself (failed start, an error without a request)
+===============  =================================================================
 
 ``clear(cause)`` drops every banner whose cause was fixed: a new key or sign-in
 (``key``), another server (``server``), another model (``model``), a reply that went

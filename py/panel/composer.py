@@ -14,7 +14,7 @@ page" attaches the page's text to the next message. What is attached can be open
 and read before sending (``context_open``).
 """
 
-from panel import errors, fmt, templates
+from panel import attachments, errors, fmt, templates
 from panel.connection import CLOSED, READY
 from panel.conversation import export_markdown
 
@@ -40,9 +40,10 @@ def summarize_prompt(context, templates_=None):
 
 
 class Composer:
-    def __init__(self, conn, rev, turn, banners, setup):
+    def __init__(self, conn, rev, turn, banners, setup, attachments):
         self.conn = conn
         self.rev = rev
+        self.attachments = attachments  # panel.attachments.Attachments: the chips above the composer
         self.turn = turn
         self.banners = banners
         self.setup = setup
@@ -71,13 +72,19 @@ class Composer:
 
     def send(self, text):
         """The composer's Enter: send (or queue) ``text``. False when it was not taken."""
+        editing = self.turn.editing is not None
         if not text.strip():
-            if self.context and self.context.get("selection") and self.turn.editing is None:
+            if self.context and self.context.get("selection") and not editing:
                 # The selection's default instruction: the user's /explain template, if any.
                 text = templates.prompt_of("explain", self.setup.templates) or EXPLAIN_PROMPT
+            elif self.attachments.chips and not editing:
+                text = ""  # a screenshot or a file alone: the model is asked about it as it is
             else:
                 return False
         if not self.can_send():
+            return False
+        if self.attachments.busy and not editing:
+            self.banners.say("composer", attachments.BUSY)
             return False
         expanded = templates.expand(text, self.setup.templates)
         prompt = text if expanded is None else expanded
@@ -113,14 +120,20 @@ class Composer:
                 msg["reasoning_effort"] = conv.reasoning_effort
         if context:
             msg["context"] = context
-        self.turn.add_local(text, context, client_id, self.conn.phase == READY)
-        self.conn.request("send", msg, {"conv": conv, "client_id": client_id, "context": context})
+        chips = self.attachments.take()
+        if chips:
+            msg["attachments"] = [chip["id"] for chip in chips]
+        self.turn.add_local(text, context, client_id, self.conn.phase == READY, chips)
+        self.conn.request("send", msg, {"conv": conv, "client_id": client_id, "context": context,
+                                        "attachments": chips})
 
     def unsend(self, entry):
         """A send or edit was refused: its text (and page context) goes back to the composer."""
         data = entry["data"] or {}
         if entry["kind"] == "send" and data.get("context") and self.context is None:
             self.context = data["context"]
+        if entry["kind"] == "send" and data.get("attachments"):
+            self.attachments.put_back(data["attachments"])
         if entry["kind"] in ("send", "edit"):
             self.fill = entry["msg"]["text"]
         self.rev.touch("composer")

@@ -29,7 +29,7 @@ SECTIONS = ("status", "header", "list", "messages", "banners", "footer", "compos
 
 # Requests that are posted again after the worker restarted without answering them.
 RESEND = ("send", "regenerate", "edit", "page", "rename", "delete", "pin", "settings", "export", "search",
-          "cancel", "version")
+          "cancel", "version", "attach", "attach-remove", "attach-get")
 
 
 class Revisions:

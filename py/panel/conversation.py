@@ -12,6 +12,7 @@ missed, so the caller asks ``conv.open`` for the persisted state (which says up 
 which ``seq`` it holds) and the kept pushes after it are applied on top.
 """
 
+from panel import attachments
 from panel.blocks import BlockText
 
 # Pushes kept aside while waiting for a resync, at most (a reply is rarely that long).
@@ -22,6 +23,7 @@ class Message:
     """One message; ``body`` and ``reasoning`` are BlockText (reasoning may be None)."""
 
     __slots__ = (
+        "attachments",
         "client_id",
         "context",
         "created_at",
@@ -49,6 +51,7 @@ class Message:
         self.body = BlockText(text)
         self.reasoning = None
         self.context = None
+        self.attachments = []  # AttachmentView dicts (a user message's screenshots and files)
         self.created_at = None
         self.streaming = False
         self.stopped = False
@@ -78,6 +81,7 @@ class Message:
         elif self.reasoning is None or self.reasoning.text() != reasoning:
             self.reasoning = BlockText(reasoning)
         self.context = view.get("context")
+        self.attachments = attachments.with_thumbs(view.get("attachments"))
         self.created_at = view.get("created_at")
         self.streaming = bool(view.get("streaming"))
         self.stopped = bool(view.get("stopped"))

@@ -238,6 +238,15 @@ def _explain(kind, error, fields, err, server, model, wall):
     if kind == "storage_full":
         return notice("SidePy's storage in this browser is full. Delete or export old conversations, then "
                       "try again.", None, "storage")
+    if kind == "model_cannot_see":
+        what = fields.get("what") or "images"
+        text = _model_name(fields.get("model") or model) + " cannot read " + what + "."
+        models = [m for m in (fields.get("models") or []) if isinstance(m, str)][:5]
+        if models:
+            text += " Models of this provider that can: " + ", ".join(models) + ". Choose one and try again"
+        else:
+            text += " Choose a model that reads " + what + " and try again"
+        return notice(text + ", or remove the " + what + ".", MODEL, "model")
     if kind == "page_unavailable":
         return notice(error.get("message") or "SidePy cannot read this page.", None, "page")
     status = fields.get("status")

@@ -3,9 +3,11 @@
 # page's events and the worker's messages (panel.channel) to the state, posts what
 # the state wants sent, and schedules at most one paint per animation frame.
 
+import json
+
 from pyscript import document, window
 
-from panel import errors
+from panel import attachments, errors
 from panel.channel import decode, post
 from panel.dom import copy_text, deliver, g, now_ms, on, proxy
 from panel.fmt import iso_ms
@@ -27,17 +29,109 @@ remembered = [None]  # the conversation id the relay was last told about
 timer = None
 timer_period = 0
 search_timer = None
+files = {}  # chip's local number -> the File the user gave, until the worker has it
 
 
 def changed():
     """After any input: post what the state queued and repaint on the next frame."""
     for msg in state.take_outbox():
-        post(msg)
+        if msg.get("type") == "attach.add":
+            post_file(msg)
+        else:
+            post(msg)
+    forget_files()
     shown = state.conv.id
     if shown != remembered[0]:
         remembered[0] = shown
         window.parent.postMessage("ui.shown " + (shown or ""), "*")  # the relay restores it on reload
     schedule()
+
+
+def post_file(msg):
+    """``attach.add`` goes out through the page's reader, which adds the file's bytes
+    (extension/panel-files.js): they never pass through MicroPython."""
+    entry = state.conn.requests.get(msg.get("id"))
+    local = (entry or {}).get("data", {}).get("local")
+    picked = files.get(local)
+    if picked is None:  # nothing to read (cannot happen while its chip waits): the worker says so
+        msg["data"] = ""
+        post(msg)
+        return
+    window.sidepyFiles.post(picked, json.dumps(msg))
+
+
+def forget_files():
+    """A file is kept until its chip is no longer waiting (it may have to be posted again
+    if the worker restarts before it answers)."""
+    waiting = set(chip["local"] for chip in state.attachments.chips if chip["busy"])
+    for local in list(files):
+        if local not in waiting:
+            del files[local]
+
+
+def add_files(picked, source):
+    """Files the user gave the panel (``picked``: a FileList): one chip each."""
+    for i in range(picked.length):
+        f = picked.item(i)
+        local = state.attachments.add(f.name, f.size, f.type, source, state.conv.id)
+        if local is not None:
+            files[local] = f
+    changed()
+
+
+def has_files(transfer):
+    return transfer is not None and transfer.types is not None and transfer.types.includes("Files")
+
+
+def on_paste(event):
+    data = event.clipboardData
+    if data is not None and data.files is not None and data.files.length:
+        event.preventDefault()  # an image's file name is not pasted as text
+        add_files(data.files, "paste")
+
+
+def on_drag(event):
+    if has_files(event.dataTransfer):
+        event.preventDefault()  # lets the page take the drop
+        body.classList.add("dropping")
+
+
+def on_drag_end(event):
+    if event.type == "drop" or event.relatedTarget is None:
+        body.classList.remove("dropping")
+    if event.type == "drop" and has_files(event.dataTransfer):
+        event.preventDefault()
+        add_files(event.dataTransfer.files, "drop")
+
+
+def on_picked(event):
+    picked = event.target.files
+    if picked is not None and picked.length:
+        add_files(picked, "picker")
+    event.target.value = ""  # the same file can be picked again
+
+
+def on_chips_click(event):
+    target = event.target.closest("[data-action]")
+    li = event.target.closest("li")
+    if target is None or li is None:
+        return
+    local = int(li.getAttribute("data-local"))
+    if target.getAttribute("data-action") == "remove-attachment":
+        state.attachments.remove(local)
+        composer.focus()
+    else:
+        chip = state.attachments._find(local)
+        if chip is not None and chip["id"]:
+            state.attachments.open(chip["id"], chip["name"], chip["kind"])
+    changed()
+
+
+def on_viewer_click(event):
+    if event.target.closest("#viewer-close") is not None or event.target == g("viewer"):
+        state.attachments.close()
+        composer.focus()
+        changed()
 
 
 def schedule():
@@ -179,6 +273,10 @@ def on_log_click(event):
         if article is not None:
             state.composer.start_edit(article.getAttribute("data-key"))
             changed()
+    elif action == "open-attachment":
+        state.attachments.open(target.getAttribute("data-id"), target.getAttribute("data-name"),
+                               target.getAttribute("data-kind"))
+        changed()
     elif action == "version":
         article = target.closest("article")
         if article is not None and not target.disabled:
@@ -342,7 +440,11 @@ def on_queue_click(event):
 def on_global_key(event):
     if event.key != "Escape" or event.defaultPrevented:
         return
-    if not g("more-menu").hidden:
+    if state.attachments.viewer is not None:
+        state.attachments.close()
+        composer.focus()
+        changed()
+    elif not g("more-menu").hidden:
         set_more(False)
         g("more").focus()
     elif body.classList.contains("drawer-open"):
@@ -385,6 +487,16 @@ on(g("summarize"), "click", act(lambda: state.composer.quick_action("summarize")
 on(g("explain"), "click", act(lambda: (state.composer.quick_action("explain"), composer.focus())))
 on(g("attach"), "click", act(lambda: state.composer.quick_action("attach")))
 on(g("context-remove"), "click", act(state.composer.clear_context))
+on(g("attach-screenshot"), "click", act(lambda: state.attachments.screenshot(state.conv.id)))
+on(g("attach-file"), "click", lambda _e: g("attach-input").click())
+g("attach-input").accept = attachments.ACCEPT
+on(g("attach-input"), "change", on_picked)
+on(g("attach-chips"), "click", on_chips_click)
+on(g("viewer"), "click", on_viewer_click)
+on(composer, "paste", on_paste)
+on(document, "dragover", on_drag)
+on(document, "dragleave", on_drag_end)
+on(document, "drop", on_drag_end)
 on(g("context-toggle"), "click", act(state.composer.toggle_context))
 on(g("cancel-edit"), "click", act(state.composer.cancel_edit))
 on(g("model"), "change", lambda e: (state.turn.set_model(e.target.value), changed()))

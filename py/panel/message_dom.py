@@ -5,7 +5,7 @@
 # block, rendered once, and one node for the growing tail, rendered again as it grows
 # but never more often than TAIL_COST_FACTOR times its last render time allows.
 
-from panel import errors, fmt
+from panel import attachments, errors, fmt
 from panel.dom import button, el, now_ms, show
 from panel.mdprep import cut_open_math
 
@@ -142,7 +142,12 @@ class MessageDom:
                                    "edit")
             self.edit_btn.setAttribute("data-testid", "edit-message")
             self.actions.append(self.edit_btn)
-        self.el.append(self.ctx, self.searches, self.content, self.meta, self.versions, self.actions)
+        # A user message's screenshots and files: thumbnails (images) or named tiles, to open.
+        self.tiles = el("div", "tiles")
+        self.tiles.setAttribute("data-testid", "message-attachments")
+        self.tiles_shown = None
+        self.el.append(self.ctx, self.tiles, self.searches, self.content, self.meta, self.versions,
+                       self.actions)
         self.blocks = BlocksDom(self.content) if msg.role == "assistant" else None
         self.plain_len = -1
         self.plain_body = None
@@ -181,6 +186,7 @@ class MessageDom:
         article.setAttribute("aria-busy", "true" if msg.streaming else "false")
         article.classList.toggle("pending", bool(msg.pending))
         self._context(msg.context)
+        self._tiles(msg.attachments)
         if msg.reasoning is not None and self.reasoning is None:
             details = el("details", "reasoning")
             summary = el("summary", None, "Reasoning")
@@ -229,6 +235,27 @@ class MessageDom:
             what = "answer" if msg.role == "assistant" else "branch"
             self.versions.setAttribute("aria-label", "Version %d of %d of this %s" % (index, count, what))
         show(self.versions, bool(v) and (v.get("count") or 0) > 1)
+
+    def _tiles(self, views):
+        shown = attachments.tiles(views)
+        if shown == self.tiles_shown:
+            return
+        self.tiles_shown = shown
+        self.tiles.textContent = ""
+        for tile in shown:
+            b = button(None, "open-attachment", "Open " + tile["label"])
+            b.setAttribute("data-id", tile["id"])
+            b.setAttribute("data-name", tile["name"])
+            b.setAttribute("data-kind", tile["kind"])
+            if tile["thumb"]:
+                img = el("img")
+                img.src = tile["thumb"]  # a data: URL the worker made
+                img.alt = tile["name"]
+                b.append(img)
+            else:
+                b.append(el("span", "file", attachments.badge(tile)), el("span", "name", tile["name"]))
+            self.tiles.append(b)
+        show(self.tiles, bool(shown))
 
     def _context(self, ctx):
         """The page or quote the message carried, collapsed under one line."""

@@ -208,6 +208,8 @@ ACTIONS = {
     "ping": lambda: state.diag.ping(now_ms()),
     "profile-save": lambda: providers.save(value("profile_name")),
     "profile-new": lambda: providers.save(value("profile_name"), new=True),
+    "screenshots-allow": state.screenshots.allow,  # in the click: the relay asks Chrome at once
+    "screenshots-revoke": state.screenshots.revoke,
 }
 
 

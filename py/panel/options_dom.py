@@ -183,6 +183,17 @@ def build(root):
         button("Add template", "add-template", testid="add-template"),
         el("p", {"class": "error", "id": "err-templates", "role": "alert", "hidden": True}),
         sid="templates")
+    screenshots = section(
+        "Screenshots",
+        el("p", {"class": "hint"}, "The panel's Screenshot button captures a tab where you opened SidePy "
+           "(its toolbar button, Ctrl+Shift+Y or the context menu): SidePy asks for no standing access to "
+           "your pages. To capture any tab without that step, allow SidePy to read every site."),
+        el("div", {"class": "row"},
+           button("Allow screenshots of any tab", "screenshots-allow", None, "screenshots-allow"),
+           button("Stop allowing it", "screenshots-revoke", None, "screenshots-revoke"),
+           el("output", {"id": "screenshots-state", "data-testid": "screenshots-state",
+                         "aria-live": "polite"})),
+        sid="screenshots")
     diagnostics = folded(
         "Diagnostics",
         el("p", {"class": "hint"}, "For troubleshooting: a round trip to the Python that runs SidePy in the "
@@ -209,8 +220,9 @@ def build(root):
                      el("li", None, "Open SidePy from the toolbar on any page and ask away.")))
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")), welcome,
               # What a user needs first: who answers and with what key (and the other providers
-              # saved beside it); then how it answers; then what few need, folded.
-              connection, key, vault, providers, behaviour, templates, account, requests, diagnostics)
+              # saved beside it); then how it answers and what it may see; then what few need, folded.
+              connection, key, vault, providers, behaviour, templates, screenshots, account, requests,
+              diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

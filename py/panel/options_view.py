@@ -129,6 +129,12 @@ class OptionsView:
             show(g("welcome"), s.welcome)
             if f.form is not None:
                 self.form()
+            shots = s.screenshots
+            g("screenshots-state").textContent = shots.text
+            show(g("screenshots-allow"), shots.any_tab is not True)
+            show(g("screenshots-revoke"), shots.any_tab is True)
+            g("screenshots-allow").disabled = shots.asking
+            g("screenshots-revoke").disabled = shots.asking
         if self._moved("errors"):
             self.errors()
         if self._moved("preview"):

@@ -10,7 +10,7 @@
 
 from pyscript import window
 
-from panel import errors, fmt
+from panel import attachments, errors, fmt
 from panel import templates as tpl
 from panel.dom import button, el, fill_select, g, icon_button, show
 from panel.fmt import iso_ms
@@ -87,6 +87,16 @@ class Renderer:
         self.limits = g("rate-limits")
         self.limits_open = False
         self.quick = [g("summarize"), g("explain"), g("attach")]
+        self.chips = g("attach-chips")
+        self.shot_btn = g("attach-screenshot")
+        self.file_btn = g("attach-file")
+        self.viewer = g("viewer")
+        self.viewer_name = g("viewer-name")
+        self.viewer_loading = g("viewer-loading")
+        self.viewer_img = g("viewer-img")
+        self.viewer_text = g("viewer-text")
+        self.viewer_note = g("viewer-note")
+        self.viewer_shown = None  # the viewer dict last painted
         self.menu = g("template-menu")
         self.export_btns = [g("export-md"), g("export-json"), g("copy-md")]
         self.seen = {}
@@ -367,6 +377,7 @@ class Renderer:
                 self.chip_body.textContent = sel or ctx.get("text") or ""
             show(self.chip_body, c.context_open)
         show(self.chip, bool(ctx))
+        self._attachments()
         show(self.editing, s.turn.editing is not None)
         self.composer.placeholder = c.placeholder
         self.composer.disabled = s.phase == "closed"
@@ -375,6 +386,57 @@ class Renderer:
             self.composer.value = fill
             self.autosize()
             self.composer.focus()
+
+    def _attachments(self):
+        """The chips of what goes with the next message, and the viewer."""
+        a = self.state.attachments
+        closed = self.state.phase == "closed"
+        self.shot_btn.disabled = closed
+        self.file_btn.disabled = closed
+        self.chips.textContent = ""
+        for chip in a.chips:
+            li = el("li", "busy" if chip["busy"] else None)
+            li.setAttribute("data-testid", "attachment-chip")
+            li.setAttribute("data-local", str(chip["local"]))
+            opener = button(None, "open-attachment", "Open " + (chip.get("name") or "attachment"), "open")
+            opener.disabled = chip["busy"] or not chip["id"]
+            if chip.get("thumb"):
+                img = el("img")
+                img.src = chip["thumb"]  # a data: URL the worker made
+                img.alt = ""
+                opener.append(img)
+            else:
+                opener.append(el("span", "file", attachments.badge(chip)))
+            name, detail = attachments.label_parts(chip)
+            opener.append(el("span", "name", name))
+            if detail:
+                opener.append(el("span", "size", detail))
+            remove = button("×", "remove-attachment", "Remove " + (chip.get("name") or "attachment"), "icon")
+            li.append(opener, remove)
+            self.chips.append(li)
+        show(self.chips, bool(a.chips))
+        v = a.viewer
+        show(self.viewer, v is not None)
+        if v is None:
+            self.viewer_shown = None
+            return
+        self.viewer_name.textContent = v.get("name") or "Attachment"
+        show(self.viewer_loading, not v.get("loaded"))
+        url = v.get("url")
+        if url and self.viewer_img.getAttribute("src") != url:
+            self.viewer_img.src = url
+        self.viewer_img.alt = v.get("name") or ""
+        show(self.viewer_img, bool(url))
+        text = v.get("text")
+        if text is not None:
+            self.viewer_text.textContent = text
+        show(self.viewer_text, text is not None)
+        note = attachments.viewer_note(v)
+        self.viewer_note.textContent = note
+        show(self.viewer_note, bool(note))
+        if self.viewer_shown is not v:
+            self.viewer_shown = v
+            g("viewer-close").focus()
 
     def autosize(self):
         c = self.composer

@@ -18,6 +18,8 @@ It is composed of parts that own their state, each given what it needs:
 ``vault``                :class:`panel.vault_state.KeyVault`: the stored key's
                          mask, the key vault, reveal, wipe, passphrase lock
 ``account``              :class:`panel.account_state.Account`: ChatGPT sign-in
+``screenshots``          :class:`panel.screenshots_state.ScreenshotAccess`:
+                         whether the panel may capture any tab (``<all_urls>``)
 ``diag``                 :class:`panel.diagnostics.Diagnostics`: the worker's
                          Python, ping
 =======================  ======================================================
@@ -30,6 +32,7 @@ from panel.diagnostics import Diagnostics
 from panel.form_state import SettingsForm
 from panel.options_link import CLOSED, FAILED, READY, RECONNECTING, OptionsLink
 from panel.provider_list import ProviderList
+from panel.screenshots_state import ScreenshotAccess
 from panel.vault_state import KeyVault
 
 # What a part's refusal looks like for the request kinds it owns.
@@ -45,6 +48,7 @@ class SettingsState:
         self.vault = KeyVault(self.link)
         self.account = Account(self.link, self.settings)
         self.diag = Diagnostics(self.link)
+        self.screenshots = ScreenshotAccess(self.link)
         self.landing = ""  # what the address asked for: "welcome", "provider=compatible" ...
         self._landed = False
 
@@ -84,7 +88,8 @@ class SettingsState:
             link.phase = CLOSED
             link.say("SidePy was updated or removed: reload this page.", "error")
         elif kind == "permission.result":
-            self.settings.permission_result(msg)
+            if not self.screenshots.permission_result(msg):
+                self.settings.permission_result(msg)
         elif kind == "settings":
             self._settings(msg, entry)
         elif kind == "settings.preview":
@@ -125,6 +130,7 @@ class SettingsState:
         self.providers.settings(view, kind, data)
         self.vault.settings(view, kind, data)
         self.account.settings(view)
+        self.screenshots.settings(view)
         self._land()
         origin = self.vault.unapproved_origin
         if kind == "save" and not (data or {}).get("key") and origin is not None:

@@ -20,6 +20,8 @@ it needs in its constructor and unit-tested alone:
                        written, stop / regenerate / edit, the status line's words
 ``convs``              :class:`panel.conv_list.ConversationList`: the list, search,
                        open / new / rename / delete / pin
+``attachments``        :class:`panel.attachments.Attachments`: the screenshots and files
+                       attached to the next message (chips), and the viewer
 ``composer``           :class:`panel.composer.Composer`: send, templates, page context,
                        exports
 ``queue``              :class:`panel.queue_view.QueueView`: the worker's request queue
@@ -36,6 +38,8 @@ moved.
 """
 
 from panel import errors
+from panel.attachments import KINDS as ATTACH_REQUESTS
+from panel.attachments import Attachments
 from panel.banners import Banners
 from panel.composer import EXPLAIN_PROMPT, MAX_MESSAGE_CHARS, SUMMARIZE_PROMPT, Composer
 from panel.connection import (
@@ -90,7 +94,8 @@ class PanelState:
         self.usage = Usage(self.rev)
         self.turn = Turn(self.conn, self.rev, self.banners, self.setup, self.usage)
         self.convs = ConversationList(self.conn, self.rev, self.turn)
-        self.composer = Composer(self.conn, self.rev, self.turn, self.banners, self.setup)
+        self.attachments = Attachments(self.conn, self.rev, self.banners)
+        self.composer = Composer(self.conn, self.rev, self.turn, self.banners, self.setup, self.attachments)
         self.queue = QueueView(self.conn, self.rev, self.convs)
         self.providers = Providers(self.conn, self.rev, self.banners, self.setup)
         # Nothing is known until the worker's hello: show no empty chat meanwhile.
@@ -167,6 +172,11 @@ class PanelState:
             self.composer.selection_pushed(msg.get("context"))
         elif kind == "settings":
             self._settings(msg.get("settings"))
+        elif kind == "attach.added":
+            if entry is not None:
+                self.attachments.added(msg, entry)
+        elif kind == "attach.data":
+            self.attachments.got(msg)
         # chat.stopped: turn.stopped (a push) carries the partial reply.
 
     def restore(self, cid):
@@ -245,6 +255,9 @@ class PanelState:
             self.queue.cancel_refused(entry)
         elif kind in ("profile", "models"):
             self.providers.refused(msg, entry)
+            return
+        elif kind in ATTACH_REQUESTS:
+            self.attachments.refused(entry, msg)  # it says why, under its own key
             return
         self.banners.show("request", errors.explain_request(msg))
 

@@ -138,9 +138,10 @@ class Turn:
 
     # ------------------------------------------------------------- sending
 
-    def add_local(self, text, context, client_id, ready):
+    def add_local(self, text, context, client_id, ready, attachments=None):
         """The composer's message, shown at once and marked pending until accepted."""
-        local = user_from_view({"role": "user", "text": text, "context": context, "client_id": client_id})
+        local = user_from_view({"role": "user", "text": text, "context": context, "client_id": client_id,
+                                "attachments": attachments or []})
         local.pending = "sending" if ready else "queued"
         self.conv.messages.append(local)
         self.conv.rev += 1

@@ -13,7 +13,9 @@ tab, which Chrome may throttle.)
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import re
 import shutil
@@ -25,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
 from playwright.sync_api import Frame, FrameLocator, Locator, Page, Playwright, expect
 
 from mockapi import MockServerThread
@@ -76,6 +79,18 @@ ARTICLE_HTML = f"""<!doctype html>
   </article></main>
   <footer>Copyright footer</footer>
 </body></html>"""
+
+
+def chart_png() -> bytes:
+    """A bar chart whose last bar is drawn taller than its label says."""
+    image = Image.new("RGB", (640, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for i, height in enumerate((120, 180, 150, 330)):
+        draw.rectangle((60 + i * 140, 360 - height, 150 + i * 140, 360), fill=(26, 115, 232))
+    draw.line((40, 360, 620, 360), fill="black", width=2)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 class WebServer:
@@ -229,6 +244,42 @@ class Panel:
         else:
             self.composer.press("Enter")
         expect(self.composer).to_have_value("", timeout=TIMEOUT_MS)
+
+    def paste_file(self, data: bytes, name: str, mime: str) -> None:
+        """The browser's own paste event on the composer, its clipboard holding one real ``File``."""
+        self.frame.evaluate(
+            """([b64, name, mime]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const data = new DataTransfer();
+                data.items.add(new File([bytes], name, { type: mime }));
+                const composer = document.getElementById("composer");
+                composer.focus();
+                composer.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true,
+                                                                     cancelable: true }));
+            }""",
+            [base64.b64encode(data).decode(), name, mime],
+        )
+
+    def drop_file(self, data: bytes, name: str, mime: str) -> None:
+        """A drag of one real ``File`` onto the composer: dragenter, dragover, drop."""
+        self.frame.evaluate(
+            """([b64, name, mime]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const data = new DataTransfer();
+                data.items.add(new File([bytes], name, { type: mime }));
+                const target = document.getElementById("composer");
+                for (const type of ["dragenter", "dragover", "drop"]) {
+                    const init = { dataTransfer: data, bubbles: true, cancelable: true };
+                    target.dispatchEvent(new DragEvent(type, init));
+                }
+            }""",
+            [base64.b64encode(data).decode(), name, mime],
+        )
+
+    def attachments_ready(self, count: int = 1) -> None:
+        """``count`` chips above the composer, none still being added."""
+        expect(self.get("attachment-chip")).to_have_count(count, timeout=TIMEOUT_MS)
+        expect(self.ui.locator("[data-testid=attachment-chip].busy")).to_have_count(0, timeout=TIMEOUT_MS)
 
     def wait_idle(self, timeout_ms: int = TIMEOUT_MS) -> None:
         """No turn streams: ``send`` is back and ``stop`` hidden."""

@@ -227,6 +227,25 @@ def user_activation(options: Options) -> bool:
     return bool(found["result"]["value"])
 
 
+def test_screenshots_of_any_tab_ask_chrome_for_all_urls_inside_the_click(extension: Extension) -> None:
+    """The Screenshots section shows that <all_urls> is not granted and asks Chrome for it on a
+    real click: Chrome's prompt comes up (headless: no answer), so the button waits, disabled.
+    Without the click's activation the relay's request would fail at once and say so."""
+    extension.wait_ready()
+    options = Options(extension)
+    expect(options.get("screenshots-state")).to_have_text(
+        "Not allowed: the Screenshot button captures a tab after you open SidePy on it.", timeout=TIMEOUT_MS)
+    allow = options.get("screenshots-allow")
+    allow.scroll_into_view_if_needed()
+    box = allow.bounding_box()
+    assert box is not None
+    time.sleep(5.5)  # no activation left from Playwright's own evaluations
+    options.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    time.sleep(1.5)
+    expect(allow).to_be_disabled()  # asking: the prompt is up
+    assert "did not allow" not in options.status.inner_text()
+
+
 def test_the_permission_request_rides_on_the_clicks_user_activation(extension: Extension) -> None:
     """chrome.permissions.request needs a user gesture in the extension page that calls it
     (options.html); the click is in its sandboxed frame. Chrome gives a click's transient

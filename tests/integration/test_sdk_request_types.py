@@ -29,6 +29,10 @@ TOOL = TypeAdapter(ToolParam)
 SDK_ACCEPTS: list[dict[str, Any]] = [
     {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
     {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "hi"}]},
+    {"type": "message", "role": "user",
+     "content": [{"type": "input_text", "text": "read"},
+                 {"type": "input_file", "filename": "a.pdf",
+                  "file_data": "data:application/pdf;base64,JVBE"}]},
     {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": "c1"},
     {"type": "function_call_output", "call_id": "c1", "output": "ok"},
     {"type": "function_call_output", "call_id": "c1",

@@ -8,6 +8,7 @@ become ``ModelSettings`` and ``ModelProviderInfo``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from modelclient import (
     reasoning_efforts,
 )
 
+from ..attachments.items import WireApi, with_attachments
 from ..page.context import PAGE_RULES
 from ..protocol import Effort
 from ..scrub import redact
@@ -48,12 +50,19 @@ def context_window(model: str) -> int | None:
     return next((size for prefix, size in _CONTEXT_WINDOWS if model.startswith(prefix)), None)
 
 
-def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt:
+def build_prompt(
+    conversation: StoredConversation,
+    settings: Settings,
+    files: Mapping[str, bytes] | None = None,
+    wire: WireApi = "responses",
+) -> Prompt:
     """The whole history as items; the streaming placeholder, queued messages and unreadable
     items left out (a queued message waits for its own turn; see ``background.chat.queue``).
 
     Reasoning items go back only to models that reason: another family would
-    reject their encrypted content after a model switch.
+    reject their encrypted content after a model switch. A user message's
+    attachments become content parts for ``wire`` from ``files`` (attachment id ->
+    bytes; see :mod:`background.attachments.items`).
     """
     reasons = ModelSettings(model=conversation.model).family().supports_reasoning_summaries
     items: list[ResponseItem] = []
@@ -64,6 +73,8 @@ def build_prompt(conversation: StoredConversation, settings: Settings) -> Prompt
             # A Chat Completions server's reasoning has no encrypted state to send back.
             if raw.get("type") == "reasoning" and (not reasons or not raw.get("encrypted_content")):
                 continue
+            if message.attachments and raw.get("type") == "message" and raw.get("role") == "user":
+                raw = with_attachments(raw, message.attachments, files or {}, wire, typed=bool(message.text))
             try:
                 items.append(parse_item(raw))
             except ValidationError:

@@ -26,6 +26,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..attachments.items import check_sendable
+from ..attachments.model import AttachmentRef, AttachmentRefused
+from ..attachments.store import AttachmentLibrary
 from ..errors import ProtocolError
 from ..page.context import budget_for, prompt_text, sanitize_context
 from ..protocol import (
@@ -43,7 +46,7 @@ from ..store import versions
 from ..store.conversations import ConversationStore, make_title
 from ..store.records import PageContext, StoredConversation, StoredMessage, conversation_view, message_view
 from ..store.storage import StorageFullError, StorageProblem
-from .request import context_window
+from .request import context_window, provider_info
 from .scheduler import STORAGE_FULL, Scheduler
 
 __all__ = ["ChatService", "new_id", "user_item"]
@@ -57,12 +60,15 @@ def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:20]
 
 
-def user_item(text: str, context: PageContext | None) -> dict[str, Any]:
-    """The user's ``message`` item as sent: the page context first, then what they typed."""
+def user_item(text: str, context: PageContext | None, *, attachments: bool = False) -> dict[str, Any]:
+    """The user's ``message`` item as sent: the page context first, then what they typed
+    (nothing, for a message of ``attachments`` only: their parts are added when a
+    request is built, background.attachments.items)."""
     content = []
     if context is not None:
         content.append({"type": "input_text", "text": prompt_text(context)})
-    content.append({"type": "input_text", "text": text})
+    if text or not (content or attachments):
+        content.append({"type": "input_text", "text": text})
     return {"type": "message", "role": "user", "content": content}
 
 
@@ -77,8 +83,9 @@ class ChatService:
     def __init__(self, conversations: ConversationStore, settings: SettingsStore, scheduler: Scheduler, *,
                  clock_ms: Callable[[], int], show: Callable[[str], None],
                  after_reply: Callable[[Callable[[], None]], None],
-                 ids: Callable[[str], str] = new_id) -> None:
+                 ids: Callable[[str], str] = new_id, attachments: AttachmentLibrary | None = None) -> None:
         self.conversations = conversations
+        self.attachments = attachments
         self.settings = settings
         self.scheduler = scheduler
         self._clock_ms = clock_ms
@@ -158,11 +165,12 @@ class ChatService:
         await self.scheduler.settle(conversation)  # a message that cannot start at once waits
         budget = budget_for(context_window(conversation.model))
         context = sanitize_context(request.context, budget) if request.context is not None else None
-        user = self._user(request.text, context)
+        refs = await self._claim(conversation.id, request.attachments)
+        user = self._user(request.text, context, refs)
         user.client_id = request.client_id
         conversation.messages.append(user)
         if not conversation.title_from_user and not conversation.title:
-            conversation.title = make_title(request.text)
+            conversation.title = make_title(request.text or refs[0].name)
         return await self._start(request, conversation, user, undo=lambda: conversation.messages.remove(user))
 
     async def stop(self, request: Request) -> dict[str, Any]:
@@ -210,7 +218,7 @@ class ChatService:
                 raise ProtocolError("not_found", "That message is no longer in this conversation.")
             at = found[0]
         old = messages[at:]
-        user = self._user(request.text, old[0].context)
+        user = self._user(request.text, old[0].context, old[0].attachments)  # an edit keeps the attachments
         versions.replace_tail(messages, at, [user])
         old_title = conversation.title
         if at == users[0] and not conversation.title_from_user:
@@ -245,9 +253,22 @@ class ChatService:
 
     # ----------------------------------------------------------------- internals
 
-    def _user(self, text: str, context: PageContext | None) -> StoredMessage:
+    def _user(self, text: str, context: PageContext | None,
+              attachments: list[AttachmentRef] | None = None) -> StoredMessage:
         return StoredMessage(id=self.ids("m"), role="user", created_at=self._clock_ms(), text=text,
-                             context=context, items=[user_item(text, context)])
+                             context=context, items=[user_item(text, context, attachments=bool(attachments))],
+                             attachments=list(attachments or []))
+
+    async def _claim(self, conversation_id: str, attachment_ids: list[str]) -> list[AttachmentRef]:
+        """The attachments a new message carries, refused before anything is stored when
+        the provider's wire API cannot take them (a PDF on Chat Completions)."""
+        if not attachment_ids:
+            return []
+        if self.attachments is None:
+            raise AttachmentRefused("attachment_missing", "Attachments are not available here.")
+        wire = provider_info(await self.settings.load(), None).wire_api
+        return await self.attachments.claim(conversation_id, attachment_ids,
+                                            check=lambda refs: check_sendable(refs, wire))
 
     def _resent(
         self, request: Request, conversation: StoredConversation, client_id: str

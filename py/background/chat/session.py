@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..attachments.store import AttachmentLibrary
 from ..page.selection import Selections
 from ..ports import Ports
 from ..protocol import PROTOCOL_VERSION, Hello, Request, reply
@@ -39,8 +40,10 @@ class PanelSession:
                  limits: LimitStore, ports: Ports, selections: Selections, *, version: str,
                  boot_info: Callable[[], dict[str, object]], port: Callable[[], int | None],
                  after_reply: Callable[[Callable[[], None]], None],
-                 spawn_guarded: Callable[[Awaitable[None]], None]) -> None:
+                 spawn_guarded: Callable[[Awaitable[None]], None],
+                 attachments: AttachmentLibrary | None = None) -> None:
         self.conversations = conversations
+        self.attachments = attachments
         self.views = views
         self.scheduler = scheduler
         self.limits = limits
@@ -88,7 +91,9 @@ class PanelSession:
         if shown is not None:
             self.ports.show(port_id, shown)
         if conversation is not None:
-            message["active"] = conversation_view(conversation, self.scheduler.live(conversation.id))
+            live = self.scheduler.live(conversation.id)
+            thumbs = await self.attachments.thumbs(conversation.id) if self.attachments is not None else None
+            message["active"] = conversation_view(conversation, live, thumbs)
         limits = await self.limits.load()
         if limits is not None:
             message["limits"] = limits

@@ -44,6 +44,8 @@ from modelclient import (
 )
 
 from ..accounts.accounts import AccountUnavailable
+from ..attachments.store import AttachmentLibrary
+from ..attachments.vision import cannot_see
 from ..keepalive import KeepAlive
 from ..settings.model import Settings
 from ..store.conversations import ConversationStore
@@ -89,6 +91,8 @@ class TurnDeps:
     # Bounds the worker's own short requests around a turn (the model list a failure's advice
     # names): asyncio.wait_for, or a test's.
     with_timeout: Callable[[Awaitable[Any], float], Awaitable[Any]] = asyncio.wait_for
+    # Where the attachments' bytes are (background.attachments.store); None: no attachments.
+    attachments: AttachmentLibrary | None = None
 
 
 Outcome = Literal["done", "stopped", "error"]
@@ -190,9 +194,12 @@ class Turn:
                           "retryable": False, "fields": {}}
             return "error"
         self._streaming = True
+        kinds: set[str] = set()
         try:
             client = self._client(auth)
-            prompt = build_prompt(self.conversation, self.settings)
+            files, kinds = await self._files()
+            wire = provider_info(self.settings, None).wire_api
+            prompt = build_prompt(self.conversation, self.settings, files, wire)
             async with client.stream_turn(prompt) as events:
                 async for event in events:
                     if self._stop:
@@ -205,9 +212,16 @@ class Turn:
             if self._stop:
                 return "stopped"
             self.error = redact(error.to_json(), self._key)
-            advice = await self._advice(error)
-            if advice is not None:
-                self.error["advice"] = redact(advice, self._key)
+            # A server that refuses the images or files: say so, and name models that read them;
+            # else the provider's advice (a server not running, a model it does not have ...).
+            model, models = self.conversation.model, self.settings.models
+            unseen = cannot_see(self.error, model=model, models=models, kinds=kinds)
+            if unseen is not None:
+                self.error = unseen
+            else:
+                advice = await self._advice(error)
+                if advice is not None:
+                    self.error["advice"] = redact(advice, self._key)
             snapshot = getattr(error, "rate_limits", None)
             if isinstance(snapshot, RateLimitSnapshot):
                 # A 429 usage limit carries the exhausted windows (Rust publishes them
@@ -233,6 +247,18 @@ class Turn:
         except Exception as exc:
             print(f"background: turn {self.id}: no advice: {redact(repr(exc), self._key)}")
             return None
+
+    async def _files(self) -> tuple[dict[str, bytes], set[str]]:
+        """The bytes of every attachment the prompt carries, and their kinds."""
+        sent = [m for m in self.conversation.messages if not (m.streaming or m.queued)]
+        refs = [ref for message in sent for ref in message.attachments]
+        files: dict[str, bytes] = {}
+        if self.deps.attachments is not None:
+            for ref in refs:
+                data = files.get(ref.id) or await self.deps.attachments.data(ref.id)
+                if data is not None:
+                    files[ref.id] = data
+        return files, {ref.kind for ref in refs}
 
     async def _limits(self, snapshot: RateLimitSnapshot) -> None:
         limits = snapshot.to_json()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..attachments.store import AttachmentLibrary
 from ..chat.service import ChatService
 from ..errors import ProtocolError
 from ..protocol import (
@@ -26,9 +27,16 @@ from ..protocol import (
     reply,
 )
 from ..store.conversations import ConversationStore
-from ..store.records import StoredConversation, conversation_view
+from ..store.records import StoredConversation, conversation_view, every_message
 from ..store.storage import StorageFullError, StorageProblem
-from .transfer import export_json, export_markdown, filename, parse_import
+from .transfer import (
+    attachment_refs,
+    export_json,
+    export_markdown,
+    filename,
+    parse_import,
+    restore_attachments,
+)
 
 __all__ = ["ConversationHandlers"]
 
@@ -43,9 +51,10 @@ class ConversationHandlers:
     """
 
     def __init__(self, conversations: ConversationStore, chat: ChatService, *, clock_ms: Callable[[], int],
-                 show: Callable[[str], None]) -> None:
+                 show: Callable[[str], None], attachments: AttachmentLibrary | None = None) -> None:
         self.conversations = conversations
         self.chat = chat
+        self.attachments = attachments
         self._clock_ms = clock_ms
         self._show = show
 
@@ -66,9 +75,10 @@ class ConversationHandlers:
     async def _list(self, request: Request, **fields: Any) -> Message:
         return reply("conv.list", request, conversations=await self.conversations.summaries(), **fields)
 
-    def _state(self, request: Request, conversation: StoredConversation) -> Message:
+    async def _state(self, request: Request, conversation: StoredConversation) -> Message:
         live = self.chat.live(conversation.id)
-        return reply("conv.state", request, conversation=conversation_view(conversation, live))
+        thumbs = await self.attachments.thumbs(conversation.id) if self.attachments is not None else None
+        return reply("conv.state", request, conversation=conversation_view(conversation, live, thumbs))
 
     async def _save_quietly(self, conversation: StoredConversation) -> None:
         """Save a metadata change; a draft stays unsaved until its first message."""
@@ -89,13 +99,13 @@ class ConversationHandlers:
         assert isinstance(request, ConvOpen)
         conversation = await self.chat.load(request.conversation_id)
         self._show(conversation.id)
-        return self._state(request, conversation)
+        return await self._state(request, conversation)
 
     async def conv_new(self, request: Request) -> Message:
         """``conv.new``: an empty conversation (stored with its first message)."""
         conversation = await self.chat.new_conversation()
         self._show(conversation.id)
-        return self._state(request, conversation)
+        return await self._state(request, conversation)
 
     async def conv_rename(self, request: Request) -> Message:
         """``conv.rename``: the user's title is never replaced by the automatic one."""
@@ -133,7 +143,7 @@ class ConversationHandlers:
         if "reasoning_effort" in request.model_fields_set:
             conversation.reasoning_effort = request.reasoning_effort
         await self._save_quietly(conversation)
-        return self._state(request, conversation)
+        return await self._state(request, conversation)
 
     async def conv_export(self, request: Request) -> Message:
         """``conv.export``: one conversation or all, as JSON (lossless) or Markdown."""
@@ -151,10 +161,21 @@ class ConversationHandlers:
                     chosen.append(found)
         now = self._clock_ms()
         if request.format == "json":
-            text, mime, ext = export_json(chosen, now), "application/json", "json"
+            text, mime, ext = export_json(chosen, now, await self._files(chosen)), "application/json", "json"
         else:
             text, mime, ext = export_markdown(chosen), "text/markdown", "md"
         return reply("conv.export", request, filename=filename(chosen, ext, now), mime=mime, text=text)
+
+    async def _files(self, conversations: list[StoredConversation]) -> dict[str, bytes]:
+        """The bytes of the conversations' attachments that are still stored."""
+        files: dict[str, bytes] = {}
+        if self.attachments is None:
+            return files
+        for ref in attachment_refs(conversations):
+            data = files.get(ref.id) or await self.attachments.data(ref.id)
+            if data is not None:
+                files[ref.id] = data
+        return files
 
     async def conv_import(self, request: Request) -> Message:
         """``conv.import``: every valid conversation comes in under a free id; nothing is overwritten."""
@@ -169,10 +190,18 @@ class ConversationHandlers:
             self.conversations.hold(conversation.id)  # an import must not evict what it just brought in
         try:
             for conversation in result.conversations:
+                if self.attachments is not None:
+                    restore = self.attachments.restore
+                    await restore_attachments(conversation, result.files, restore, result.skipped)
+                else:
+                    for message in every_message(conversation.messages):
+                        message.attachments = []
                 try:
                     await self.conversations.save(conversation)
                 except StorageFullError:
                     result.skipped.append(f"{conversation.title or conversation.id}: browser storage is full")
+                    if self.attachments is not None:  # what was restored for it goes too
+                        await self.attachments.drop_conversations([conversation.id])
                     continue
                 imported += 1
         finally:

@@ -15,11 +15,12 @@ Storage layout (``chrome.storage.local``, values are JSON text):
 ``settings``           :class:`~background.settings.model.Settings`
 =====================  =====================================================
 
-Bound policy: at most :data:`MAX_CONVERSATIONS` conversations and
-:data:`MAX_BYTES` of conversation data. After each save that passes either
-limit, the least recently updated conversations that are not pinned (and not
-streaming) are deleted first. The policy text goes to the panel in
-``StorageInfo.policy``.
+Bound policy: at most :data:`MAX_CONVERSATIONS` conversations,
+:data:`MAX_BYTES` of conversation data and :data:`MAX_ATTACHMENT_BYTES` of
+attachments (kept in IndexedDB, counted from the refs the messages hold). After
+each save that passes any limit, the least recently updated conversations that
+are not pinned (and not streaming) are deleted first, with their attachments
+(``on_delete``). The policy text goes to the panel in ``StorageInfo.policy``.
 
 The worker may be stopped at any moment, so memory is only a cache: every
 conversation read goes through :meth:`ConversationStore.get`, which also repairs
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,6 +52,7 @@ from .storage import Records, StorageProblem, text_bytes
 
 __all__ = [
     "INDEX_KEY",
+    "MAX_ATTACHMENT_BYTES",
     "MAX_BYTES",
     "MAX_CONVERSATIONS",
     "ConversationStore",
@@ -63,6 +65,9 @@ __all__ = [
 INDEX_KEY = "conv.index"
 MAX_CONVERSATIONS = 200
 MAX_BYTES = 8 * 1024 * 1024  # chrome.storage.local holds 10 MB; the rest is for settings and partials
+# IndexedDB has no fixed quota for an extension (a share of the disk): a bound of our own,
+# about 250 screenshots at the image budget.
+MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
 TITLE_CHARS = 60
 _CACHE_SIZE = 8
 _MAX_DRAFTS = 20
@@ -82,12 +87,15 @@ def part_key(conversation_id: str) -> str:
     return f"part.{conversation_id}"
 
 
-def policy_text(max_conversations: int, max_bytes: int) -> str:
+def policy_text(
+    max_conversations: int, max_bytes: int, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES
+) -> str:
     """The bound policy, as shown to the user."""
-    megabytes = max_bytes / (1024 * 1024)
+    megabytes, files = max_bytes / (1024 * 1024), max_attachment_bytes / (1024 * 1024)
     return (
-        f"SidePy keeps up to {max_conversations} conversations and {megabytes:g} MB of history. "
-        "Past either limit, the oldest conversations that are not pinned are deleted first."
+        f"SidePy keeps up to {max_conversations} conversations, {megabytes:g} MB of history and "
+        f"{files:g} MB of attachments. Past any limit, the oldest conversations that are not pinned "
+        "are deleted first, with their attachments."
     )
 
 
@@ -107,6 +115,8 @@ class ConversationStore:
         records: typed storage.
         clock_ms: epoch milliseconds.
         on_list_change: called with the store after the list changed (panels get ``conv.list``).
+        on_delete: called with the ids of deleted conversations (by the user or the bound)
+            to drop what is kept elsewhere for them (their attachments).
     """
 
     def __init__(
@@ -117,12 +127,16 @@ class ConversationStore:
         on_list_change: Callable[[ConversationStore], None] = lambda store: None,
         max_conversations: int = MAX_CONVERSATIONS,
         max_bytes: int = MAX_BYTES,
+        max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+        on_delete: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.records = records
         self._clock_ms = clock_ms
         self._on_list_change = on_list_change
         self.max_conversations = max_conversations
         self.max_bytes = max_bytes
+        self.max_attachment_bytes = max_attachment_bytes
+        self._on_delete = on_delete
         self._index: dict[str, IndexEntry] | None = None
         self._index_bytes = 0
         self._cache: OrderedDict[str, StoredConversation] = OrderedDict()
@@ -181,9 +195,11 @@ class ConversationStore:
         return {
             "used_bytes": sum(e.bytes for e in index.values()) + self._index_bytes,
             "quota_bytes": self.max_bytes,
+            "attachment_bytes": sum(e.attachment_bytes for e in index.values()),
+            "attachment_quota_bytes": self.max_attachment_bytes,
             "conversations": len(index),
             "max_conversations": self.max_conversations,
-            "policy": policy_text(self.max_conversations, self.max_bytes),
+            "policy": policy_text(self.max_conversations, self.max_bytes, self.max_attachment_bytes),
             "problems": [problem.info() for problem in self.records.problems.values()],
         }
 
@@ -234,6 +250,8 @@ class ConversationStore:
         if evicted:
             await self.records.remove([k for cid in evicted for k in (conv_key(cid), part_key(cid))])
         await self._write({key: text, **(extra or {})})
+        if evicted:
+            await self._dropped(evicted)
         self._on_list_change(self)
 
     async def save_partial(self, conversation_id: str, partial: PartialReply) -> None:
@@ -254,9 +272,19 @@ class ConversationStore:
         self._deleted.add(conversation_id)
         await self.records.remove([conv_key(conversation_id), part_key(conversation_id)])
         await self._write({})
+        await self._dropped([conversation_id])
         self._on_list_change(self)
 
     # ---------------------------------------------------------------- internals
+
+    async def _dropped(self, conversation_ids: list[str]) -> None:
+        if self._on_delete is None:
+            return
+        try:
+            await self._on_delete(conversation_ids)
+        except Exception as exc:  # the conversations are gone either way: never fail the save for this
+            count = len(conversation_ids)
+            print(f"background: could not delete the attachments of {count} conversation(s): {exc!r}")
 
     def _remember(self, conversation: StoredConversation) -> None:
         self._cache[conversation.id] = conversation
@@ -274,13 +302,16 @@ class ConversationStore:
             key=lambda e: (e.updated_at, e.id),
         )
         used = sum(e.bytes for e in index.values())
+        files = sum(e.attachment_bytes for e in index.values())
         evicted: list[str] = []
         for entry in victims:
-            if len(index) <= self.max_conversations and used <= self.max_bytes:
+            within = used <= self.max_bytes and files <= self.max_attachment_bytes
+            if len(index) <= self.max_conversations and within:
                 break
             del index[entry.id]
             self._cache.pop(entry.id, None)
             used -= entry.bytes
+            files -= entry.attachment_bytes
             evicted.append(entry.id)
         if evicted:
             self.evicted.extend(evicted)

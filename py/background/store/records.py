@@ -15,12 +15,14 @@ are left out rather than sent as ``null``/``false``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelclient import TokenUsage
 
+from ..attachments.model import AttachmentRef
 from .storage import SCHEMA_VERSION, text_bytes
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "StoredConversation",
     "StoredMessage",
     "Usage",
+    "attachment_bytes",
     "conversation_view",
+    "every_message",
     "message_view",
     "preview_of",
     "summary_view",
@@ -124,6 +128,9 @@ class StoredMessage(_Record):
     usage: Usage | None = None
     searches: list[str] = Field(default_factory=list)
     queued: bool = False  # a user message waiting in the request queue (not sent to the model yet)
+    # What the user attached (their bytes are in IndexedDB, background.attachments.store);
+    # the request gets them as content parts (background.attachments.items).
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
     # The other versions of the conversation's tail that starts with this message (an
     # answer written again, a question edited), in writing order without the one on the
     # path, and where that one sits among them (background.store.versions).
@@ -164,6 +171,7 @@ class IndexEntry(_Record):
     preview: str = ""
     pinned: bool = False
     bytes: int = 0
+    attachment_bytes: int = 0  # its messages' attachments, kept in IndexedDB
 
     @classmethod
     def of(cls, conversation: StoredConversation, key: str, text: str) -> IndexEntry:
@@ -177,6 +185,7 @@ class IndexEntry(_Record):
             preview=preview_of(conversation),
             pinned=conversation.pinned,
             bytes=text_bytes(key, text),
+            attachment_bytes=attachment_bytes(conversation),
         )
 
 
@@ -224,10 +233,27 @@ def unfinished_items(items: list[dict[str, Any]], text: str) -> list[dict[str, A
     return kept
 
 
+def every_message(messages: list[StoredMessage]) -> Iterator[StoredMessage]:
+    """The messages and, depth first, those of every version kept under them."""
+    for message in messages:
+        yield message
+        for tail in (*message.versions, *message.next_versions):
+            yield from every_message(tail)
+
+
+def attachment_bytes(conversation: StoredConversation) -> int:
+    """The bytes of every attachment its messages carry, earlier versions' included (each
+    counted once)."""
+    sizes = {ref.id: ref.bytes for m in every_message(conversation.messages) for ref in m.attachments}
+    return sum(sizes.values())
+
+
 def message_view(
-    message: StoredMessage, *, text: str | None = None, reasoning: str | None = None
+    message: StoredMessage, *, text: str | None = None, reasoning: str | None = None,
+    thumbs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``MessageView``; ``text``/``reasoning`` override the stored ones (a live turn's)."""
+    """``MessageView``; ``text``/``reasoning`` override the stored ones (a live turn's);
+    ``thumbs`` (attachment id -> ``data:`` URL) adds its images' thumbnails."""
     view: dict[str, Any] = {
         "id": message.id,
         "role": message.role,
@@ -243,6 +269,9 @@ def message_view(
         view["reasoning"] = shown_reasoning
     if message.context is not None:
         view["context"] = message.context.model_dump(exclude_none=True)
+    if message.attachments:
+        shown = thumbs or {}
+        view["attachments"] = [ref.view(shown.get(ref.id)) for ref in message.attachments]
     if message.role == "assistant":
         view["streaming"] = message.streaming
         if message.model:
@@ -260,14 +289,17 @@ def message_view(
     return view
 
 
-def conversation_view(conversation: StoredConversation, live: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``Conversation``; ``live`` = ``{turn_id, seq, text, reasoning}`` of a streaming turn."""
+def conversation_view(
+    conversation: StoredConversation, live: dict[str, Any] | None = None, thumbs: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``Conversation``; ``live`` = ``{turn_id, seq, text, reasoning}`` of a streaming turn;
+    ``thumbs``: its attachments' thumbnails (:func:`message_view`)."""
     messages = []
     for message in conversation.messages:
         if live is not None and message.turn_id == live["turn_id"] and message.streaming:
             messages.append(message_view(message, text=live["text"], reasoning=live["reasoning"]))
         else:
-            messages.append(message_view(message))
+            messages.append(message_view(message, thumbs=thumbs))
     view: dict[str, Any] = {
         "id": conversation.id,
         "title": conversation.title,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
+from background.attachments.store import MemoryAttachments
 from background.compose import Worker, compose
 from background.keepalive import KeepAlive
 from background.router import GRANTS, capability_of
@@ -17,6 +18,7 @@ from background.settings.model import MemoryKeySource
 from background.store.storage import MemoryStore
 from modelclient import HttpRequest, MockTransport
 from tests.support.aio import run_sync
+from tests.support.images import ModelRenderer
 from tests.unit.background.test_app import FakeHost
 
 KEY = "sk-test-0123456789abcdefWXYZ"
@@ -131,8 +133,13 @@ class Harness:
         keys: MemoryKeySource | None = None,
         alarms: Any = None,
         extension_origin: str = "",
+        attachments: MemoryAttachments | None = None,
+        capture: Any = None,
+        access: Any = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
+        # IndexedDB's twin; images are "rendered" by a model of an encoder (tests/support/images.py)
+        self.attachments = attachments if attachments is not None else MemoryAttachments()
         self.host = FakeHost()
         self.clock = clock or Clock()
         self.replies: list[Callable[[HttpRequest], Any]] = []
@@ -161,6 +168,10 @@ class Harness:
             call_later=self.timers.call_later,
             alarms=alarms,
             extension_origin=extension_origin,
+            attachment_store=self.attachments,
+            renderer=ModelRenderer(),
+            capture=capture,
+            access=access,
         )
         self.app = self.worker.app
 
@@ -195,7 +206,8 @@ class Harness:
 
     def restart(self) -> Harness:
         """A new worker over the same storage (and the same session key)."""
-        fresh = Harness(store=self.store, key=None, clock=self.clock, counter=self.counter)
+        fresh = Harness(store=self.store, key=None, clock=self.clock, counter=self.counter,
+                        attachments=self.attachments)
         fresh.keys._key = self.keys._key
         return fresh
 

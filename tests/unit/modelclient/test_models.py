@@ -462,6 +462,16 @@ ITEM_SHAPES: list[tuple[dict[str, Any], str]] = [
         '{"type":"input_image","image_url":"data:image/png;base64,AAAA"}]}',
     ),
     (
+        {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": "read this"},
+                     {"type": "input_file", "filename": "a.pdf",
+                      "file_data": "data:application/pdf;base64,JVBE"},
+                     {"type": "input_file", "file_id": "file-1", "file_url": None}]},
+        '{"type":"message","role":"user","content":[{"type":"input_text","text":"read this"},'
+        '{"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"},'
+        '{"type":"input_file","file_id":"file-1"}]}',
+    ),
+    (
         {"type": "message", "id": "msg_2", "status": "completed", "role": "assistant",
          "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Hello world"}]},
         '{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hello world"}]}',

@@ -1,0 +1,146 @@
+"""The image budget through a real encoder: Pillow's PNG and JPEG (CPython).
+
+The worker renders with Chromium's canvas (tests/e2e covers that path); here the
+same plan (background.attachments.imaging) drives Pillow on images that stress
+each branch: a screenshot that fits as PNG, noise no PNG can hold, a phone photo
+turned by its EXIF orientation, a transparent logo, an animated GIF, a small
+JPEG kept as it is. Every result is decoded again and checked against the budget.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import random
+
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from background.attachments.imaging import BUDGET, PreparedImage, prepare_image
+from background.attachments.model import sniff
+from tests.support.aio import run_sync
+
+
+class PillowRenderer:
+    """:class:`~background.attachments.imaging.Renderer` with Pillow, behaving like the canvas
+    bridge: EXIF rotation applied, JPEG on white."""
+
+    def __init__(self) -> None:
+        self.renders = 0
+
+    @staticmethod
+    def _open(data: bytes) -> Image.Image:
+        image = Image.open(io.BytesIO(data))
+        image.seek(0)
+        return ImageOps.exif_transpose(image)
+
+    async def size(self, data: bytes) -> tuple[int, int]:
+        return self._open(data).size
+
+    async def render(self, data: bytes, width: int, height: int, mime: str, quality: float | None) -> bytes:
+        self.renders += 1
+        image = self._open(data).convert("RGBA").resize((width, height), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        if mime == "image/png":
+            image.save(out, "PNG")
+        else:
+            assert quality is not None
+            flat = Image.new("RGB", image.size, "white")
+            flat.paste(image, mask=image.getchannel("A"))
+            flat.save(out, "JPEG", quality=round(quality * 100))
+        return out.getvalue()
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def screenshot() -> bytes:
+    """A 2560×1440 page: white, a header bar, lines of dark 'text', a chart."""
+    image = Image.new("RGB", (2560, 1440), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 2560, 120), fill=(32, 33, 36))
+    for row in range(40):
+        y = 180 + row * 30
+        draw.rectangle((80, y, 80 + 200 + (row * 137) % 900, y + 14), fill=(60, 64, 67))
+    for bar in range(12):
+        draw.rectangle((1500 + bar * 80, 1300 - bar * 70, 1550 + bar * 80, 1300), fill=(26, 115, 232))
+    return encode(image, "PNG")
+
+
+def noise(width: int, height: int) -> Image.Image:
+    rng = random.Random(14)
+    return Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
+
+
+def check(data: bytes, mime: str, width: int, height: int) -> Image.Image:
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.format == {"image/png": "PNG", "image/jpeg": "JPEG"}[mime]
+    assert decoded.size == (width, height)
+    assert max(width, height) <= BUDGET.max_side and width * height <= BUDGET.max_pixels
+    assert len(data) <= BUDGET.max_bytes
+    return decoded
+
+
+def prepared(data: bytes, name: str = "x") -> tuple[PreparedImage, PillowRenderer]:
+    _, mime = sniff(data, name)
+    renderer = PillowRenderer()
+    return run_sync(prepare_image(data, mime, name, renderer)), renderer
+
+
+def test_a_screenshot_is_scaled_and_stays_png() -> None:
+    image, _ = prepared(screenshot())
+    assert (image.mime, image.width, image.height) == ("image/png", 1686, 948)
+    check(image.data, image.mime, image.width, image.height)
+    thumb = Image.open(io.BytesIO(base64.b64decode(image.thumb.split(",", 1)[1])))
+    assert thumb.format == "JPEG" and thumb.size == (320, 180)
+
+
+def test_noise_no_png_can_hold_ends_as_jpeg_within_budget() -> None:
+    image, renderer = prepared(encode(noise(3000, 2000), "PNG"))
+    assert (image.mime, image.width, image.height) == ("image/jpeg", 1549, 1032)
+    check(image.data, image.mime, image.width, image.height)
+    assert renderer.renders >= 3  # the thumbnail, a PNG too large, then JPEG
+
+
+def test_a_phone_photo_is_turned_upright_and_scaled() -> None:
+    photo = noise(800, 600).resize((4032, 3024))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    data = encode(photo, "JPEG", quality=92, exif=exif)
+    image, _ = prepared(data, "IMG_0001.jpg")
+    assert image.mime == "image/jpeg"
+    assert image.height > image.width  # portrait once turned
+    check(image.data, image.mime, image.width, image.height)
+
+
+def test_a_transparent_logo_keeps_its_transparency_as_png() -> None:
+    logo = Image.new("RGBA", (3000, 3000), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse((500, 500, 2500, 2500), fill=(220, 40, 40, 255))
+    image, _ = prepared(encode(logo, "PNG"))
+    decoded = check(image.data, image.mime, image.width, image.height)
+    assert image.mime == "image/png" and decoded.mode == "RGBA"
+    assert decoded.getpixel((0, 0))[3] == 0
+
+
+def test_an_animated_gif_keeps_its_first_frame_as_png() -> None:
+    frames = [Image.new("RGB", (400, 300), color) for color in ("red", "blue")]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    image, _ = prepared(data, "anim.gif")
+    decoded = check(image.data, image.mime, 400, 300)
+    assert image.mime == "image/png" and decoded.convert("RGB").getpixel((10, 10)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP"])
+def test_webp_is_sent_as_png_or_jpeg(fmt: str) -> None:
+    image, _ = prepared(encode(noise(300, 200).resize((1200, 800)), fmt))
+    assert image.mime in ("image/png", "image/jpeg")
+    check(image.data, image.mime, 1200, 800)
+
+
+def test_a_small_jpeg_is_kept_byte_for_byte() -> None:
+    data = encode(noise(64, 48).resize((1024, 768)), "JPEG", quality=80)
+    image, renderer = prepared(data)
+    assert image.data == data and renderer.renders == 1  # the thumbnail only
