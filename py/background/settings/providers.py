@@ -194,7 +194,7 @@ class ProviderHandlers:
 
     async def _restore(self, before: Settings) -> None:
         """The settings as they were before a switch whose key could not follow it."""
-        await self.settings.patch(before.model_dump(mode="json", by_alias=True), internal=True)
+        await self.settings.patch(before.model_dump(mode="json", exclude={"schema_"}), internal=True)
 
     # ------------------------------------------------------------------ models
 

@@ -475,3 +475,19 @@ def test_the_model_list_belongs_to_the_server_that_listed_it() -> None:
     # ... another server starts without it.
     moved = h.ask({"type": "settings.set", "id": 4, "patch": {"base_url": "http://127.0.0.1:10/v1"}})["settings"]
     assert moved["models"] == ["deepseek-chat"]  # only the chosen model, until the server lists its own
+
+
+def test_a_switch_whose_key_cannot_follow_leaves_the_settings_as_they_were() -> None:
+    h = Harness(store=broken_profile_store())
+    record = parked(h, "pc0000000")
+
+    async def failing() -> StoredKey | None:
+        raise RuntimeError("the vault could not be read")
+
+    record.load = failing
+    refused = h.ask({"type": "profile.select", "id": 1, "profile_id": "pc0000000"}, sender="panel")
+    assert (refused["type"], refused["code"]) == ("error", "key_unavailable")
+    assert "the vault could not be read" in refused["message"]
+    view = h.ask({"type": "settings.get", "id": 2})["settings"]
+    assert (view["active_profile"], view["base_url"], view["key"]) == ("pa0000000", "https://api.openai.com/v1",
+                                                                        KEY_VIEW)
