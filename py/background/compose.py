@@ -78,6 +78,7 @@ class Worker:
     chat: ChatService
     keepalive: KeepAlive
     attachments: AttachmentLibrary
+    providers: ProviderHandlers | None = None
     diagnostics: Any = None  # background.dev.diag.Diagnostics in a developer build
 
 
@@ -147,7 +148,7 @@ def compose(
     deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
                     monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
                     chatgpt_auth=accounts.manager, extension_origin=extension_origin,
-                    attachments=attachments)
+                    with_timeout=with_timeout, attachments=attachments)
     scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
                           push=ports.broadcast, after_reply=context.after_reply, ids=ids,
                           call_later=call_later, alarms=alarms)
@@ -225,7 +226,8 @@ def compose(
               after_request=[push.after, scheduler.after_request])
     return Worker(app=app, router=router, ports=ports, records=records, conversations=conversations,
                   settings=settings, keys=bound, accounts=accounts, scheduler=scheduler, chat=chat,
-                  keepalive=keepalive, attachments=attachments, diagnostics=diagnostics)
+                  keepalive=keepalive, attachments=attachments, providers=provider_handlers,
+                  diagnostics=diagnostics)
 
 
 def _no_vault() -> dict[str, Handler]:

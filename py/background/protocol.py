@@ -259,9 +259,11 @@ class SettingsGet(Request):
 
 
 class SettingsSet(Request):
-    """``settings.set``: a partial ``SettingsView``."""
+    """``settings.set``: a partial ``SettingsView``; ``active_profile``: the saved provider the
+    form was loaded with (refused as ``stale`` if another one was switched to meanwhile)."""
 
     patch: dict[str, Any]
+    active_profile: StrictStr | None = Field(None, max_length=40)
 
 
 class SettingsPreview(Request):
@@ -274,6 +276,7 @@ class SettingsApprove(Request):
     """``settings.approve``: send the API key to ``origin``, the saved base URL's (the user's click)."""
 
     origin: StrictStr = Field(max_length=300)
+    active_profile: StrictStr | None = Field(None, max_length=40)  # as settings.set's
 
 
 class SettingsTest(Request):
@@ -291,6 +294,7 @@ class KeySet(Request):
     """``key.set``: store the API key (never echoed back)."""
 
     key: StrictStr = Field(max_length=4096)
+    active_profile: StrictStr | None = Field(None, max_length=40)  # as settings.set's
 
 
 class KeyClear(Request):
@@ -322,8 +326,6 @@ class ProfileDelete(Request):
 
 class ModelsList(Request):
     """``models.list``: the active provider's ``GET /models``, kept as the settings' model list."""
-
-    refresh: StrictBool = True
 
 
 class AttachAdd(Request):

@@ -77,10 +77,11 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
-    # Chats, manages conversations, reads the page and the settings, switches among the
-    # providers the user saved, attaches files and screenshots of the active tab (the
-    # user's click; Chrome's activeTab grant decides which tab); never moves where
-    # requests go or which credential they carry; no vault, no accounts.
+    # Chats, manages conversations, reads the page and the settings, attaches files and
+    # screenshots of the active tab (the user's click; Chrome's activeTab grant decides
+    # which tab); no vault, no accounts. It never sets an endpoint or a credential: it may
+    # only switch among the providers the user saved (each sent its own key, to the origins
+    # approved for that key) and refresh the active one's model list ("providers").
     "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers",
                         "attachments"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.

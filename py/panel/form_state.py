@@ -56,6 +56,9 @@ class SettingsForm:
         self._preview_id = None
         self._waiting_test = None  # a test waiting for the permission answer: (patch, key)
         self._typed = {}  # field -> True once the user typed in it (only then is it marked wrong)
+        # The saved provider the form was loaded with: its writes say so, and the worker refuses
+        # them ("stale") if the panel switched to another one meanwhile.
+        self.profile = None
         self._urls = {}  # provider -> the base URL typed for it (kept when switching away and back)
 
     @property
@@ -82,12 +85,18 @@ class SettingsForm:
         if kind == "save":
             key = data.get("key") if data else None
             if key:
-                self.link.request("key", {"type": "key.set", "key": key})
+                self.link.request("key", self._of_profile({"type": "key.set", "key": key}))
                 self.link.say("Saving your key…", "busy")
             else:
                 self.link.say("Saved", "ok")
 
+    def _of_profile(self, msg):
+        if self.profile is not None:
+            msg["active_profile"] = self.profile
+        return msg
+
     def _load(self, view):
+        self.profile = view.get("active_profile") or ""
         self.form = sf.form_from_view(view)
         self.templates = sf.templates_from_view(view)
         self.request_url = view.get("request_url")
@@ -280,7 +289,7 @@ class SettingsForm:
             return
         self._ask_permission()  # the settings are saved whatever the answer
         patch = sf.patch_from_form(self.form, self.templates)
-        self.link.request("save", {"type": "settings.set", "patch": patch}, {"key": key})
+        self.link.request("save", self._of_profile({"type": "settings.set", "patch": patch}), {"key": key})
         self.link.say("Saving…", "busy")
 
     def test_connection(self, key=None):

@@ -61,7 +61,7 @@ class Providers:
         """Ask the worker for the active provider's models (it answers with ``settings``)."""
         if not quiet:
             self.banners.dismiss("request")
-        self.conn.request("models", {"type": "models.list", "refresh": True}, {"quiet": quiet})
+        self.conn.request("models", {"type": "models.list"}, {"quiet": quiet})
 
     # ------------------------------------------------------------------ outputs
 

@@ -10,18 +10,18 @@ A part of :class:`panel.state.PanelState`. It keeps the worker's ``SettingsView`
   or sign-in; ``server``: another provider or URL; ``model``: another default
   model), so their banners can go;
 * the default model, the models to offer (the active provider's server lists them:
-  ``models``), the templates, and the reasoning efforts a model takes (``efforts``:
-  the worker's per-model map, from modelclient).
+  ``models``; a conversation's model the provider does not offer gives way to the
+  default, as in the worker), the templates, and the reasoning efforts a model takes
+  (``efforts``: the worker's per-model map, from modelclient).
 """
 
 # Providers that refuse requests without a key, for a view without presets (an older worker).
 KEYED = ("openai", "azure")
 
-# The efforts of a model the worker's map does not cover (a conversation's own model).
+# The efforts of a model, for a view without the worker's map (an older worker).
 EFFORTS = ("minimal", "low", "medium", "high")
 
-# Model families without a reasoning effort, for a model the worker's map does not cover. A
-# model not known here keeps the picker (a server's own model may reason).
+# Model families without a reasoning effort, for a view without the worker's map.
 NON_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")
 
 PROVIDER_CHOICES = (
@@ -118,12 +118,21 @@ class Setup:
             models.insert(0, current)
         return models
 
+    def offers(self, model):
+        """Whether the active provider offers ``model``: its default, or one its server listed.
+        The worker answers a conversation whose model the provider does not offer (another
+        provider's, after a switch) with the default, so the picker shows that."""
+        if not self.known:
+            return True
+        return model == self.model or model in (self.settings.get("models") or [])
+
     def efforts(self, model):
-        """The reasoning efforts ``model`` takes ([] for none): the worker's map, else a guess."""
+        """The reasoning efforts ``model`` takes ([] for none): the worker's map, which sends an
+        effort only for a model it knows to take it (none for a model the map leaves out)."""
         known = self.settings.get("efforts")
-        if isinstance(known, dict) and model in known:
-            return list(known[model] or [])
-        return list(EFFORTS) if reasons(model) else []
+        if isinstance(known, dict):
+            return list(known.get(model) or [])
+        return list(EFFORTS) if reasons(model) else []  # a view without the map: a guess
 
 
 def reasons(model):

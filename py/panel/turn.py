@@ -486,6 +486,8 @@ class Turn:
         (none: ``reasons`` is False and the effort picker is hidden)."""
         s = self.setup.settings
         model = self.conv.model or s.get("model") or ""
+        if not self.setup.offers(model):
+            model = self.setup.model or model  # what the next turn uses (another provider's model)
         effort = self.conv.reasoning_effort or s.get("reasoning_effort") or ""
         efforts = self.setup.efforts(model)
         if effort not in efforts:

@@ -23,6 +23,7 @@ class KeyVault:
     def __init__(self, link):
         self.link = link
         self.key = None  # SettingsView.key: {"set", "masked", "origin", "approved"}
+        self.profile = None  # SettingsView.active_profile: an approval is for this provider's key
         self.auth_mode = None  # SettingsView.auth_mode: ChatGPT sign-in needs no key approval
         self.keyless = False  # the provider's server takes no key (Ollama): nothing to approve
         self.vault = None  # VaultStatus
@@ -65,6 +66,7 @@ class KeyVault:
     def settings(self, view, kind=None, data=None):
         """A ``SettingsView`` (its ``key``): pushed, or the answer to our ``key.set`` / approval."""
         self.key = view.get("key")
+        self.profile = view.get("active_profile") or ""  # the provider whose key this is
         self.auth_mode = view.get("auth_mode")
         self.keyless = any(p.get("id") == view.get("preset") and p.get("key") == "none"
                            for p in view.get("presets") or [])
@@ -117,7 +119,10 @@ class KeyVault:
         origin = self.unapproved_origin
         if origin is None or self.link.waiting("save", "key", "test", "approve"):
             return
-        self.link.request("approve", {"type": "settings.approve", "origin": origin}, origin)
+        msg = {"type": "settings.approve", "origin": origin}
+        if self.profile is not None:
+            msg["active_profile"] = self.profile
+        self.link.request("approve", msg, origin)
         self.link.say("Approving…", "busy")
 
     def confirm(self, what):

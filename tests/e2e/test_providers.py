@@ -122,11 +122,12 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     expect(switcher.locator("option")).to_have_text(["Chat server", "Responses server"])
     expect(switcher.locator("option:checked")).to_have_text("Responses server")  # the one in use
 
-    # Switch to the chat-only server: its models, a streamed reply with usage, its own key.
+    # Switch to the chat-only server: its models, its default model chosen, a streamed reply with
+    # usage, its own key.
     switcher.select_option(label="Chat server")
     picker = panel.get("model-picker")
     expect(picker.locator("option")).to_contain_text(list(CHAT_MODELS), timeout=TIMEOUT_MS)
-    picker.select_option("deepseek-chat")
+    expect(picker).to_have_value("deepseek-chat")
     expect(panel.get("effort-picker")).to_be_hidden()  # a model that takes no reasoning effort
     shots(panel.page, "panel-pickers", height=160)
     chat_only.reset()
@@ -137,12 +138,13 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     assert turn.bearer == KEY_A and turn.json["stream_options"] == {"include_usage": True}
     assert turn.json["model"] == "deepseek-chat"
 
-    # Switch back: the next message goes to the Responses server, with its key.
+    # Switch back, in the same conversation: the next message goes to the Responses server, with
+    # its key and its default model (it has no deepseek-chat).
     responses.reset()
     chat_only.reset()
     switcher.select_option(label="Responses server")
     expect(picker.locator("option")).to_contain_text(["gpt-5-mini", "gpt-4.1"], timeout=TIMEOUT_MS)
-    panel.new_chat()
+    expect(picker).to_have_value("gpt-5-mini")
     effort = panel.get("effort-picker")
     expect(effort).to_be_enabled()  # gpt-5-mini takes efforts, from minimal on
     expect(effort.locator("option")).to_have_text(["Default effort", "Minimal", "Low", "Medium", "High"])
@@ -150,5 +152,26 @@ def test_a_chat_only_server_and_two_providers(extension: Extension, chat_only: M
     panel.send("Second provider")
     panel.reply("Echo: Second provider")
     [turn] = [r for r in responses.requests if r.path == "/v1/responses"]
-    assert turn.bearer == KEY_B
+    assert turn.bearer == KEY_B and turn.json["model"] == "gpt-5-mini"
     assert not [r for r in chat_only.requests if r.method == "POST"]  # nothing went to the other one
+
+
+def test_test_connection_then_save_chats_on_the_wire_api_it_found(extension: Extension,
+                                                                   chat_only: MockServerThread) -> None:
+    """The documented order, Test connection first and Save after: the wire API the test found
+    is the one chat uses (not the Responses API, which this server answers with a 404)."""
+    options = Options(extension)
+    options.get("provider").select_option("compatible")
+    options.get("base-url").fill(chat_only.base_url)
+    options.get("model").fill("deepseek-chat")
+    options.get("api-key").fill(KEY_A)
+    result = options.test_connection()
+    assert result["kind"] == "ok", result
+    options.save("Saved · key stored encrypted")
+    expect(options.get("request-url")).to_have_text(chat_only.base_url + "/chat/completions")
+    chat_only.reset()
+    panel = Panel(open_panel_window(extension, width=WIDTH))
+    panel.wait_ready()
+    panel.send("Hello there")
+    panel.reply("Echo: Hello there")
+    assert [r.path for r in chat_only.requests if r.method == "POST"] == ["/v1/chat/completions"]

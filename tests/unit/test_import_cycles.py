@@ -104,3 +104,13 @@ def test_the_check_names_cycles_wherever_the_import_is_written(tmp_path: Path) -
     (pkg / "queue_service.py").write_text("from bg.chat import f\n")
     (pkg / "alone.py").write_text("import json\nfrom .app import Routes\n")
     assert cycles(import_graph(tmp_path)) == [["bg.app", "bg.routes"], ["bg.chat", "bg.queue_service"]]
+
+
+def test_the_settings_do_not_reach_into_chat() -> None:
+    """Chat reads the settings; the settings (their connection test, the providers' model lists)
+    build the provider a turn uses from the settings alone, never from chat's modules: the two
+    packages would otherwise only be understood together."""
+    graph = import_graph(PY)
+    reach = {(name, target) for name, targets in graph.items() if name.startswith("background.settings")
+             for target in targets if target.startswith("background.chat")}
+    assert reach == set()

@@ -53,7 +53,7 @@ async def _listed(settings: Settings, key: str | None, transport: Callable[[], T
     try:
         return await list_models(client, provider_info(settings, key), bearer_token=key,
                                  with_timeout=with_timeout, timeout_s=LIST_TIMEOUT_S)
-    except ModelClientError:
+    except Exception:  # refused, silent, or a transport's own failure: the advice goes without it
         return []
     finally:
         await client.aclose()

@@ -14,12 +14,10 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from modelclient import (
-    ModelProviderInfo,
     ModelSettings,
     Prompt,
     ResponseItem,
     WebSearchTool,
-    find_preset,
     parse_item,
     reasoning_efforts,
 )
@@ -28,7 +26,7 @@ from ..attachments.items import WireApi, with_attachments
 from ..page.context import PAGE_RULES
 from ..protocol import Effort
 from ..scrub import redact
-from ..settings.model import Settings
+from ..settings.model import Settings, provider_info
 from ..store.records import StoredConversation
 
 __all__ = ["build_prompt", "context_window", "model_settings", "provider_info", "redact"]
@@ -105,23 +103,3 @@ def model_settings(conversation: StoredConversation, settings: Settings) -> Mode
         "reasoning_summary": settings.reasoning_summary,
         "verbosity": settings.verbosity,
     })
-
-
-def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
-    """Where requests go: the preset, base URL and query, retries, idle timeout."""
-    return ModelProviderInfo(
-        name="azure" if settings.provider == "azure" else "OpenAI",
-        # None: the client's default for its auth, the ChatGPT backend with ChatGPT sign-in.
-        base_url=None if settings.uses_chatgpt_base else settings.base,
-        query_params=settings.query_params(),
-        # Azure's key auth is the api-key header (Bearer also works on its v1 API).
-        http_headers={"api-key": key} if settings.provider == "azure" and key else None,
-        organization=settings.organization,
-        project=settings.project,
-        request_max_retries=settings.request_max_retries,
-        stream_max_retries=settings.stream_max_retries,
-        stream_idle_timeout_ms=settings.idle_timeout_ms,
-        # Chat Completions for a server that speaks only that (settings.wire: chosen, preset, detected).
-        wire_api=settings.wire,
-        chat_include_usage=find_preset(settings.preset_id).chat_include_usage,
-    )

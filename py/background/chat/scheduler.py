@@ -136,6 +136,10 @@ class Scheduler:
         self._starting.add(conversation.id)
         try:
             settings = await self.settings.load()
+            if not settings.offers(conversation.model):
+                # Another provider's model (the panel switched providers since the last turn):
+                # this provider's default answers, and the conversation goes on with it.
+                conversation.model = settings.model
             key, allowed, refused = await self._credential(settings)
             now = self.clock_ms()
             assistant = StoredMessage(id=self.ids("m"), role="assistant", created_at=now,

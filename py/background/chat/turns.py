@@ -88,6 +88,9 @@ class TurnDeps:
     chatgpt_auth: Callable[[Settings], Awaitable[Auth]] | None = None
     # chrome-extension://<id>: the origin a local server must allow (Ollama's OLLAMA_ORIGINS advice).
     extension_origin: str = ""
+    # Bounds the worker's own short requests around a turn (the model list a failure's advice
+    # names): asyncio.wait_for, or a test's.
+    with_timeout: Callable[[Awaitable[Any], float], Awaitable[Any]] = asyncio.wait_for
     # Where the attachments' bytes are (background.attachments.store); None: no attachments.
     attachments: AttachmentLibrary | None = None
 
@@ -209,16 +212,14 @@ class Turn:
             if self._stop:
                 return "stopped"
             self.error = redact(error.to_json(), self._key)
-            # A server that refuses the images or files: say so, and name models that read them.
+            # A server that refuses the images or files: say so, and name models that read them;
+            # else the provider's advice (a server not running, a model it does not have ...).
             model, models = self.conversation.model, self.settings.models
-            seen = cannot_see(self.error, model=model, models=models, kinds=kinds)
-            if seen is not None:
-                self.error = seen
+            unseen = cannot_see(self.error, model=model, models=models, kinds=kinds)
+            if unseen is not None:
+                self.error = unseen
             else:
-                advice = await advise(error, self.settings, model=model, key=self._key,
-                                      transport=self.deps.transport,
-                                      extension_origin=self.deps.extension_origin,
-                                      with_timeout=self.deps.client_options.get("with_timeout"))
+                advice = await self._advice(error)
                 if advice is not None:
                     self.error["advice"] = redact(advice, self._key)
             snapshot = getattr(error, "rate_limits", None)
@@ -235,6 +236,17 @@ class Turn:
         finally:
             self._streaming = False
         return "stopped" if self._stop else "done"
+
+    async def _advice(self, error: ModelClientError) -> dict[str, str] | None:
+        """What to do about ``error`` (``background.chat.advice``), or None: the error goes to
+        the user whatever happens while looking for better words."""
+        try:
+            return await advise(error, self.settings, model=self.conversation.model, key=self._key,
+                                transport=self.deps.transport, extension_origin=self.deps.extension_origin,
+                                with_timeout=self.deps.with_timeout)
+        except Exception as exc:
+            print(f"background: turn {self.id}: no advice: {redact(repr(exc), self._key)}")
+            return None
 
     async def _files(self) -> tuple[dict[str, bytes], set[str]]:
         """The bytes of every attachment the prompt carries, and their kinds."""

@@ -70,9 +70,8 @@ from modelclient import (
 )
 from modelclient._json import loads_untrusted  # server JSON: depth-guarded (a deep body kills Pyodide)
 
-from ..chat.request import provider_info
 from ..scrub import redact
-from .model import Settings
+from .model import Settings, provider_info  # the provider a turn uses
 
 __all__ = ["AccessProbe", "ConnectionTest", "origin_pattern"]
 

@@ -40,6 +40,8 @@ Message = dict[str, Any]
 ChatGPTTest = Callable[[ConnectionTest, Settings], Awaitable[Message]]
 # A connection test whose transport refuses credentials outside the given origins
 Tester = Callable[[Collection[str]], ConnectionTest]
+STALE_PROVIDER = "The provider was switched in the panel; reload this page's settings."
+MAX_FOUND = 20  # servers whose tested wire API is remembered until they are saved
 
 
 class SettingsHandlers:
@@ -63,6 +65,10 @@ class SettingsHandlers:
         self._chatgpt_test = chatgpt_test
         self._key_unavailable = key_unavailable
         self._remember = remember_secret
+        # What Test connection found each tested server speaks, {(base URL, preset): wire API}:
+        # the options page tests the form's values before they are saved, so the saved
+        # provider learns its wire API when those values are saved (settings.set).
+        self._found: dict[tuple[str, str], str] = {}
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {
@@ -82,11 +88,15 @@ class SettingsHandlers:
     async def settings_set(self, request: Request) -> Message:
         """``settings.set``: validated as a whole, saved in one write, or nothing is saved."""
         assert isinstance(request, SettingsSet)
+        await self._same_provider(request.active_profile)
         try:
-            await self.settings.patch(request.patch)
+            saved = await self.settings.patch(request.patch)
         except SettingsError as exc:
             message = f"Settings not saved: {exc}"
             return error_reply(request.id, "invalid_settings", message, fields=exc.fields)
+        found = self._found.get((saved.base_url, saved.preset_id))
+        if found is not None and saved.detected_wire is None:
+            await self.settings.patch({"detected_wire": found}, internal=True)
         return reply("settings", request, settings=await self.views.view())
 
     async def settings_preview(self, request: Request) -> Message:
@@ -139,10 +149,25 @@ class SettingsHandlers:
         return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
 
     async def _remember_wire(self, tested: Settings, wire: str | None) -> None:
-        """A wire API the test detected is kept for the saved provider it was detected on."""
+        """A wire API the test detected is kept for the saved provider it was detected on, and
+        for those settings if they are saved later."""
+        if wire is None:
+            return
+        where = (tested.base_url, tested.preset_id)
+        self._found.pop(where, None)
+        self._found[where] = wire
+        while len(self._found) > MAX_FOUND:
+            del self._found[next(iter(self._found))]  # the oldest
         saved = await self.settings.load()
-        if wire is not None and (tested.base_url, tested.preset_id) == (saved.base_url, saved.preset_id):
+        if where == (saved.base_url, saved.preset_id):
             await self.settings.patch({"detected_wire": wire}, internal=True)
+
+    async def _same_provider(self, shown: str | None) -> None:
+        """The options page writes to the provider it shows: if the panel switched to another
+        saved provider since the page loaded its settings, the write would land on that one
+        (a key approved for its server, another provider's URL on it). ``None``: not said."""
+        if shown is not None and shown != (await self.settings.load()).active_profile:
+            raise ProtocolError("stale", STALE_PROVIDER)
 
     @staticmethod
     def _not_sent(request: Request, settings: Settings, kind: str, message: str) -> Message:
@@ -155,6 +180,7 @@ class SettingsHandlers:
         """``settings.approve {origin}``: the user clicked to send the key to the saved base URL's
         origin. ``origin`` is what the page showed; it must still be the saved one."""
         assert isinstance(request, SettingsApprove)
+        await self._same_provider(request.active_profile)
         settings = await self.settings.load()
         origin = origin_of(settings.api_base)
         if request.origin != origin:
@@ -173,6 +199,7 @@ class SettingsHandlers:
     async def key_set(self, request: Request) -> Message:
         """``key.set``: the key is stored by the key source and never sent back."""
         assert isinstance(request, KeySet)
+        await self._same_provider(request.active_profile)
         try:
             key = validate_key(request.key)
         except SettingsError as exc:

@@ -43,13 +43,14 @@ from pydantic import (
     model_validator,
 )
 
-from modelclient import PRESETS, WireApi, find_preset, reasoning_efforts
+from modelclient import PRESETS, ModelProviderInfo, WireApi, find_preset, reasoning_efforts
 
 from ..store.storage import SCHEMA_VERSION, Records
 from .profiles import MAX_PROFILES, Profile, WireChoice, effective_wire
 
 __all__ = [
     "DEFAULT_MODELS",
+    "MAX_MODELS",
     "SETTINGS_KEY",
     "KeySource",
     "MemoryKeySource",
@@ -60,6 +61,7 @@ __all__ = [
     "Template",
     "mask_key",
     "normalise_base_url",
+    "provider_info",
     "validate_key",
 ]
 
@@ -330,6 +332,12 @@ class Settings(BaseModel):
         path = "chat/completions" if self.wire == "chat" else "responses"
         return f"{self.api_base}/{path}" + (f"?{self.query}" if self.query else "")
 
+    def offers(self, model: str) -> bool:
+        """Whether the provider offers ``model``: its default, or one its server listed. A
+        conversation's model the provider does not offer (another provider's, after a switch)
+        gives way to the provider's default (:mod:`background.chat.scheduler`)."""
+        return model == self.model or model in self.models
+
     def query_params(self) -> dict[str, str] | None:
         """The query string as the client's ``query_params``."""
         return dict(parse_qsl(self.query, keep_blank_values=True)) or None
@@ -370,6 +378,26 @@ class Settings(BaseModel):
             "key": key,
             "templates": [t.model_dump() for t in self.templates],
         }
+
+
+def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
+    """Where requests go: the preset, base URL and query, retries, idle timeout."""
+    return ModelProviderInfo(
+        name="azure" if settings.provider == "azure" else "OpenAI",
+        # None: the client's default for its auth, the ChatGPT backend with ChatGPT sign-in.
+        base_url=None if settings.uses_chatgpt_base else settings.base,
+        query_params=settings.query_params(),
+        # Azure's key auth is the api-key header (Bearer also works on its v1 API).
+        http_headers={"api-key": key} if settings.provider == "azure" and key else None,
+        organization=settings.organization,
+        project=settings.project,
+        request_max_retries=settings.request_max_retries,
+        stream_max_retries=settings.stream_max_retries,
+        stream_idle_timeout_ms=settings.idle_timeout_ms,
+        # Chat Completions for a server that speaks only that (settings.wire: chosen, preset, detected).
+        wire_api=settings.wire,
+        chat_include_usage=find_preset(settings.preset_id).chat_include_usage,
+    )
 
 
 _PATCHABLE = frozenset(Settings.model_fields) - {"schema_"}
@@ -427,15 +455,20 @@ class SettingsStore:
         current = loaded.model_dump(by_alias=True)
         allowed = _PATCHABLE if internal else _PATCHABLE - _INTERNAL
         merged = {**current, **{k: v for k, v in patch.items() if k in allowed}}
-        moved = any(k in patch and patch[k] != current.get(k) for k in ("preset", "base_url", "provider"))
-        if not internal and moved:
-            merged["detected_wire"] = None
         if patch.get("provider") == "openai" and "base_url" not in patch:
             merged["base_url"] = OPENAI_BASE  # back to the preset
         try:
-            return Settings.model_validate(merged)
+            settings = Settings.model_validate(merged)
         except ValidationError as exc:
             raise SettingsError(_field_errors(exc)) from None
+        # Another server (compared as saved: normalised URL, effective preset): what was found
+        # about the last one is not this one's — its wire API, and the models it listed (this
+        # one's come from its own GET /models).
+        if not internal and (settings.preset_id, settings.base_url) != (loaded.preset_id, loaded.base_url):
+            settings.detected_wire = None
+            if "models" not in patch:
+                settings.models = list(DEFAULT_MODELS) if settings.preset_id == "openai" else []
+        return settings
 
     async def patch(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:
         """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""

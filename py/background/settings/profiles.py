@@ -39,9 +39,12 @@ __all__ = [
 WireChoice = Literal["auto", "responses", "chat"]
 MAX_PROFILES = 20
 #: The settings fields that belong to a profile (the rest are the user's, whatever the provider).
+#: The credential a profile's requests carry (``auth_mode``: its API key or the ChatGPT sign-in,
+#: with the token endpoint it refreshes at) is the profile's too: switching from a ChatGPT profile
+#: to Ollama must not keep asking with the sign-in.
 PROFILE_FIELDS = (
     "preset", "provider", "base_url", "wire_api", "detected_wire", "model", "models",
-    "organization", "project",
+    "organization", "project", "auth_mode", "token_url",
 )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ so every request path keeps reading "the settings" and "the key".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,12 +27,11 @@ from modelclient import (
     list_models,
 )
 
-from ..chat.request import provider_info  # the same provider a turn uses
 from ..errors import ProtocolError
 from ..protocol import ModelsList, ProfileDelete, ProfileSave, ProfileSelect, Request, reply
 from .credentials import Keys, origin_of
-from .model import KeySource, Settings, SettingsError, SettingsStore
-from .profiles import MAX_PROFILES, Profile, default_name, new_profile_id, snapshot
+from .model import MAX_MODELS, KeySource, Settings, SettingsError, SettingsStore, provider_info
+from .profiles import MAX_PROFILES, PROFILE_FIELDS, Profile, default_name, new_profile_id, snapshot
 from .view import SettingsViews
 
 __all__ = ["ProviderHandlers"]
@@ -40,7 +40,7 @@ Message = dict[str, Any]
 #: A profile's parked key: the key source of its own vault record.
 ParkedKeys = Callable[[str], KeySource]
 WithTimeout = Callable[[Awaitable[Any], float], Awaitable[Any]]
-MAX_MODELS = 500
+_DEFAULTS = Settings().model_dump(mode="json")
 
 
 class ProviderHandlers:
@@ -66,6 +66,9 @@ class ProviderHandlers:
         self._with_timeout = with_timeout
         self._origin = extension_origin
         self._key_unavailable = key_unavailable
+        # One profile change at a time: each reads the settings and the key slot, then writes
+        # both; two interleaved would file one provider's key under another.
+        self._lock = asyncio.Lock()
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {
@@ -81,33 +84,49 @@ class ProviderHandlers:
         """``profile.save {name?, new}``: remember the active provider as a profile (a new one
         with ``new``, else the active one's), so it can be switched back to."""
         assert isinstance(request, ProfileSave)
+        async with self._lock:
+            return await self._profile_save(request)
+
+    async def _profile_save(self, request: ProfileSave) -> Message:
         settings = await self.settings.load()
         current = settings.model_dump(mode="json")
         profiles = list(settings.profiles)
-        if request.new or not settings.active_profile:
-            if len(profiles) >= MAX_PROFILES:
+        active = settings.active_profile
+        typed = (request.name or "").strip()[:60]
+        if not request.new:
+            if not active and len(profiles) >= MAX_PROFILES:
                 raise ProtocolError("too_many", f"At most {MAX_PROFILES} providers can be saved.")
-            # The active provider keeps its profile; the new one starts as a copy of it.
-            if settings.active_profile and not any(p.id == settings.active_profile for p in profiles):
-                profiles.append(snapshot(current, settings.active_profile, _name(settings)))
-            profile_id = new_profile_id()
-            if request.new and settings.active_profile:
-                await self._keys_readable()
-                await self._park(settings.active_profile)  # its key stays its own
-                await self.keys.clear()  # the new provider has none yet
-                # ... and its profile has the fields as they are now.
-                profiles = [snapshot(current, p.id, p.name) if p.id == settings.active_profile else p
-                            for p in profiles]
-        else:
-            profile_id = settings.active_profile
-        name = (request.name or "").strip()[:60] or _name(settings)
-        profiles = [p for p in profiles if p.id != profile_id] + [snapshot(current, profile_id, name)]
+            profile_id = active or new_profile_id()
+            name = typed or _name(settings)
+            profiles = _replaced(profiles, snapshot(current, profile_id, name))
+            await self._patch({"profiles": [p.model_dump() for p in profiles], "active_profile": profile_id})
+            return reply("settings", request, settings=await self.views.view())
+        # A new provider, starting as a copy of the active one without its key. The active one
+        # keeps its profile (saved now under its usual name if it had none) and its key.
+        kept = snapshot(current, active or new_profile_id(), _name(settings))
+        profiles = _replaced(profiles, kept)
+        if len(profiles) >= MAX_PROFILES:
+            raise ProtocolError("too_many", f"At most {MAX_PROFILES} providers can be saved.")
+        profile_id = new_profile_id()
+        name = typed or default_name(settings.preset_id, settings.base)
+        profiles.append(snapshot(current, profile_id, name))
+        await self._keys_readable()
+        await self._park(kept.id)  # its key stays its own (a copy: the slot is untouched so far)
         await self._patch({"profiles": [p.model_dump() for p in profiles], "active_profile": profile_id})
+        try:
+            await self.keys.clear()  # the new provider has none yet
+        except Exception as exc:
+            await self._restore(settings)
+            raise ProtocolError("key_unavailable", f"No new provider was added: {exc}") from None
         return reply("settings", request, settings=await self.views.view())
 
     async def profile_select(self, request: Request) -> Message:
         """``profile.select {profile_id}``: chat uses that saved provider from the next message on."""
         assert isinstance(request, ProfileSelect)
+        async with self._lock:
+            return await self._profile_select(request)
+
+    async def _profile_select(self, request: ProfileSelect) -> Message:
         settings = await self.settings.load()
         target = next((p for p in settings.profiles if p.id == request.profile_id), None)
         if target is None:
@@ -118,21 +137,28 @@ class ProviderHandlers:
             profiles = [p for p in settings.profiles if p.id != settings.active_profile]
             if settings.active_profile:
                 profiles.append(snapshot(current, settings.active_profile, _name(settings)))
+                # A copy of the active key into its profile's record: the slot keeps it until
+                # the settings name the target, so a refused switch leaves both as they were.
                 await self._park(settings.active_profile)
-            await self._unpark(target.id)
             kept = [p.model_dump() for p in _ordered(profiles, settings)]
-            await self._patch({**target.fields, "profiles": kept, "active_profile": target.id})
+            await self._patch({**_fields(target), "profiles": kept, "active_profile": target.id})
+            try:
+                await self._unpark(target.id)
+            except Exception as exc:  # the key did not move: neither do the settings
+                await self._restore(settings)
+                raise ProtocolError("key_unavailable", f"Provider not switched: {exc}") from None
         return reply("settings", request, settings=await self.views.view())
 
     async def profile_delete(self, request: Request) -> Message:
         """``profile.delete {profile_id}``: forget a saved provider and its key (not the active one)."""
         assert isinstance(request, ProfileDelete)
-        settings = await self.settings.load()
-        if request.profile_id == settings.active_profile:
-            raise ProtocolError("bad_request", "Switch to another provider before removing this one.")
-        await self._parked(request.profile_id).clear()
-        profiles = [p.model_dump() for p in settings.profiles if p.id != request.profile_id]
-        await self._patch({"profiles": profiles})
+        async with self._lock:
+            settings = await self.settings.load()
+            if request.profile_id == settings.active_profile:
+                raise ProtocolError("bad_request", "Switch to another provider before removing this one.")
+            await self._parked(request.profile_id).clear()
+            profiles = [p.model_dump() for p in settings.profiles if p.id != request.profile_id]
+            await self._patch({"profiles": profiles})
         return reply("settings", request, settings=await self.views.view())
 
     async def _keys_readable(self) -> None:
@@ -143,7 +169,7 @@ class ProviderHandlers:
             raise ProtocolError("key_unavailable", f"Providers cannot be switched now: {why}")
 
     async def _park(self, profile_id: str) -> None:
-        """The active key, into ``profile_id``'s own record (or that record emptied)."""
+        """The active key, copied into ``profile_id``'s own record (or that record emptied)."""
         stored = await self.keys.load()
         parked = self._parked(profile_id)
         if stored is None:
@@ -165,6 +191,10 @@ class ProviderHandlers:
             return await self.settings.patch(patch, internal=True)
         except SettingsError as exc:
             raise ProtocolError("invalid_settings", f"Provider not switched: {exc}") from None
+
+    async def _restore(self, before: Settings) -> None:
+        """The settings as they were before a switch whose key could not follow it."""
+        await self.settings.patch(before.model_dump(mode="json", exclude={"schema_"}), internal=True)
 
     # ------------------------------------------------------------------ models
 
@@ -188,7 +218,10 @@ class ProviderHandlers:
             raise ProtocolError("models", message) from None
         finally:
             await transport.aclose()
-        if ids:
+        # The list is this server's: kept only if the settings still name it (a switch while
+        # GET /models was under way must not give the new provider the old one's models).
+        now = await self.settings.load()
+        if ids and (now.active_profile, now.base_url) == (settings.active_profile, settings.base_url):
             await self._patch({"models": ids[:MAX_MODELS]})
         return reply("settings", request, settings=await self.views.view())
 
@@ -196,6 +229,19 @@ class ProviderHandlers:
 def _name(settings: Settings) -> str:
     current = next((p for p in settings.profiles if p.id == settings.active_profile), None)
     return current.name if current is not None else default_name(settings.preset_id, settings.base)
+
+
+def _replaced(profiles: list[Profile], profile: Profile) -> list[Profile]:
+    """``profiles`` with ``profile`` in its place (at the end if it is new)."""
+    if any(p.id == profile.id for p in profiles):
+        return [profile if p.id == profile.id else p for p in profiles]
+    return [*profiles, profile]
+
+
+def _fields(profile: Profile) -> dict[str, Any]:
+    """The settings fields a switch to ``profile`` sets: its own, and the defaults for any it
+    was saved without (nothing of the provider switched from stays behind)."""
+    return {**{k: _DEFAULTS[k] for k in PROFILE_FIELDS if k in _DEFAULTS}, **profile.fields}
 
 
 def _ordered(profiles: list[Profile], settings: Settings) -> list[Profile]:

@@ -3,11 +3,17 @@ saved profiles with their own keys, and a turn on the Chat Completions wire."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import pytest
+
+from background.settings.model import MemoryKeySource, StoredKey
+from background.store.storage import SCHEMA_VERSION, MemoryStore
 from modelclient import ConnectionFailedError, HttpRequest
-from tests.unit.background.kit import KEY, KEY_VIEW, Harness
+from tests.support.aio import run_loop, run_sync
+from tests.unit.background.kit import KEY, KEY_VIEW, Harness, reply_events
 
 CHAT_BASE = "http://127.0.0.1:9/v1"
 OTHER_KEY = "sk-other-provider-0123456789abcd"
@@ -240,3 +246,248 @@ def test_a_server_that_takes_no_key_is_asked_without_the_saved_one() -> None:
     llamacpp = {"preset": "llamacpp", "base_url": "http://127.0.0.1:9/v1"}
     refused = h.ask({"type": "settings.test", "id": 4, "patch": llamacpp})
     assert refused["kind"] == "key_not_approved"
+
+
+OLLAMA = {"preset": "ollama", "base_url": CHAT_BASE, "model": "llama3.2"}
+
+
+def test_switching_from_a_chatgpt_sign_in_profile_asks_the_next_provider_with_its_own_credential() -> None:
+    """The credential mode is the provider's: Ollama after a ChatGPT profile is asked as Ollama."""
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["llama3.2"], seen), key=None)
+    h.ask({"type": "settings.set", "id": 1, "patch": OLLAMA})
+    ollama = h.ask({"type": "profile.save", "id": 2, "name": "Ollama"})["settings"]["active_profile"]
+    h.ask({"type": "profile.save", "id": 3, "name": "ChatGPT", "new": True})
+    signed = h.ask({"type": "settings.set", "id": 4, "patch": {"preset": "openai", "base_url": "",
+                                                               "auth_mode": "chatgpt"}})["settings"]
+    assert signed["auth_mode"] == "chatgpt"
+    h.ask({"type": "profile.save", "id": 5})
+    back = h.ask({"type": "profile.select", "id": 6, "profile_id": ollama}, sender="panel")["settings"]
+    assert (back["auth_mode"], back["base_url"]) == ("apikey", CHAT_BASE)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 7, "text": "hello"})
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "Hi there"
+    assert [r.url for r in seen if r.method == "POST"] == [f"{CHAT_BASE}/chat/completions"]
+
+
+def test_adding_a_provider_before_any_was_saved_keeps_the_current_one_with_its_key() -> None:
+    h = Harness()  # OpenAI with the harness's key, no profile saved yet
+    added = h.ask({"type": "profile.save", "id": 1, "name": "Chat server", "new": True})["settings"]
+    assert [p["name"] for p in added["profiles"]] == ["OpenAI", "Chat server"]
+    assert added["profiles"][1]["id"] == added["active_profile"]
+    assert added["key"]["set"] is False  # the new provider starts without the OpenAI key
+    custom_chat(h)
+    h.ask({"type": "key.set", "id": 2, "key": OTHER_KEY})
+    h.ask({"type": "profile.save", "id": 3})
+    openai = added["profiles"][0]["id"]
+    back = h.ask({"type": "profile.select", "id": 4, "profile_id": openai}, sender="panel")["settings"]
+    assert back["base_url"] == "https://api.openai.com/v1" and back["key"] == KEY_VIEW
+
+
+def broken_profile_store() -> MemoryStore:
+    """Saved settings: OpenAI active (profile "pa…"), a profile "pb…" whose saved URL is no
+    longer valid (plain http to another machine), and a good one "pc…" (the chat server)."""
+    chat = {"preset": "custom", "provider": "compatible", "base_url": CHAT_BASE, "wire_api": "chat"}
+    profiles = [{"id": "pa0000000", "name": "OpenAI", "fields": {"preset": "openai"}},
+                {"id": "pb0000000", "name": "Broken", "fields": {"preset": "custom",
+                                                                 "base_url": "http://example.com/v1"}},
+                {"id": "pc0000000", "name": "Chat server", "fields": chat}]
+    store = MemoryStore()
+    settings = {"schema": SCHEMA_VERSION, "profiles": profiles, "active_profile": "pa0000000"}
+    run_sync(store.set({"settings": json.dumps(settings)}))
+    return store
+
+
+def parked(h: Harness, profile_id: str) -> Any:
+    """A saved provider's own key record (in memory: the harness has no vault)."""
+    assert h.worker.providers is not None
+    return h.worker.providers._parked(profile_id)
+
+
+def test_a_refused_switch_leaves_the_key_where_it_was() -> None:
+    """The target's settings are refused: the active key stays in the slot, and a later switch
+    parks it under the provider it belongs to, not the one the refused switch named."""
+    h = Harness(store=broken_profile_store())
+    run_sync(parked(h, "pb0000000").store(OTHER_KEY, ["http://example.com"]))
+    refused = h.ask({"type": "profile.select", "id": 1, "profile_id": "pb0000000"}, sender="panel")
+    assert refused["type"] == "error" and refused["code"] == "invalid_settings"
+    view = h.ask({"type": "settings.get", "id": 2})["settings"]
+    assert view["active_profile"] == "pa0000000" and view["key"] == KEY_VIEW
+    h.ask({"type": "profile.select", "id": 3, "profile_id": "pc0000000"}, sender="panel")
+    back = h.ask({"type": "profile.select", "id": 4, "profile_id": "pa0000000"}, sender="panel")["settings"]
+    assert back["key"] == KEY_VIEW  # OpenAI's own key came back, not Broken's
+
+
+class SlowKeys(MemoryKeySource):
+    """The vault's key slot: every read and write takes a few turns of the event loop."""
+
+    async def load(self) -> StoredKey | None:
+        await asyncio.sleep(0)
+        return await super().load()
+
+    async def store(self, key: str, origins: Any) -> None:
+        for _ in range(6):  # (encrypting and writing take longer than reading)
+            await asyncio.sleep(0)
+        await super().store(key, origins)
+
+
+@pytest.mark.parametrize("later", range(20))
+def test_profile_changes_do_not_interleave(later: int) -> None:
+    """Two switches at once (say, two panels; the second ``later`` loop turns after the first):
+    each completes before the next reads the settings and the key, so no key ends up filed
+    under another provider."""
+    h = Harness(store=broken_profile_store(), keys=SlowKeys(KEY))
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+
+    async def select(n: int, profile_id: str, after: int = 0) -> None:
+        for _ in range(after):
+            await asyncio.sleep(0)
+        message = {"type": "profile.select", "id": n, "profile_id": profile_id}
+        await h.app.on_runtime_message(json.dumps(message), "panel")
+
+    async def both() -> None:
+        await asyncio.gather(select(1, "pc0000000"), select(2, "pa0000000", later))
+
+    run_loop(both())
+    active = h.stored("settings")["active_profile"]
+    assert run_sync(h.keys.get()) == (KEY if active == "pa0000000" else OTHER_KEY)
+    assert run_sync(parked(h, "pa0000000").get()) == KEY  # OpenAI's record holds OpenAI's key
+    assert run_sync(parked(h, "pc0000000").get()) == OTHER_KEY
+
+
+def test_a_model_list_that_arrives_after_a_switch_is_not_given_to_the_new_provider() -> None:
+    h: Harness
+
+    def handler(request: HttpRequest) -> Any:
+        if request.url == "https://api.openai.com/v1/models":
+            # The panel switches to the chat server while OpenAI's list is on its way.
+            h.ask({"type": "profile.select", "id": 9, "profile_id": "pc0000000"}, sender="panel")
+            return 200, {}, json.dumps({"data": [{"id": "gpt-5"}, {"id": "o3"}]}).encode()
+        return chat_server(["deepseek-chat"], [])(request)
+
+    h = Harness(store=broken_profile_store(), handler=handler)
+    h.ask({"type": "models.list", "id": 1}, sender="panel")
+    view = h.ask({"type": "settings.get", "id": 2})["settings"]
+    assert view["active_profile"] == "pc0000000"
+    assert "o3" not in view["models"]
+    openai = next(p for p in h.stored("settings")["profiles"] if p["id"] == "pa0000000")
+    assert "o3" not in openai["fields"].get("models", [])
+
+
+def test_test_connection_then_save_keeps_the_wire_api_it_found() -> None:
+    """The documented order: Test connection on the form's values, then Save: the saved
+    provider speaks what the test found, and chat goes to /chat/completions."""
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat"], seen), key=None)
+    form = {"preset": "custom", "base_url": CHAT_BASE, "model": "deepseek-chat"}
+    out = h.ask({"type": "settings.test", "id": 1, "patch": form, "key": OTHER_KEY, "probe": True})
+    assert (out["ok"], out["wire"], out["detected"]) == (True, "chat", True)
+    view = h.ask({"type": "settings.set", "id": 2, "patch": form})["settings"]
+    assert (view["detected_wire"], view["request_url"]) == ("chat", f"{CHAT_BASE}/chat/completions")
+    h.ask({"type": "key.set", "id": 3, "key": OTHER_KEY})
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 4, "text": "hello"})
+    assert [r.url for r in seen if r.method == "POST"][-1] == f"{CHAT_BASE}/chat/completions"
+    assert h.sent(1, "turn.done")
+    # Another server is not taken for the tested one.
+    other = h.ask({"type": "settings.set", "id": 5, "patch": {"base_url": "http://127.0.0.1:10/v1"}})
+    assert other["settings"]["detected_wire"] is None
+
+
+def test_after_a_switch_the_open_conversation_goes_on_with_the_new_providers_model() -> None:
+    """A conversation written with OpenAI's gpt-5-mini, continued after switching to a server
+    that has no such model: its default answers, and the conversation records it."""
+    seen: list[HttpRequest] = []
+    chat = chat_server(["deepseek-chat"], seen)
+
+    def handler(request: HttpRequest) -> Any:
+        if request.url.endswith("/responses"):  # OpenAI
+            seen.append(request)
+            return 200, {"content-type": "text/event-stream"}, reply_events("Hello")
+        return chat(request)
+
+    h = Harness(store=broken_profile_store(), handler=handler)
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "hello"})
+    [first] = h.sent(1, "turn.done")
+    conversation_id = first["conversation_id"]
+    h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")
+    h.ask({"type": "settings.set", "id": 3, "patch": {"model": "deepseek-chat"}})
+    h.ask({"type": "models.list", "id": 4}, sender="panel")
+    h.send(1, {"type": "chat.send", "id": 5, "text": "again", "conversation_id": conversation_id})
+    post = [r for r in seen if r.method == "POST"][-1]
+    assert post.url == f"{CHAT_BASE}/chat/completions"
+    assert json.loads(post.body or b"")["model"] == "deepseek-chat"
+    state = h.ask({"type": "conv.open", "id": 6, "conversation_id": conversation_id}, sender="panel")
+    assert state["conversation"]["model"] == "deepseek-chat"
+    # Back on OpenAI, a model it offers that is not its default stays the conversation's.
+    h.ask({"type": "profile.select", "id": 7, "profile_id": "pa0000000"}, sender="panel")
+    h.ask({"type": "conv.settings", "id": 8, "conversation_id": conversation_id, "model": "gpt-4.1"},
+          sender="panel")
+    h.send(1, {"type": "chat.send", "id": 9, "text": "and again", "conversation_id": conversation_id})
+    post = [r for r in seen if r.method == "POST"][-1]
+    assert post.url.endswith("/responses") and json.loads(post.body or b"")["model"] == "gpt-4.1"
+
+
+def test_options_page_writes_are_refused_once_the_panel_switched_provider() -> None:
+    """The options page shows provider A; the panel switches to C; the page's save, key and
+    approval name A, so the worker refuses them rather than write them onto C."""
+    h = Harness(store=broken_profile_store())
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    shown = h.ask({"type": "settings.get", "id": 1})["settings"]["active_profile"]
+    assert shown == "pa0000000"
+    h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")
+    stale = [h.ask({"type": "settings.set", "id": 3, "patch": {"model": "gpt-5"}, "active_profile": shown}),
+             h.ask({"type": "key.set", "id": 4, "key": KEY, "active_profile": shown}),
+             h.ask({"type": "settings.approve", "id": 5, "origin": "http://127.0.0.1:9",
+                    "active_profile": shown})]
+    for reply in stale:
+        assert (reply["type"], reply["code"]) == ("error", "stale"), reply
+        assert reply["message"] == "The provider was switched in the panel; reload this page's settings."
+    view = h.ask({"type": "settings.get", "id": 6})["settings"]
+    assert view["model"] != "gpt-5" and view["key"]["masked"] == "sk-…abcd"  # C's own, untouched
+    # Named with the provider in use, the same writes go through.
+    ok = h.ask({"type": "settings.set", "id": 7, "patch": {"model": "deepseek-chat"},
+                "active_profile": "pc0000000"})
+    assert ok["type"] == "settings" and ok["settings"]["model"] == "deepseek-chat"
+
+
+def test_key_clear_forgets_the_active_providers_key_only() -> None:
+    h = Harness(store=broken_profile_store())
+    run_sync(parked(h, "pc0000000").store(OTHER_KEY, ["http://127.0.0.1:9"]))
+    cleared = h.ask({"type": "key.clear", "id": 1})["settings"]
+    assert cleared["key"]["set"] is False
+    there = h.ask({"type": "profile.select", "id": 2, "profile_id": "pc0000000"}, sender="panel")["settings"]
+    assert there["key"]["masked"] == "sk-…abcd" and there["key"]["approved"] is True
+
+
+def test_the_model_list_belongs_to_the_server_that_listed_it() -> None:
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat", "deepseek-reasoner"], seen))
+    custom_chat(h)
+    h.ask({"type": "models.list", "id": 2}, sender="panel")
+    # Saving the same server again (as typed, with a trailing slash) keeps its list ...
+    again = h.ask({"type": "settings.set", "id": 3, "patch": {"preset": "custom", "base_url": CHAT_BASE + "/",
+                                                              "model": "deepseek-chat"}})["settings"]
+    assert again["models"] == ["deepseek-chat", "deepseek-reasoner"]
+    # ... another server starts without it.
+    moved = h.ask({"type": "settings.set", "id": 4, "patch": {"base_url": "http://127.0.0.1:10/v1"}})["settings"]
+    assert moved["models"] == ["deepseek-chat"]  # only the chosen model, until the server lists its own
+
+
+def test_a_switch_whose_key_cannot_follow_leaves_the_settings_as_they_were() -> None:
+    h = Harness(store=broken_profile_store())
+    record = parked(h, "pc0000000")
+
+    async def failing() -> StoredKey | None:
+        raise RuntimeError("the vault could not be read")
+
+    record.load = failing
+    refused = h.ask({"type": "profile.select", "id": 1, "profile_id": "pc0000000"}, sender="panel")
+    assert (refused["type"], refused["code"]) == ("error", "key_unavailable")
+    assert "the vault could not be read" in refused["message"]
+    view = h.ask({"type": "settings.get", "id": 2})["settings"]
+    assert (view["active_profile"], view["base_url"], view["key"]) == ("pa0000000", "https://api.openai.com/v1",
+                                                                        KEY_VIEW)

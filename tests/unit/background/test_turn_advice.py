@@ -3,19 +3,29 @@ origin check, a model the server does not have (with the models it has)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import pytest
+
+from background.chat import advice as advice_module
 from background.chat.advice import advise
+from background.compose import compose
 from background.settings.model import Settings
 from modelclient import ConnectionFailedError, HttpRequest, InvalidRequestError, MockTransport
-from tests.support.aio import run_sync
+from tests.support.aio import run_loop, run_sync
 from tests.unit.background.kit import Harness
+from tests.unit.background.test_app import FakeHost
 
 OLLAMA = {"preset": "ollama", "base_url": "http://localhost:11434/v1", "model": "llama3"}
 ORIGIN = "chrome-extension://abcdefghijklmnop"
 LISTED = json.dumps({"object": "list", "data": [{"id": "qwen3:8b"}, {"id": "llama3.2:latest"}]}).encode()
 NOT_FOUND = json.dumps({"error": {"message": 'model "llama3" not found, try pulling it first'}}).encode()
+
+
+async def fast_sleep(seconds: float) -> None:  # the client's retry waits, not the bound under test
+    await asyncio.sleep(0)
 
 
 def failed_turn(handler: Any) -> tuple[dict[str, Any], Harness]:
@@ -78,3 +88,51 @@ def test_chatgpt_sign_in_gets_no_provider_advice() -> None:
     missing = InvalidRequestError("The model `gpt-9` does not exist")
     plain = run_sync(advise(missing, Settings(), model="gpt-9", key=None, transport=None))
     assert plain is not None and plain["reason"] == "unknown_model"
+
+
+class SilentList:
+    """A server whose chat fails with an unknown model and whose ``GET /models`` never answers."""
+
+    def __init__(self) -> None:
+        self.failing = MockTransport(lambda request: (404, {}, NOT_FOUND))
+
+    async def send(self, request: HttpRequest) -> Any:
+        if request.method == "GET":
+            await asyncio.Event().wait()  # no answer, ever
+        return await self.failing.send(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_the_model_list_asked_for_the_advice_is_bounded_in_the_worker_as_the_browser_builds_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser's worker is composed without client options (background.main): a server
+    that never lists its models still gets the turn's error to the user, without the list."""
+    monkeypatch.setattr(advice_module, "LIST_TIMEOUT_S", 0.05)
+    host = FakeHost()
+
+    async def run() -> dict[str, Any]:
+        worker = compose(host, version="9.9.9", transport=SilentList, sleep=fast_sleep)
+        await worker.app.on_runtime_message(json.dumps({"type": "settings.set", "id": 1, "patch": OLLAMA}),
+                                            "options")
+        worker.app.on_port_connect(1, "panel")
+        worker.app.on_port_message(1, json.dumps({"type": "chat.send", "id": 2, "text": "hi"}))
+        while not (errors := [m for _, m in host.sent if m["type"] == "turn.error"]):
+            await asyncio.sleep(0.01)
+        return errors[0]
+
+    error = run_loop(asyncio.wait_for(run(), 5))
+    assert error["error"]["advice"]["reason"] == "unknown_model"
+    assert "It has" not in error["error"]["advice"]["text"]  # the list never came
+
+
+def test_a_failure_while_looking_for_advice_still_ends_the_turn_with_its_error() -> None:
+    def server(request: HttpRequest) -> Any:
+        if request.method == "GET":
+            raise RuntimeError("the transport broke")  # not a ModelClientError
+        return 404, {}, NOT_FOUND
+
+    error, _ = failed_turn(server)
+    assert "llama3" in error["error"]["message"]
+    assert error["error"]["advice"]["reason"] == "unknown_model"  # (without the server's list)

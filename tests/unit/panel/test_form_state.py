@@ -90,7 +90,7 @@ def test_save_sends_the_settings_then_the_key_and_forgets_it() -> None:
     kind, data = entry(link, first)
     form.settings(view(model="gpt-5"), kind, data)
     [second] = link.take_outbox()
-    assert second == {"type": "key.set", "key": KEY, "id": second["id"]} and form.busy
+    assert second == {"type": "key.set", "key": KEY, "active_profile": "", "id": second["id"]} and form.busy
     kind, data = entry(link, second)
     form.settings(view(model="gpt-5", key={"set": True, "masked": "sk-…WXYZ"}), kind, data)
     assert not form.busy and not form.dirty and form.key_set
@@ -266,3 +266,22 @@ def test_switching_provider_keeps_the_url_typed_for_each() -> None:
     assert form.form["base_url"] == sf.OPENAI_BASE
     form.set_provider("compatible")
     assert form.form["base_url"] == "http://127.0.0.1:1234/v1"  # not erased by the way through OpenAI
+
+
+def test_the_forms_writes_name_the_provider_it_was_loaded_with() -> None:
+    """The panel switches provider while the form has unsaved edits: the form keeps them (not
+    reloaded), and its save names the provider it shows, for the worker to refuse as stale."""
+    link, form = loaded()
+    form.settings(view(active_profile="p1"), "save", None)
+    link.take_outbox()
+    form.edit("model", "gpt-5")
+    form.settings(view(active_profile="p2", model="llama3.2"))  # pushed: the panel switched
+    assert form.form["model"] == "gpt-5"
+    form.save(KEY)
+    [first] = link.take_outbox()
+    assert first["type"] == "settings.set" and first["active_profile"] == "p1"
+    kind = entry(link, first)[0]
+    form.refused({"type": "error", "id": first["id"], "code": "stale",
+                  "message": "The provider was switched in the panel; reload this page's settings."}, kind)
+    assert link.status == "The provider was switched in the panel; reload this page's settings."
+    assert link.take_outbox() == []  # the key was not sent on

@@ -29,7 +29,6 @@ def test_the_model_list_is_asked_once_per_opening_and_quietly():
     assert parts.sent() == []
     p.opened({"kind": "hello"})
     req = only(parts.sent(), "models.list")
-    assert req["refresh"] is True
     p.refused({"type": "error", "id": req["id"], "code": "models", "message": "no key"},
               parts.reply(req, type="error"))
     assert parts.banners.items == []  # quiet: a first run without a key is no error worth a banner
@@ -56,7 +55,7 @@ def test_another_active_provider_brings_its_servers_models():
     p.followed(settings(profiles=PROFILES, active_profile="p1"))
     assert parts.sent() == []  # the same provider: nothing to refresh
     p.followed(settings(profiles=PROFILES, active_profile="p2"))
-    assert only(parts.sent(), "models.list")["refresh"] is True
+    assert only(parts.sent(), "models.list")
 
 
 def test_the_switcher():
@@ -91,7 +90,7 @@ def test_the_panel_refreshes_the_list_when_it_opens_and_when_the_provider_change
     view = settings(profiles=PROFILES, active_profile="p2", models=["llama3.2:latest"],
                     model="llama3.2:latest")
     state.receive({"type": "settings", "id": select["id"], "settings": view}, 5)
-    assert only(state.take_outbox(), "models.list")["refresh"] is True
+    assert only(state.take_outbox(), "models.list")
     assert state.turn.header()["models"] == ["llama3.2:latest"]
     assert state.providers.header()["profile"] == "p2"
 
@@ -109,8 +108,18 @@ def test_the_model_picker_lists_the_servers_models_and_the_conversations_own():
     h = state.turn.header()
     assert h["models"] == ["llama3.2:latest", "qwen3:8b"] and h["model"] == "llama3.2:latest"
     assert h["efforts"] == [] and h["reasons"] is False  # no effort to pick for a model that takes none
-    state.conv.model = "gpt-oss:20b"
-    assert state.turn.header()["models"][0] == "gpt-oss:20b"
+    state.turn.set_model("qwen3:8b")
+    assert state.turn.header()["model"] == "qwen3:8b"
+
+
+def test_a_conversations_model_the_provider_does_not_offer_gives_way_to_its_default():
+    """After a switch, the open conversation's model was the other provider's: the picker shows
+    the model the worker will answer with, the new provider's default."""
+    state = ready(settings=settings(models=["llama3.2:latest", "qwen3:8b"], model="llama3.2:latest",
+                                    efforts={"llama3.2:latest": [], "qwen3:8b": []}))  # fmt: skip
+    state.conv.model = "gpt-5-mini"
+    h = state.turn.header()
+    assert h["model"] == "llama3.2:latest" and "gpt-5-mini" not in h["models"]
 
 
 def test_efforts_follow_the_chosen_model():
@@ -130,9 +139,15 @@ def test_efforts_follow_the_chosen_model():
     assert state.turn.header()["efforts"] == [] and not state.turn.header()["reasons"]
 
 
-def test_a_model_the_map_does_not_cover_keeps_the_usual_efforts():
-    state = ready(settings=settings(efforts={}))
-    state.conv.model = "o3"
-    assert state.turn.header()["efforts"] == ["minimal", "low", "medium", "high"]
-    state.conv.model = "gpt-4.1"
-    assert state.turn.header()["efforts"] == []
+def test_a_model_the_workers_map_does_not_cover_offers_no_effort():
+    """The worker leaves out an effort for a model it does not know to take one: the panel
+    offers none (offering one would be a choice that changes nothing)."""
+    state = ready(settings=settings(models=["gpt-5", "my-server-model"], efforts={"gpt-5": ["low", "high"]}))
+    state.conv.model = "my-server-model"
+    assert state.turn.header()["efforts"] == [] and state.turn.header()["reasons"] is False
+    state.conv.model = "gpt-5"
+    assert state.turn.header()["efforts"] == ["low", "high"]
+    # A view without the map (an older worker): the usual efforts for a model that reasons.
+    older = ready(settings=settings(models=["gpt-5", "o3"]))
+    older.conv.model = "o3"
+    assert older.turn.header()["efforts"] == ["minimal", "low", "medium", "high"]

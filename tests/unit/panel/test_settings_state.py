@@ -82,7 +82,7 @@ def test_a_saved_key_not_approved_for_the_new_server_asks_the_user_in_one_click(
     s.settings.edit("base_url", "https://b.example/v1")
     s.settings.save(None)
     [save] = s.take_outbox()
-    moved = view(base_url="https://b.example/v1",
+    moved = view(base_url="https://b.example/v1", active_profile="p1",
                  key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": False})
     s.receive(answer(save, "settings", settings=moved))
     assert s.vault.unapproved_origin == "https://b.example"
@@ -91,6 +91,7 @@ def test_a_saved_key_not_approved_for_the_new_server_asks_the_user_in_one_click(
     s.vault.approve()
     [approve] = s.take_outbox()
     assert approve["type"] == "settings.approve" and approve["origin"] == "https://b.example"
+    assert approve["active_profile"] == "p1"  # the provider whose key the page shows
     assert s.busy
     approved = view(base_url="https://b.example/v1",
                     key={"set": True, "masked": "sk-…WXYZ", "origin": "https://b.example", "approved": True})

@@ -6,9 +6,9 @@ Plain functions and asserts: these also run on MicroPython (tests/micropython/ru
 from panel.conversation import Conversation
 
 try:
-    from tests.unit.panel.support import CID, Parts, conversation, message
+    from tests.unit.panel.support import CID, Parts, conversation, message, settings
 except ImportError:  # MicroPython: this folder is on sys.path
-    from support import CID, Parts, conversation, message
+    from support import CID, Parts, conversation, message, settings
 
 
 def shown(messages=None):
@@ -180,6 +180,7 @@ def test_stop_asks_once() -> None:
 
 def test_the_model_picker_belongs_to_the_conversation() -> None:
     p, turn = shown()
+    p.setup.update(settings(models=["gpt-5", "gpt-5-mini", "gpt-4o"]))  # the provider offers gpt-4o
     assert turn.header()["model"] == "gpt-5" and turn.header()["reasons"]
     turn.set_model("gpt-4o")
     assert turn.header()["model"] == "gpt-4o" and not turn.header()["reasons"]
