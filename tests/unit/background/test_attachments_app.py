@@ -170,13 +170,21 @@ class Shots:
         return Capture(SCREEN, "Sales dashboard", "https://example.com/")
 
 
+def clicked_screenshot(h: Harness) -> dict[str, Any]:
+    """The camera button's request as the relay forwards it during the user's click."""
+    h.connect(1)
+    h.app.on_port_message(1, "ui.screenshot " + json.dumps({"type": "attach.screenshot", "id": 9}))
+    [answer] = [m for p, m in h.host.sent if p == 1 and m.get("id") == 9]
+    return answer
+
+
 def test_the_screenshot_button_captures_the_tab() -> None:
     h = Harness(capture=Shots())
-    added = h.ask({"type": "attach.screenshot", "id": 9})
+    added = clicked_screenshot(h)
     view = added["attachment"]
     assert (view["name"], view["kind"], view["width"]) == ("Sales dashboard.png", "image", 1686)
     denied = Harness(capture=Shots("Either the '<all_urls>' or 'activeTab' permission is required."))
-    refused = denied.ask({"type": "attach.screenshot", "id": 9})
+    refused = clicked_screenshot(denied)
     assert refused == {"type": "error", "id": 9, "code": "screenshot_denied", "message": SCREENSHOT_DENIED}
 
 
