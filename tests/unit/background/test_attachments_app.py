@@ -154,6 +154,27 @@ def test_deleting_a_conversation_drops_its_attachments() -> None:
     assert h.attachments.blobs == {} and h.attachments.meta == {}
 
 
+def test_an_attachment_for_an_unknown_conversation_waits_with_a_new_chat_s() -> None:
+    h = Harness()
+    made_up = [attach(h, b"x", "x.txt", f"x{n}")["attachment"]["id"] for n in range(3)]
+    assert {h.attachments.meta[a][0] for a in made_up} == {"draft"}  # bounded together (the library)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "first"})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    kept = attach(h, b"y", "y.txt", cid)["attachment"]["id"]  # an existing conversation keeps its own
+    assert h.attachments.meta[kept][0] == cid
+
+
+def test_the_draft_id_is_reserved() -> None:
+    h = Harness()
+    waiting = attach(h, b"x", "x.txt")["attachment"]["id"]
+    for message in ({"type": "chat.send", "id": 1, "conversation_id": "draft", "text": "hi"},
+                    {"type": "conv.delete", "id": 2, "conversation_id": "draft"}):
+        refused = h.ask(message)
+        assert refused["code"] == "bad_request" and "'draft' is reserved" in refused["message"], refused
+    assert waiting in h.attachments.blobs  # a new chat's attachments are still there
+
+
 class Shots:
     """The browser's capture, scripted: a PNG of the tab, or Chrome's refusal."""
 
