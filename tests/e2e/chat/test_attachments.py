@@ -223,7 +223,7 @@ def test_a_model_that_cannot_read_images_reads_as_a_sentence(panel: Panel, serve
     assert "{" not in panel.banner.inner_text().split("Details")[0]
 
 
-def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
+def test_a_worker_restart_between_attaching_and_sending_loses_nothing_and_regenerate_keeps_it(
     browser: ChatBrowser, panel: Panel, server: MockServerThread
 ) -> None:
     notes = b"# Notes\nthe last bar is wrong\n"
@@ -236,5 +236,10 @@ def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
     parts = user_parts(wait_for_request(server))
     assert parts[0]["filename"] == "notes.md"
     assert base64.b64decode(parts[0]["file_data"].split(",", 1)[1]) == notes
+    panel.reply("Echo: Check my notes")
+    # Regenerate asks again with the same file.
+    panel.get("regenerate").click()
+    again = user_parts(wait_for_request(server, 2))
+    assert again == parts
     panel.reply("Echo: Check my notes")
 
