@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ from .model import (
     sniff,
 )
 
-__all__ = ["DRAFT", "PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "MemoryAttachments"]
+__all__ = ["DRAFT", "PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "Claim", "MemoryAttachments"]
 
 #: A pending attachment (added to the composer, never sent) is collected after this.
 PENDING_TTL_MS = 24 * 3600 * 1000
@@ -98,6 +99,16 @@ class MemoryAttachments:
         for attachment_id in attachment_ids:
             self.meta.pop(attachment_id, None)
             self.blobs.pop(attachment_id, None)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`AttachmentLibrary.claim` gave a new message: its ``refs``, and the
+    attachments it moved out of a composer (id -> the conversation id they waited under),
+    so that :meth:`AttachmentLibrary.unclaim` can put them back if the message is not stored."""
+
+    refs: list[AttachmentRef]
+    moved: dict[str, str] = field(default_factory=dict)
 
 
 def new_attachment_id() -> str:
@@ -231,7 +242,7 @@ class AttachmentLibrary:
         conversation_id: str,
         attachment_ids: list[str],
         check: Callable[[list[AttachmentRef]], None] | None = None,
-    ) -> list[AttachmentRef]:
+    ) -> Claim:
         """The refs a new message of ``conversation_id`` keeps, in the order given.
 
         An attachment still waiting in a composer (any conversation's, or a new chat's)
@@ -263,11 +274,21 @@ class AttachmentLibrary:
             self._check_carried(sent_here, sum(r.bytes for r in moving), "these attachments")
         if check is not None:
             check([record.ref() for record in found])
-        for record in found:
-            if not record.sent:
-                record.sent, record.conversation_id = True, conversation_id
-                await self._store.update(record.id, conversation_id, record.model_dump_json())
-        return [record.ref() for record in found]
+        moved: dict[str, str] = {}
+        for record in moving:
+            moved[record.id] = record.conversation_id
+            record.sent, record.conversation_id = True, conversation_id
+            await self._store.update(record.id, conversation_id, record.model_dump_json())
+        return Claim([record.ref() for record in found], moved)
+
+    async def unclaim(self, claim: Claim) -> None:
+        """Undo :meth:`claim` for a message that was not stored (its send was refused): what
+        it moved out of a composer waits there again, so that sending again finds it."""
+        for attachment_id, waited_in in claim.moved.items():
+            record = await self.record(attachment_id)
+            if record is not None:
+                record.sent, record.conversation_id = False, waited_in
+                await self._store.update(attachment_id, waited_in, record.model_dump_json())
 
     # -- letting go ----------------------------------------------------------
 

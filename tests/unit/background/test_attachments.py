@@ -246,11 +246,11 @@ def test_claim_marks_sent_and_keeps_the_order_given() -> None:
     lib, _, _ = library()
     a = run_sync(lib.add("c1", "a.txt", b"a", "picker"))
     b = run_sync(lib.add("c1", "b.txt", b"b", "picker"))
-    refs = run_sync(lib.claim("c1", [b.id, a.id, b.id]))
+    refs = run_sync(lib.claim("c1", [b.id, a.id, b.id])).refs
     assert [r.id for r in refs] == [b.id, a.id]
     assert all(x.sent for x in run_sync(lib.of_conversation("c1")))
     # An edited message takes its attachments again.
-    assert [r.id for r in run_sync(lib.claim("c1", [a.id]))] == [a.id]
+    assert [r.id for r in run_sync(lib.claim("c1", [a.id])).refs] == [a.id]
     # A sent attachment belongs to its message: the composer cannot remove it.
     assert run_sync(lib.remove_pending(a.id)) is False
     with pytest.raises(AttachmentRefused) as refused:

@@ -175,6 +175,33 @@ def test_the_draft_id_is_reserved() -> None:
     assert waiting in h.attachments.blobs  # a new chat's attachments are still there
 
 
+def test_a_refused_send_gives_its_attachments_back_for_the_next_try() -> None:
+    h = Harness(store=MemoryStore(quota=300))
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    refused = h.ask({"type": "chat.send", "id": 1, "text": "x" * 400, "attachments": [shot["id"]]})
+    assert refused["code"] == "storage_full"
+    assert h.attachments.meta[shot["id"]][0] == "draft"  # waiting again, with a new chat's
+    h.store.quota = None  # the user deleted something
+    accepted = h.ask({"type": "chat.send", "id": 2, "text": "look", "attachments": [shot["id"]]})
+    assert accepted["type"] == "chat.accepted", accepted
+    [user] = [item for item in last_input(h) if item.get("role") == "user"]
+    assert user["content"][0]["type"] == "input_image"
+
+
+def test_a_cancelled_queued_message_takes_its_attachments_with_it() -> None:
+    spawned: list[Any] = []
+    h = Harness(spawn=spawned.append)  # the first reply stays in flight: the second message waits
+    cid = h.ask({"type": "chat.send", "id": 1, "text": "one"})["conversation_id"]
+    note = attach(h, b"a note\n", "note.txt", cid)["attachment"]
+    queued = h.ask({"type": "chat.send", "id": 2, "conversation_id": cid, "text": "two",
+                    "attachments": [note["id"]]})
+    assert queued["queued"] is True
+    h.ask({"type": "chat.cancel_queued", "id": 3, "queue_id": queued["queue_id"]})
+    assert note["id"] not in h.attachments.blobs
+    for coro in spawned:
+        coro.close()
+
+
 class Shots:
     """The browser's capture, scripted: a PNG of the tab, or Chrome's refusal."""
 
