@@ -289,6 +289,35 @@ def test_export_and_import_round_trip_with_attachments() -> None:
     assert [p["type"] for p in first_user["content"]] == ["input_image", "input_file", "input_text"]
 
 
+def test_an_export_that_could_not_be_imported_again_is_refused_in_a_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from background.conversations import handlers
+
+    h = Harness()
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "look", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    exported = h.ask({"type": "conv.export", "id": 2, "conversation_id": cid, "format": "json"})
+    assert exported["type"] == "conv.export"
+    # An import takes this much; the file with the screenshot is more.
+    monkeypatch.setattr(handlers, "MAX_IMPORT_CHARS", len(exported["text"]) - 1)
+    refused = h.ask({"type": "conv.export", "id": 3, "conversation_id": cid, "format": "json"})
+    assert refused["type"] == "error" and refused["code"] == "export_too_large"
+    assert refused["message"].startswith("This export would be ")
+    assert "more than SidePy can import again" in refused["message"] and "Markdown" in refused["message"]
+    assert h.ask({"type": "conv.export", "id": 4, "conversation_id": cid, "format": "markdown"})["text"]
+    # Several at once: before the file is built, from the attachments' size alone.
+    monkeypatch.setattr(handlers, "MAX_IMPORT_CHARS", 1000)
+    every = h.ask({"type": "conv.export", "id": 5, "format": "json"})
+    assert every["code"] == "export_too_large"
+    # The limit is what conv.import takes.
+    from background.protocol import MAX_IMPORT_CHARS, ConvImport
+
+    assert ConvImport.model_fields["text"].metadata[0].max_length == MAX_IMPORT_CHARS
+
+
 def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None:
     h = Harness()
     shot = attach(h, SCREEN, "screen.png")["attachment"]
