@@ -38,6 +38,7 @@ from .transfer import (
     filename,
     parse_import,
     restore_attachments,
+    visible_items,
 )
 
 __all__ = ["ConversationHandlers"]
@@ -215,7 +216,9 @@ class ConversationHandlers:
                     await restore_attachments(conversation, result.files, restore, result.skipped)
                 else:
                     for message in every_message(conversation.messages):
-                        message.attachments = []
+                        if message.attachments:
+                            message.attachments = []
+                            visible_items(message)
                 try:
                     await self.conversations.save(conversation)
                 except StorageFullError:

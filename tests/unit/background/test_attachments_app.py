@@ -336,6 +336,22 @@ def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None
     assert result["skipped"] == ["x: “screen.png” is not in the file"]
 
 
+def test_an_imported_message_of_attachments_only_that_lost_them_still_has_content() -> None:
+    h = Harness()
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    document = json.loads(h.ask({"type": "conv.export", "id": 2, "conversation_id": cid})["text"])
+    document["attachments"][0]["data"] = b64(b"\x00\x01binary")  # refused on the way in
+    other = Harness()
+    result = other.ask({"type": "conv.import", "id": 3, "text": json.dumps(document)})
+    assert result["imported"] == 1 and len(result["skipped"]) == 1
+    user = other.stored("conv." + result["conversations"][0]["id"])["messages"][0]
+    assert user["attachments"] == []
+    assert user["items"][0]["content"] == [{"type": "input_text", "text": ""}]  # never an empty content
+
+
 # ---------------------------------------------------------------------------
 # The storage bound counts attachments
 # ---------------------------------------------------------------------------
