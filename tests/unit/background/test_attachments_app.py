@@ -260,6 +260,33 @@ def test_a_server_that_cannot_read_images_gets_a_sentence_and_models_that_can() 
     assert h.sent(1, "turn.error")[-1]["error"]["kind"] == "invalid_request"
 
 
+def test_a_refusal_is_blamed_on_images_only_when_the_request_carried_some() -> None:
+    h = Harness()
+    h.ask({"type": "settings.set", "id": 1, "patch": {"models": ["gpt-3.5-turbo", "gpt-4.1"]}})
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "look", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    del h.attachments.blobs[shot["id"]]  # no longer stored: the request carries a note instead
+    h.replies.append(lambda r: (400, {}, INVALID_IMAGE))
+    h.send(1, {"type": "chat.send", "id": 3, "conversation_id": cid, "text": "and now?"})
+    assert h.sent(1, "turn.error")[-1]["error"]["kind"] == "invalid_request"
+
+
+def test_carried_kinds_are_what_goes_as_images_or_files() -> None:
+    from background.attachments.items import carried_kinds
+    from background.attachments.model import AttachmentRef
+
+    kinds = (("a1", "image", "image/png", "s.png"), ("a2", "pdf", "application/pdf", "r.pdf"),
+             ("a3", "text", "text/plain", "n.txt"), ("a4", "image", "image/png", "gone.png"))
+    refs = [AttachmentRef(id=i, kind=k, mime=m, name=n, bytes=1) for i, k, m, n in kinds]  # type: ignore[arg-type]
+    data = {"a1": b"1", "a2": b"2", "a3": b"3"}
+    assert carried_kinds(refs, data, "responses") == {"image", "pdf", "text"}
+    assert carried_kinds(refs, data, "chat") == {"image"}  # the PDF is a note, the text file inline text
+    assert carried_kinds(refs[1:], data, "chat") == set()
+    assert carried_kinds(refs[3:], data, "responses") == set()  # not stored: a note
+
+
 def test_export_and_import_round_trip_with_attachments() -> None:
     h = Harness()
     shot = attach(h, SCREEN, "screen.png")["attachment"]
