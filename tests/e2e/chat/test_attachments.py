@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
@@ -192,6 +192,37 @@ def test_pasted_images_go_with_the_message_and_chips_open_and_go(
     assert (gif.format, gif.size) == ("PNG", (48, 32))  # a GIF is drawn again, as PNG
     assert parts[-1]["text"] == "Is the last bar right?"
     expect(panel.articles("user").last.get_by_test_id("message-attachments").locator("img")).to_have_count(2)
+
+
+def test_the_browser_s_decoder_turns_photos_keeps_transparency_and_a_gif_s_first_frame(
+    panel: Panel, server: MockServerThread
+) -> None:
+    """What extension/bridges/images.js does with Chromium's own decoder and canvas (the
+    integration tests run the same plan through Pillow, a stand-in)."""
+    photo = Image.linear_gradient("L").resize((2400, 1800)).convert("RGB")  # over the budget: drawn again
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to show it
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=90, exif=exif)
+    panel.paste_file(out.getvalue(), "IMG_0001.jpg", "image/jpeg")
+    logo = Image.new("RGBA", (3000, 3000), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse((500, 500, 2500, 2500), fill=(220, 40, 40, 255))
+    out = io.BytesIO()
+    logo.save(out, "PNG")
+    panel.paste_file(out.getvalue(), "logo.png", "image/png")
+    frames = [Image.new("RGB", (400, 300), color) for color in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    panel.paste_file(out.getvalue(), "anim.gif", "image/gif")
+    panel.attachments_ready(3)
+    panel.send("Three images")
+    turned, transparent, first = (image_of(part) for part in user_parts(wait_for_request(server))[:3])
+    assert turned.format == "JPEG" and turned.height > turned.width  # portrait once turned
+    assert transparent.format == "PNG" and transparent.mode == "RGBA"
+    middle = (transparent.width // 2, transparent.height // 2)
+    assert transparent.getpixel((0, 0))[3] == 0 and transparent.getpixel(middle)[3] == 255
+    assert first.format == "PNG" and first.size == (400, 300)
+    assert first.convert("RGB").getpixel((10, 10)) == (255, 0, 0)
 
 
 def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
