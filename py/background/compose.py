@@ -45,12 +45,14 @@ from .settings.conntest import AccessProbe, ConnectionTest
 from .settings.credentials import Keys, guarded
 from .settings.handlers import SettingsHandlers
 from .settings.model import KeySource, MemoryKeySource, SettingsStore
+from .settings.providers import ProviderHandlers
 from .settings.push import SettingsPush
 from .settings.view import SettingsViews
 from .store.conversations import ConversationStore
 from .store.storage import KeyValueStore, MemoryStore, Records
-from .vault.handlers import VaultHandlers, status_message
+from .vault.handlers import VaultHandlers, VaultKeySource, status_message
 from .vault.keyvault import KeyVault
+from .vault.names import profile_key_record
 from .vault.session import Alarms
 
 __all__ = ["Worker", "compose"]
@@ -104,9 +106,11 @@ def compose(
     call_later: Callable[[float, Callable[[], None]], object] | None = None,
     open_stream: OpenStream | None = None,
     vault_lab: Callable[[], Any] | None = None,
+    extension_origin: str = "",
 ) -> Worker:
     """Build the worker. ``dev``: the developer build (``build.py --dev``) with its test hooks;
-    ``open_stream`` and ``vault_lab`` are only used there."""
+    ``open_stream`` and ``vault_lab`` are only used there. ``extension_origin``
+    (``chrome-extension://<id>``) is named where a local server must allow it (Ollama)."""
     options = dict(client_options or {})
     with_timeout = options.get("with_timeout", asyncio.wait_for)
 
@@ -142,7 +146,8 @@ def compose(
 
     deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
                     monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
-                    chatgpt_auth=accounts.manager, attachments=attachments)
+                    chatgpt_auth=accounts.manager, extension_origin=extension_origin,
+                    attachments=attachments)
     scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
                           push=ports.broadcast, after_reply=context.after_reply, ids=ids,
                           call_later=call_later, alarms=alarms)
@@ -156,7 +161,8 @@ def compose(
         return bool(await bound.get())
 
     def tester(allowed: Collection[str]) -> ConnectionTest:  # settings.test: credentials only to ``allowed``
-        return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout)
+        return ConnectionTest(guarded(transport, lambda: allowed), access, with_timeout=with_timeout,
+                              extension_origin=extension_origin)
 
     async def any_tab() -> bool | None:  # the optional <all_urls>: screenshots of any tab
         return await access.granted(ALL_URLS) if access is not None else None
@@ -177,6 +183,22 @@ def compose(
         remember_secret=scrub.remember,
     )
 
+    parked_in_memory: dict[str, KeySource] = {}
+
+    def parked(profile_id: str) -> KeySource:  # a saved provider's own key, while another is active
+        if vault is not None:
+            return VaultKeySource(vault, profile_key_record(profile_id))
+        return parked_in_memory.setdefault(profile_id, MemoryKeySource())
+
+    def provider_transport(allowed: frozenset[str]) -> Transport | None:
+        make = guarded(transport, lambda: allowed)
+        return make() if make is not None else None
+
+    provider_handlers = ProviderHandlers(
+        settings, bound, views, parked, provider_transport, with_timeout=with_timeout,
+        extension_origin=extension_origin,
+        key_unavailable=vault_handlers.key_unavailable if vault_handlers is not None else None)
+
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
     conversation_handlers = ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show,
                                                  attachments=attachments)
@@ -185,7 +207,7 @@ def compose(
             e.id == conversation_id for e in await conversations.entries())
 
     for group in (session, chat, conversation_handlers, PageHandlers(pages), settings_handlers,
-                  AttachmentHandlers(attachments, capture, known)):
+                  provider_handlers, AttachmentHandlers(attachments, capture, known)):
         handlers.update({kind: typed(handler) for kind, handler in group.handlers().items()})
     handlers.update(AccountHandlers(accounts, settings, key_set=key_set).handlers())
     handlers.update(vault_handlers.handlers() if vault_handlers is not None else _no_vault())

@@ -100,5 +100,7 @@ def main(js_host: Any, version: str) -> App:
         # that can never reach the real vault.
         open_stream=open_stream if dev else None,
         vault_lab=(lambda: isolated_webcrypto(js_host.crypto)) if dev else None,
+        # What a local server must allow (Ollama's OLLAMA_ORIGINS): chrome-extension://<id>.
+        extension_origin=str(chrome.runtime.getURL("")).rstrip("/"),
     )
     return worker.app

@@ -55,7 +55,11 @@ __all__ = [
     "Hello",
     "KeyClear",
     "KeySet",
+    "ModelsList",
     "PageContextRequest",
+    "ProfileDelete",
+    "ProfileSave",
+    "ProfileSelect",
     "QueueConfig",
     "Request",
     "SettingsApprove",
@@ -83,7 +87,9 @@ MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 AttachmentId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 #: The base64 of the largest file ``attach.add`` takes (an image, see background.attachments.model).
 MAX_ATTACHMENT_CHARS = (LIMITS.image_bytes + 2) // 3 * 4
-Effort = Literal["minimal", "low", "medium", "high"]
+# modelclient's ReasoningEffort: ``none`` (gpt-5.1 and later) and ``xhigh`` (codex-max, gpt-5.2 and
+# later) too; each model's own choices are ``SettingsView.efforts``.
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 class Request(BaseModel):
@@ -283,6 +289,9 @@ class SettingsTest(Request):
 
     patch: dict[str, Any] = Field(default_factory=dict)
     key: StrictStr | None = Field(None, max_length=4096)
+    # Also send the one-line turn chat would send (detecting the wire API of a custom server);
+    # the options page lets the user leave it out for a paid provider.
+    probe: StrictBool = False
 
 
 class KeySet(Request):
@@ -293,6 +302,35 @@ class KeySet(Request):
 
 class KeyClear(Request):
     """``key.clear``: forget the API key."""
+
+
+ProfileId = Annotated[StrictStr, Field(pattern=r"^p[0-9a-f]{8,32}$")]
+
+
+class ProfileSelect(Request):
+    """``profile.select``: chat uses this saved provider (and its own key) from now on."""
+
+    profile_id: ProfileId
+
+
+class ProfileSave(Request):
+    """``profile.save``: remember the active provider (``new``: as another provider, starting
+    from a copy of the active one's settings, without its key)."""
+
+    name: StrictStr | None = Field(None, max_length=60)
+    new: StrictBool = False
+
+
+class ProfileDelete(Request):
+    """``profile.delete``: forget a saved provider that is not the active one, and its key."""
+
+    profile_id: ProfileId
+
+
+class ModelsList(Request):
+    """``models.list``: the active provider's ``GET /models``, kept as the settings' model list."""
+
+    refresh: StrictBool = True
 
 
 class AttachAdd(Request):
@@ -350,6 +388,10 @@ REQUESTS: dict[str, type[Request]] = {
     "settings.approve": SettingsApprove,
     "key.set": KeySet,
     "key.clear": KeyClear,
+    "profile.select": ProfileSelect,
+    "profile.save": ProfileSave,
+    "profile.delete": ProfileDelete,
+    "models.list": ModelsList,
     "attach.add": AttachAdd,
     "attach.screenshot": AttachScreenshot,
     "attach.remove": AttachRemove,

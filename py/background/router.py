@@ -62,8 +62,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
                                 "conv.pin", "conv.export", "conv.settings"}),
     "page": frozenset({"page.context"}),
     "settings.read": frozenset({"settings.get"}),
+    # Switch among the providers the user saved, and list the active one's models: each
+    # profile's key stays bound to the origins it was approved for, so no credential moves.
+    "providers": frozenset({"profile.select", "models.list"}),
     "settings.write": frozenset({"settings.set", "settings.preview", "settings.test", "settings.approve",
-                                 "key.set", "key.clear"}),
+                                 "key.set", "key.clear", "profile.save", "profile.delete"}),
     "import": frozenset({"conv.import"}),
     "vault": frozenset({"vault.status", "vault.set", "vault.reveal", "vault.wipe", "vault.lock",
                         "vault.unlock", "vault.passphrase"}),
@@ -80,12 +83,15 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
-    # Chats, manages conversations, reads the page and the settings, attaches files;
-    # never moves where requests go or which credential they carry; no vault, no
-    # accounts. Screenshots only from the user's click (GESTURE_GRANTS).
-    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "attachments"}),
+    # Chats, manages conversations, reads the page and the settings, switches among the
+    # providers the user saved, attaches files; never moves where requests go or which
+    # credential they carry; no vault, no accounts. Screenshots only from the user's
+    # click (GESTURE_GRANTS).
+    "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers",
+                        "attachments"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.
-    "options": frozenset({"ping", "settings.read", "settings.write", "import", "vault", "accounts"}),
+    "options": frozenset({"ping", "settings.read", "providers", "settings.write", "import", "vault",
+                          "accounts"}),
     # A web page's script: nothing over messages. Page text comes back as the
     # completion value of the script the worker itself injects (background.browser).
     "content": frozenset(),

@@ -101,8 +101,11 @@ from ._items import (
 from ._models import NotAModelListError, list_models, parse_model_list
 from ._presets import (
     PRESETS,
+    FailureAdvice,
+    FailureReason,
     KeyNeed,
     ProviderPreset,
+    advise_failure,
     explain_failure,
     find_preset,
     guess_preset,
@@ -145,7 +148,7 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import DONE_SENTINEL, ResponseStreamParser
 from ._transport import HttpRequest, MockTransport, StreamResponse, Transport
 from ._usage import BASELINE_TOKENS, TokenUsage, TokenUsageInfo, TokenUsageTracker, UsageRecord
-from ._wire_detect import Probe, detect_wire_api, endpoint_missing
+from ._wire_detect import Probe, detect_wire_api, endpoint_missing, probe_prompt, run_probe
 
 __all__ = [
     "BASELINE_TOKENS",
@@ -168,6 +171,8 @@ __all__ = [
     "CustomToolCallItem",
     "CustomToolCallOutputItem",
     "CyberPolicyError",
+    "FailureAdvice",
+    "FailureReason",
     "Fatal",
     "FetchTransport",
     "FreeformTool",
@@ -250,6 +255,7 @@ __all__ = [
     "WebSearchCallItem",
     "WebSearchTool",
     "WireApi",
+    "advise_failure",
     "backoff",
     "build_chat_request",
     "build_request",
@@ -285,6 +291,8 @@ __all__ = [
     "parse_rate_limits",
     "parse_retry_after",
     "parse_retry_after_header",
+    "probe_prompt",
     "reasoning_efforts",
     "request_headers",
+    "run_probe",
 ]

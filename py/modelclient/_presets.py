@@ -33,8 +33,11 @@ from ._provider import ModelProviderInfo, ReasoningEffort, WireApi, find_family_
 
 __all__ = [
     "PRESETS",
+    "FailureAdvice",
+    "FailureReason",
     "KeyNeed",
     "ProviderPreset",
+    "advise_failure",
     "explain_failure",
     "find_preset",
     "guess_preset",
@@ -42,6 +45,10 @@ __all__ = [
 ]
 
 KeyNeed: TypeAlias = Literal["required", "optional", "none"]
+#: What an advised failure is about, so an app can offer the one action that fixes it.
+FailureReason: TypeAlias = Literal[
+    "not_running", "unreachable", "needs_key", "bad_key", "origins", "unknown_model", "wrong_url"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +162,35 @@ def guess_preset(base_url: str) -> ProviderPreset:
     return _BY_ID["custom"]
 
 
+_GPT5_RELEASE = re.compile(r"gpt-5\.([0-9]+)")
+
+
 def reasoning_efforts(model: str) -> tuple[ReasoningEffort, ...]:
     """The reasoning efforts ``model`` takes, ``()`` for a model that takes none.
 
     From the family table (``_provider``), reading through a router's vendor
-    prefix (OpenRouter's ``openai/o4-mini``): the ``gpt-5`` family adds
-    ``minimal``; o-series, codex and ``gpt-oss`` models take low / medium / high.
+    prefix (OpenRouter's ``openai/o4-mini``): the ``gpt-5`` family takes
+    ``minimal`` to ``high``; ``gpt-5.1`` and later take ``none`` instead of
+    ``minimal``, and from ``gpt-5.2`` on also ``xhigh``; codex models take low /
+    medium / high, ``xhigh`` from codex-max (and every ``gpt-5.N-codex`` after it)
+    on; o-series and ``gpt-oss`` models take low / medium / high.
     """
     slug = model.rsplit("/", 1)[-1]
     family = find_family_for_model(slug)
-    if family is not None and family.family == "gpt-5":
+    if slug.startswith("gpt-oss"):
+        return ("low", "medium", "high")
+    if family is None:
+        return ()
+    if family.family == "gpt-5":
         return ("minimal", "low", "medium", "high")
-    if (family is not None and family.supports_reasoning_summaries) or slug.startswith("gpt-oss"):
+    release = _GPT5_RELEASE.match(slug)
+    minor = int(release.group(1)) if release else 0
+    if "codex" in slug:
+        takes_xhigh = "codex-max" in slug or minor >= 2
+        return ("low", "medium", "high", "xhigh") if takes_xhigh else ("low", "medium", "high")
+    if release:
+        return ("none", "low", "medium", "high", "xhigh") if minor >= 2 else ("none", "low", "medium", "high")
+    if family.supports_reasoning_summaries:
         return ("low", "medium", "high")
     return ()
 
@@ -202,6 +226,14 @@ def _some(models: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+@dataclass(frozen=True, slots=True)
+class FailureAdvice:
+    """What :func:`advise_failure` says: the sentence, and what it is about (``reason``)."""
+
+    reason: FailureReason
+    text: str
+
+
 def explain_failure(
     error: ModelClientError,
     preset: ProviderPreset,
@@ -212,6 +244,22 @@ def explain_failure(
     extension_origin: str = "",
     has_key: bool = True,
 ) -> str | None:
+    """The sentence of :func:`advise_failure`, or ``None``."""
+    advice = advise_failure(error, preset, base_url, model=model, models=models,
+                            extension_origin=extension_origin, has_key=has_key)
+    return advice.text if advice is not None else None
+
+
+def advise_failure(
+    error: ModelClientError,
+    preset: ProviderPreset,
+    base_url: str,
+    *,
+    model: str = "",
+    models: Sequence[str] = (),
+    extension_origin: str = "",
+    has_key: bool = True,
+) -> FailureAdvice | None:
     """A sentence for ``error`` that names the provider and the fix, or ``None``.
 
     Args:
@@ -219,7 +267,8 @@ def explain_failure(
         preset: the provider it was sent to.
         base_url: the base URL it was sent to.
         model: the model asked for.
-        models: the models the server listed, if known.
+        models: the models the server listed, if known (an ``unknown_model`` advice
+            without them says to refresh the list: ask the server, then advise again).
         extension_origin: ``chrome-extension://<id>``, for Ollama's origin setting.
         has_key: whether a key was sent.
     """
@@ -227,35 +276,39 @@ def explain_failure(
     label = preset.label if preset.id != "custom" else f"The server at {where}"
     if isinstance(error, ConnectionFailedError):
         if preset.local:
-            return f"{preset.label} is not running at {where}: {preset.start}, then try again."
-        return f"Could not connect to {where}: check the base URL and your network."
+            return FailureAdvice("not_running",
+                                 f"{preset.label} is not running at {where}: {preset.start}, then try again.")
+        return FailureAdvice("unreachable",
+                             f"Could not connect to {where}: check the base URL and your network.")
     if isinstance(error, UnauthorizedError):
         if not has_key and preset.key != "none":
             where_to = f" (get one at {preset.key_where})" if preset.key_where else ""
-            return f"{label} needs an API key: add it in Settings{where_to}."
-        return f"{label} refused the API key (HTTP 401): paste the whole key again, for this provider."
+            return FailureAdvice("needs_key", f"{label} needs an API key: add it in Settings{where_to}.")
+        return FailureAdvice("bad_key", f"{label} refused the API key (HTTP 401): paste the whole key "
+                                        "again, for this provider.")
     if isinstance(error, UnexpectedStatusError) and error.status == 403 and preset.id == "ollama":
-        origin = extension_origin or "chrome-extension://<this extension's id>"
-        return (
+        origin = extension_origin or "chrome-extension://*"
+        return FailureAdvice("origins", (
             f"Ollama refused the request from the extension (HTTP 403). Allow its origin: set "
             f"OLLAMA_ORIGINS={origin} in Ollama's environment (for the app: `launchctl setenv` on "
             f"macOS, a user environment variable on Windows, `systemctl edit ollama` on Linux), then "
             f"restart Ollama."
-        )
+        ))
     if model and _model_missing(error):
         pull = f" or run `ollama pull {model}`" if preset.id == "ollama" else ""
         if models:
-            return (f"{label} has no model “{model}”. It has: {_some(models)}. "
-                    f"Pick one in the model list{pull}.")
-        return f"{label} has no model “{model}”: refresh the model list and pick one it has{pull}."
+            return FailureAdvice("unknown_model", f"{label} has no model “{model}”. It has: {_some(models)}. "
+                                                  f"Pick one in the model list{pull}.")
+        return FailureAdvice("unknown_model", f"{label} has no model “{model}”: refresh the model list and "
+                                              f"pick one it has{pull}.")
     if (
         isinstance(error, UnexpectedStatusError)
         and error.status in (404, 405)
         and preset.wire_api is not None
     ):
         path = "chat/completions" if preset.wire_api == "chat" else "responses"
-        return (
+        return FailureAdvice("wrong_url", (
             f"Nothing answers at {base_url.rstrip('/')}/{path} (HTTP {error.status}): check the base URL"
             + (f"; for {preset.label} it is {preset.base_url}." if preset.base_url else ".")
-        )
+        ))
     return None

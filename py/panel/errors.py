@@ -19,6 +19,12 @@ parsing the message text — onto a :func:`notice`:
 * ``detail``: the raw facts for the "Details" toggle (and Copy): kind, HTTP status,
   request id, the server's own message and body.
 
+A failed turn's ``ErrorInfo`` may carry ``advice`` (``{reason, text}``): the worker's
+sentence in the words of the provider it was sent to (``modelclient.advise_failure``:
+the local server that is not running and how to start it, Ollama's
+``OLLAMA_ORIGINS``, the models a server has when it lacks the one asked for). Its
+text is the notice's; its ``reason`` picks the action (:data:`ADVICE`).
+
 Pure (MicroPython and CPython).
 """
 
@@ -37,6 +43,18 @@ LABELS = {
 }
 
 MAX_SERVER_TEXT = 200  # a server message quoted in the sentence; longer ones stay in Details
+
+# A provider's advice (its reason) -> the action that fixes it and the cause that clears it.
+# A refused key (``bad_key``) is not here: the panel's own sentence for a 401 says the same
+# without the status code, and stays the one every wrong key gets.
+ADVICE = {
+    "not_running": (RETRY, "server"),  # start the server, then try again
+    "unreachable": (RETRY, "server"),
+    "origins": (RETRY, "server"),  # set OLLAMA_ORIGINS, restart Ollama, then try again
+    "needs_key": (SETTINGS, "key"),
+    "unknown_model": (MODEL, "model"),
+    "wrong_url": (SETTINGS, "server"),
+}
 
 
 def notice(text, action=None, cause=None, detail=None, until=None, level="error"):
@@ -150,9 +168,19 @@ def explain(error, model=None, wall=None):
     fields = error.get("fields") or {}
     err = _body_error(fields)
     server = _server_text(fields, err)
-    n = _explain(kind, error, fields, err, server, model, wall)
+    n = _advised(error.get("advice"))
+    if n is None:
+        n = _explain(kind, error, fields, err, server, model, wall)
     n["detail"] = _detail(error, fields, err)
     return n
+
+
+def _advised(advice):
+    """The notice of the provider's advice, when it has a sentence and a reason we know."""
+    if not isinstance(advice, dict) or not advice.get("text") or advice.get("reason") not in ADVICE:
+        return None
+    action, cause = ADVICE[advice["reason"]]
+    return notice(advice["text"], action, cause)
 
 
 def _explain(kind, error, fields, err, server, model, wall):
@@ -237,12 +265,17 @@ BUG_CODES = ("malformed", "unknown_type", "bad_request", "internal")
 BUG_TEXT = "Something went wrong inside SidePy. Details says what failed."
 
 
+# Refusals a button in the panel can fix: the keys cannot be read (a locked vault: unlock it in
+# settings).
+REQUEST_ACTIONS = {"key_unavailable": SETTINGS}
+
+
 def explain_request(msg):
     """The notice for an ``error`` reply to one of the panel's requests."""
     code = msg.get("code") or ""
     text = BUG_TEXT if code in BUG_CODES else (msg.get("message") or "That did not work.")
     detail = {"kind": code, "message": msg.get("message") or ""}
-    return notice(text, None, "request", detail=detail)
+    return notice(text, REQUEST_ACTIONS.get(code), "request", detail=detail)
 
 
 def model_of(error_view, fallback):

@@ -2,8 +2,13 @@
 
 A part of :class:`panel.settings_state.SettingsState`; it owns the form's values
 (``form``, ``templates``), whether they differ from what is saved (``dirty``), the
-per-field errors, the live request URL, the last connection test and the host
-permission asked for it. It talks to the worker through the
+per-field errors, the live request URL, the last connection test (and whether it
+also sends one short message: ``probe``) and the host permission asked for it.
+
+The provider field holds one of modelclient's presets (OpenAI, Azure, OpenRouter
+... Ollama, custom); choosing one fills in its server. The API field
+(``wire_api``) is Automatic unless the user picks one: the preset's, else what
+Test connection found for a custom server (``detected_wire``). It talks to the worker through the
 :class:`panel.options_link.OptionsLink` it is given.
 
 A typed API key is not kept: it travels in the one ``key.set`` (or
@@ -47,6 +52,7 @@ class SettingsForm:
         self.request_url = None  # what the base URL in the form will POST to
         self.test = None  # the last settings.test outcome
         self.permission = None  # {"pattern", "patterns", "state": asking | granted | denied | error, "error"}
+        self.probe = True  # Test connection also sends one short message (the user may leave it out)
         self._preview_id = None
         self._waiting_test = None  # a test waiting for the permission answer: (patch, key)
         self._typed = {}  # field -> True once the user typed in it (only then is it marked wrong)
@@ -54,7 +60,9 @@ class SettingsForm:
 
     @property
     def busy(self):
-        return self.link.waiting("save", "key", "test", "approve") or self._waiting_test is not None
+        # "profile": another saved provider is being switched to, its values replace the form's.
+        acting = self.link.waiting("save", "key", "test", "approve", "profile")
+        return acting or self._waiting_test is not None
 
     @property
     def key_set(self):
@@ -63,11 +71,14 @@ class SettingsForm:
     # ------------------------------------------------------------ worker messages
 
     def settings(self, view, kind=None, data=None):
-        """A ``SettingsView``: pushed, or the answer to our ``save`` / ``key``."""
+        """A ``SettingsView``: pushed, or the answer to our ``save`` / ``key`` / ``models``, or to
+        a switch of saved provider (``profile``: the form shows that provider now)."""
         first = self.saved is None
         self.saved = view
-        if first or not self.dirty or kind == "save":
+        if first or not self.dirty or kind in ("save", "profile"):
             self._load(view)
+        elif kind == "models":
+            self.link.touch("form")  # the model field's list of the server's models
         if kind == "save":
             key = data.get("key") if data else None
             if key:
@@ -93,6 +104,13 @@ class SettingsForm:
 
     def tested(self, msg):
         self.test = msg
+        if msg.get("ok") and msg.get("reply") is not None:
+            # Chat works: the model field lists what the server has (a quiet refresh).
+            self.link.request("models", {"type": "models.list"})
+        if msg.get("detected") and msg.get("wire") and self.saved is not None:
+            self.saved["detected_wire"] = msg["wire"]  # the worker keeps it for the saved server
+            self.link.touch("form")
+            self.preview()  # the request URL follows the wire API
         what = TEST_SUMMARY.get(msg.get("kind"), "")
         suffix = ": " + what if what else ""
         if msg.get("ok"):
@@ -118,6 +136,8 @@ class SettingsForm:
         if fields:
             self.errors.update(sf.field_errors(fields))
             self.link.touch("errors")
+        if kind == "models":
+            return  # a list that stays as it was: the status line is for actions
         if kind == "key":  # the settings were saved just before
             self.link.say("Settings saved, but not the key: " + ("fix it below." if fields else text),
                           "error")
@@ -166,6 +186,8 @@ class SettingsForm:
             self.form[name] = value
             self._typed[name] = True
             self._changed(name)
+            if name == "model":
+                self.link.touch("efforts")  # the effort field offers what this model takes
 
     def _changed(self, name):
         self.dirty = True
@@ -178,22 +200,29 @@ class SettingsForm:
             self.link.say("Unsaved changes")
 
     def set_provider(self, provider):
-        """A preset: OpenAI restores its URL; the others start from their example."""
+        """A preset fills in its server; one whose server is the user's (Azure, custom) starts
+        from its example, unless the field holds a URL the user typed."""
         if self.form is None or provider not in sf.CHOICES["provider"]:
             return
         old = self.form["provider"]
         base = self.form["base_url"].strip()
-        if base and base != sf.OPENAI_BASE:
+        if base and base not in sf.PRESET_BASES.values():
             self._urls[old] = self.form["base_url"]  # typed for that provider: kept for a way back
         self.edit("provider", provider)
-        if provider == "openai":
-            self.form["base_url"] = sf.OPENAI_BASE
+        preset_base = sf.PRESET_BASES.get(provider, "")
+        if preset_base:
+            self.form["base_url"] = preset_base  # the preset knows where its server is
         elif self._urls.get(provider):
             self.form["base_url"] = self._urls[provider]
-        elif old == "openai" and base in ("", sf.OPENAI_BASE):
-            self.form["base_url"] = ""  # an OpenAI URL is wrong for the others: show the example
+        elif base in sf.PRESET_BASES.values():
+            self.form["base_url"] = ""  # another preset's URL is wrong here: show the example
         self.link.touch("form")
         self.preview()
+
+    def set_probe(self, on):
+        """Whether Test connection also sends the one short message chat would send."""
+        self.probe = bool(on)
+        self.link.touch("test")
 
     def edit_template(self, index, field, value):
         if 0 <= index < len(self.templates):
@@ -217,8 +246,9 @@ class SettingsForm:
         """Ask the background what the base URL will give (debounced by the DOM layer)."""
         if self.form is None:
             return
-        patch = {"provider": self.form["provider"], "base_url": self.form["base_url"],
-                 "auth_mode": self.form["auth_mode"]}  # ChatGPT sign-in changes where requests go
+        patch = sf.provider_patch(self.form["provider"])
+        patch.update({"base_url": self.form["base_url"], "wire_api": self.form["wire_api"],
+                      "auth_mode": self.form["auth_mode"]})  # ChatGPT sign-in changes where requests go
         self._preview_id = self.link.request("preview", {"type": "settings.preview", "patch": patch})
 
     def _ask_permission(self):
@@ -269,7 +299,8 @@ class SettingsForm:
             self._send_test(patch, key)
 
     def _send_test(self, patch, key):
-        msg = {"type": "settings.test", "patch": patch}
+        # The one-line message chat would send, unless the user left it out (a paid provider).
+        msg = {"type": "settings.test", "patch": patch, "probe": self.probe}
         if key:
             msg["key"] = key
         self.link.request("test", msg)

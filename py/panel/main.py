@@ -408,6 +408,7 @@ def on_banner_click(event):
         if what == errors.SETTINGS:
             open_settings()
         elif what == errors.MODEL:
+            state.providers.refresh(quiet=True)  # the list as the server has it now
             picker = g("model")
             picker.focus()
             try:  # noqa: SIM105 - MicroPython has no contextlib
@@ -500,6 +501,8 @@ on(g("context-toggle"), "click", act(state.composer.toggle_context))
 on(g("cancel-edit"), "click", act(state.composer.cancel_edit))
 on(g("model"), "change", lambda e: (state.turn.set_model(e.target.value), changed()))
 on(g("effort"), "change", lambda e: (state.turn.set_effort(e.target.value), changed()))
+on(g("profile"), "change", lambda e: (state.providers.select(e.target.value), changed()))
+on(g("models-refresh"), "click", act(state.providers.refresh))
 on(g("limits-toggle"), "click", act(view.toggle_limits))
 on(g("jump"), "click", lambda _e: (view.scroll_to_bottom(), composer.focus()))
 on(g("scroller"), "scroll", lambda _e: view.scrolled())

@@ -21,6 +21,7 @@ state = SettingsState()
 form = state.settings
 vault = state.vault
 account = state.account
+providers = state.providers
 build(document.getElementById("app"))
 view = OptionsView(state)
 preview_timer = None
@@ -103,7 +104,7 @@ def on_input(event):
         if name is None or name == "provider":
             return
         form.edit(name, target.checked if target.type == "checkbox" else target.value)
-        if name in ("base_url", "auth_mode"):  # both change where requests go
+        if name in ("base_url", "auth_mode", "wire_api"):  # each changes where requests go
             schedule_preview()
     changed()
 
@@ -143,6 +144,9 @@ def on_change(event):
         read_auth_file(target)
     elif target.getAttribute("data-field") == "provider":
         form.set_provider(target.value)
+        changed()
+    elif target.id == "test-probe":
+        form.set_probe(target.checked)
         changed()
     elif target.type == "checkbox":
         on_input(event)
@@ -202,6 +206,8 @@ ACTIONS = {
     "pp-off": lambda: vault.open_passphrase("off"),
     "pp-cancel": lambda: vault.open_passphrase(None),
     "ping": lambda: state.diag.ping(now_ms()),
+    "profile-save": lambda: providers.save(value("profile_name")),
+    "profile-new": lambda: providers.save(value("profile_name"), new=True),
     "screenshots-allow": state.screenshots.allow,  # in the click: the relay asks Chrome at once
     "screenshots-revoke": state.screenshots.revoke,
 }
@@ -215,7 +221,13 @@ def on_click(event):
     if action in ("unlock", "pp-submit"):
         submit_vault(action)
         return
-    if action == "remove-template":
+    if action in ("profile-use", "profile-delete"):
+        profile_id = target.closest("[data-profile]").getAttribute("data-profile")
+        if action == "profile-use":
+            providers.select(profile_id)
+        else:
+            providers.delete(profile_id)
+    elif action == "remove-template":
         form.remove_template(int(target.parentNode.querySelector("[data-index]").getAttribute("data-index")))
     elif action in ACTIONS:
         ACTIONS[action]()

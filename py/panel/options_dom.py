@@ -72,7 +72,24 @@ def build(root):
                  after=el("p", {"class": "preview"}, "Requests go to ",
                           el("code", {"id": "request-url", "data-testid": "request-url"})))
     model = field("model", "Model", text_input("model", "model", list="models"),
+                  hint="The server's models are listed as you type (Test connection refreshes them).",
                   after=el("datalist", {"id": "models"}))
+    wire = field("wire_api", "API", select("wire_api", sf.WIRE_APIS, "wire-api"),
+                 hint="Automatic: the provider's API, or for a custom server the one Test connection finds.")
+    probe = el("label", {"class": "check", "id": "probe-row"},
+               el("input", {"type": "checkbox", "id": "test-probe", "data-testid": "test-probe"}),
+               " Test connection also sends one short message (a few tokens)")
+    providers = section(
+        "Providers",
+        el("p", {"class": "hint"}, "Save each provider you use (each keeps its own key, sent only to its "
+           "own server); switch between them here or in the panel."),
+        el("ul", {"id": "profiles", "data-testid": "profiles", "class": "profiles"}),
+        el("div", {"class": "row wrap"},
+           text_input("profile_name", "profile-name", placeholder="Name, e.g. Ollama on this machine",
+                      data_field=None),
+           button("Save provider", "profile-save", None, "profile-save"),
+           button("Add another provider", "profile-new", None, "profile-new")),
+        sid="providers")
     org = field("organization", "Organization (optional)", text_input("organization"))
     proj = field("project", "Project (optional)", text_input("project"))
     key = section(
@@ -131,8 +148,9 @@ def build(root):
     behaviour = section(
         "Answers",
         el("div", {"class": "grid3"},
-           field("reasoning_effort", "Reasoning effort", select(
-               "reasoning_effort", default + [(v, v) for v in sf.CHOICES["reasoning_effort"][1:]])),
+           # Filled with the efforts the model field's model takes (options_view).
+           field("reasoning_effort", "Reasoning effort",
+                 select("reasoning_effort", default, "reasoning-effort"), hint=sf.effort_hint(None, "")),
            field("reasoning_summary", "Reasoning summary", select(
                "reasoning_summary", [(v, v) for v in sf.CHOICES["reasoning_summary"]])),
            field("verbosity", "Verbosity", select(
@@ -184,7 +202,7 @@ def build(root):
            el("output", {"id": "ping-result", "data-testid": "ping-result", "aria-live": "polite"})),
         sid="diagnostics")
     result = el("div", {"id": "test-result", "data-testid": "test-result", "role": "status", "hidden": True})
-    connection = section("Connection", provider, base, model, result, sid="connection")
+    connection = section("Connection", provider, base, wire, model, probe, result, sid="connection")
     bar = el("div", {"class": "bar"},
              button("Save", "save", "primary", "save"),
              button("Test connection", "test", None, "test-connection"),
@@ -195,14 +213,16 @@ def build(root):
                   el("h2", None, "Welcome to SidePy"),
                   el("ol", None,
                      el("li", None, "Choose who answers: your OpenAI API key, your ChatGPT plan (Codex "
-                        "sign-in, below), or another server such as Azure, Ollama or LM Studio."),
+                        "sign-in, below), or another provider: OpenRouter, Groq, DeepSeek, Mistral, Gemini, "
+                        "Azure, or a server on this computer such as Ollama or LM Studio."),
                      el("li", None, "Paste the key the provider gave you (a local server may need none)."),
                      el("li", None, "Press Test connection, then Save."),
                      el("li", None, "Open SidePy from the toolbar on any page and ask away.")))
     main = el("main", None, el("header", None, logo, el("h1", None, "SidePy settings")), welcome,
-              # What a user needs first: who answers and with what key; then how it answers
-              # and what it may see; then what few need, folded.
-              connection, key, vault, behaviour, templates, screenshots, account, requests, diagnostics)
+              # What a user needs first: who answers and with what key (and the other providers
+              # saved beside it); then how it answers and what it may see; then what few need, folded.
+              connection, key, vault, providers, behaviour, templates, screenshots, account, requests,
+              diagnostics)
     root.replaceChildren(main)
     root.appendChild(el("footer", None, bar,
                         el("p", {"class": "error", "id": "err-general", "role": "alert", "hidden": True})))

@@ -13,7 +13,8 @@ RECONNECTING = "reconnecting"
 CLOSED = "closed"
 FAILED = "failed"
 
-SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth", "diag")
+SECTIONS = ("status", "form", "errors", "preview", "key", "vault", "test", "auth", "diag", "profiles",
+            "efforts")
 
 
 class OptionsLink:

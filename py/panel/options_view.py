@@ -4,11 +4,13 @@
 # Inputs are the truth while the user types: their values are written only when the
 # form is (re)loaded from the worker, so a repaint never eats a keystroke.
 
+import json
+
 from pyscript import window
 
 from panel import settings_form as sf
 from panel.account_state import auth_summary
-from panel.dom import g, show
+from panel.dom import fill_select, g, show
 from panel.form_state import sites
 from panel.options_dom import button, el
 
@@ -20,7 +22,8 @@ KEY_STATES = {
     "empty": "No key saved yet.",
     "locked": "Your keys are locked with your passphrase: unlock them below to use or change the key.",
 }
-FIELD_ERRORS = ("provider", "base_url", "model", "reasoning_effort", "reasoning_summary", "verbosity",
+FIELD_ERRORS = ("provider", "base_url", "wire_api", "model", "reasoning_effort", "reasoning_summary",
+                "verbosity",
                 "instructions", "idle_timeout_s", "request_max_retries", "stream_max_retries",
                 "organization", "project", "web_search", "api_key", "auth_mode", "token_url")
 
@@ -144,6 +147,10 @@ class OptionsView:
             self.auth()
         if self._moved("test"):
             self.test()
+        if self._moved("profiles"):
+            self.profiles()
+        if self._moved("efforts") and f.form is not None:
+            self.efforts()
         if self._moved("status"):
             status = g("settings-status")
             status.textContent = link.status
@@ -168,9 +175,13 @@ class OptionsView:
                 e.checked = bool(form[name])
             else:
                 e.value = form[name]
+        self.efforts()
         provider = form["provider"]
         g("base_url").placeholder = sf.PLACEHOLDERS[provider]
         g("hint-provider").textContent = sf.HINTS[provider]
+        g("hint-wire_api").textContent = sf.wire_hint(s.saved or {}, form)
+        show(g("probe-row"), provider in sf.PAID)
+        g("test-probe").checked = s.probe
         models = g("models")
         models.replaceChildren()
         for m in (s.saved or {}).get("models") or []:
@@ -192,6 +203,16 @@ class OptionsView:
                                button("Remove", "remove-template"),
                                el("p", {"class": "error", "id": "err-template-%d" % i, "role": "alert",
                                         "hidden": True})))
+
+    def efforts(self):
+        """The effort field offers what the model field's model takes (the worker's map)."""
+        f = self.state.settings
+        model = g("model").value
+        choices = sf.effort_choices(f.saved, model, f.form["reasoning_effort"])
+        select = g("reasoning_effort")
+        fill_select(select, choices, f.form["reasoning_effort"])
+        select.disabled = len(choices) == 1  # a model that takes none: nothing to choose
+        g("hint-reasoning_effort").textContent = sf.effort_hint(f.saved, model)
 
     def errors(self):
         errors = self.state.settings.errors
@@ -287,6 +308,30 @@ class OptionsView:
         box.textContent = s.vault_error or ""
         show(box, bool(s.vault_error))
 
+    def profiles(self):
+        s = self.state.providers
+        box = g("profiles")
+        box.replaceChildren()
+        for p in s.profiles:
+            active = p.get("id") == s.active
+            who = el("span", {"class": "who"}, el("strong", None, p.get("name") or ""), " · ",
+                     p.get("model") or "")
+            item = el("li", {"data-testid": "profile", "data-profile": p.get("id"),
+                             "class": "active" if active else None}, who)
+            if active:
+                who.appendChild(el("span", {"class": "hint"}, " (in use)"))
+            else:
+                # One of these per saved provider: a test id, no element id (ids are unique).
+                item.appendChild(el("button", {"type": "button", "data-action": "profile-use",
+                                               "data-testid": "profile-use"}, "Use"))
+                item.appendChild(el("button", {"type": "button", "data-action": "profile-delete",
+                                               "class": "danger-text", "data-testid": "profile-delete"},
+                                    "Remove"))
+            box.appendChild(item)
+        if not s.profiles:
+            box.appendChild(el("li", {"class": "hint"}, "None saved yet: the settings above are your only "
+                               "provider."))
+
     def test(self):
         s = self.state.settings
         box = g("test-result")
@@ -305,6 +350,11 @@ class OptionsView:
             if t.get("detail"):
                 box.appendChild(el("p", {"class": "detail"}, "The server said: ", el("q", None, t["detail"])))
             box.appendChild(el("p", {"class": "hint"}, "Tested: GET ", el("code", None, t.get("url") or "")))
+            probe = t.get("probe") or {}
+            if probe and t.get("reply") is None:  # not sent (or it failed): what it sends
+                box.appendChild(el("details", {"data-testid": "probe-body"},
+                                   el("summary", None, "The short message: POST " + (probe.get("url") or "")),
+                                   el("pre", None, json.dumps(probe.get("body")))))
             if t.get("kind") == "cors":
                 box.appendChild(button("Grant access to " + (t.get("origin") or "")[:-2], "grant",
                                        "primary", "grant-access"))

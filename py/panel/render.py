@@ -17,6 +17,7 @@ from panel.fmt import iso_ms
 from panel.md import Markdown
 from panel.message_dom import Budget, MessageDom
 from panel.setup import PROVIDER_CHOICES
+from panel.turn import EFFORT_LABELS
 
 FRAME_BUDGET_MS = 12
 NEAR_BOTTOM_PX = 48
@@ -58,6 +59,7 @@ class Renderer:
         self.stall_retry = g("stall-retry")
         self.title = g("conv-title")
         self.model = g("model")
+        self.profile = g("profile")
         self.effort = g("effort")
         self.list = g("conv-items")
         self.storage = g("storage")
@@ -146,10 +148,13 @@ class Renderer:
         h = s.turn.header()
         fill_select(self.model, [(m, m) for m in h["models"]], h["model"])
         show(self.model, bool(h["models"]))
-        efforts = [("", "Default effort")] + [(e, e[:1].upper() + e[1:]) for e in h["efforts"]]
+        efforts = [("", "Default effort")] + [(e, EFFORT_LABELS.get(e) or e[:1].upper() + e[1:])
+                                              for e in h["efforts"]]
         fill_select(self.effort, efforts, h["effort"] if h["reasons"] else "")
-        self.effort.disabled = not h["reasons"]
-        self.effort.title = "Reasoning effort" if h["reasons"] else "This model does not reason"
+        show(self.effort, h["reasons"])  # only for a model that takes an effort: the subbar is narrow
+        p = s.providers.header()
+        fill_select(self.profile, p["profiles"], p["profile"])
+        show(self.profile, len(p["profiles"]) > 1)  # a switcher with one choice is noise
         has = s.conv.id is not None or bool(s.conv.messages)
         for b in self.export_btns:
             b.disabled = not has

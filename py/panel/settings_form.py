@@ -7,11 +7,39 @@ what a user can fix before a round trip, in words about the form (seconds, not
 ``idle_timeout_ms``).
 """
 
-PROVIDERS = (
-    ("openai", "OpenAI"),
-    ("azure", "Azure OpenAI"),
-    ("compatible", "OpenAI-compatible server (any, incl. local)"),
+# The presets of modelclient (a unit test keeps this copy in step); "compatible" is the custom one.
+# (value, label, base URL to fill in or "", what the user needs)
+PRESETS = (
+    ("openai", "OpenAI", "https://api.openai.com/v1", "Paste a key from platform.openai.com → API keys."),
+    ("azure", "Azure OpenAI", "",
+     "Your resource's endpoint (…/openai/v1) or a full …/responses?api-version=… URL; its key goes in the "
+     "api-key header."),
+    ("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "Paste a key from openrouter.ai → Keys."),
+    ("groq", "Groq", "https://api.groq.com/openai/v1", "Paste a key from console.groq.com → API Keys."),
+    ("deepseek", "DeepSeek", "https://api.deepseek.com/v1",
+     "Paste a key from platform.deepseek.com → API keys."),
+    ("mistral", "Mistral", "https://api.mistral.ai/v1", "Paste a key from console.mistral.ai → API Keys."),
+    ("gemini", "Gemini (OpenAI-compatible)", "https://generativelanguage.googleapis.com/v1beta/openai",
+     "Paste a Gemini API key from aistudio.google.com."),
+    ("ollama", "Ollama", "http://localhost:11434/v1", "No key needed: start Ollama on this computer."),
+    ("lmstudio", "LM Studio", "http://localhost:1234/v1",
+     "No key needed: start LM Studio's server (Developer tab)."),
+    ("llamacpp", "llama.cpp server", "http://localhost:8080/v1",
+     "Start llama-server; a key only if you started it with --api-key."),
+    ("vllm", "vLLM", "http://localhost:8000/v1", "Start vllm serve; a key only if you gave it --api-key."),
+    ("compatible", "Custom (any OpenAI-compatible server)", "",
+     "Any server with the Responses API or Chat Completions: Test connection finds which. "
+     "A key is optional."),
 )
+PROVIDERS = tuple((p[0], p[1]) for p in PRESETS)
+PRESET_BASES = {p[0]: p[2] for p in PRESETS}
+WIRE_APIS = (
+    ("auto", "Automatic"),
+    ("responses", "Responses API"),
+    ("chat", "Chat Completions"),
+)
+# The presets whose test message costs money (Test connection asks before sending one).
+PAID = ("openai", "azure", "openrouter", "groq", "deepseek", "mistral", "gemini", "compatible")
 OPENAI_BASE = "https://api.openai.com/v1"
 # ChatGPT sign-in (docs/protocol.md, "Accounts"): the backend the OpenAI preset then uses, and
 # where the tokens are refreshed (a setting, for tests and proxies).
@@ -21,21 +49,16 @@ AUTH_MODES = (
     ("apikey", "API key"),
     ("chatgpt", "ChatGPT sign-in (Codex auth.json)"),
 )
-PLACEHOLDERS = {
-    "openai": OPENAI_BASE,
-    "azure": "https://NAME.openai.azure.com/openai/v1",
-    "compatible": "http://127.0.0.1:8000/v1",
-}
-HINTS = {
-    "openai": "OpenAI's API. Paste a key from platform.openai.com.",
-    "azure": ("Your Azure OpenAI resource: its endpoint (…/openai/v1), or a full …/responses?api-version=… "
-              "URL. The key goes in the api-key header."),
-    "compatible": ("Any server with the Responses API: a proxy, a gateway, or a local one "
-                   "(e.g. http://127.0.0.1:8000/v1). A key is optional."),
-}
+PLACEHOLDERS = {p[0]: p[2] for p in PRESETS}
+PLACEHOLDERS["azure"] = "https://NAME.openai.azure.com/openai/v1"
+PLACEHOLDERS["compatible"] = "https://host/v1"
+HINTS = {p[0]: p[3] for p in PRESETS}
 CHOICES = {
     "provider": [p for p, _ in PROVIDERS],
-    "reasoning_effort": ["", "minimal", "low", "medium", "high"],
+    "wire_api": [w for w, _ in WIRE_APIS],
+    # Every effort some model takes (``none`` from gpt-5.1, ``xhigh`` from codex-max and gpt-5.2);
+    # the field offers the ones its model takes (:func:`effort_choices`).
+    "reasoning_effort": ["", "none", "minimal", "low", "medium", "high", "xhigh"],
     "reasoning_summary": ["auto", "concise", "detailed", "none"],
     "verbosity": ["", "low", "medium", "high"],
     "auth_mode": [m for m, _ in AUTH_MODES],
@@ -63,8 +86,78 @@ def _text(value):
     return "" if value is None else str(value)
 
 
+WIRE_WORDS = {"responses": "the Responses API", "chat": "Chat Completions"}
+
+
+def wire_hint(view, form):
+    """What the API choice means for the provider in the form (``view``: the saved settings)."""
+    if form.get("wire_api", "auto") != "auto":
+        return "Always " + WIRE_WORDS[form["wire_api"]] + ", whatever the server offers."
+    provider = form.get("provider")
+    if provider != "compatible":
+        for p in view.get("presets") or []:
+            if p.get("id") == provider and p.get("wire_api"):
+                return "Automatic: " + dict(PROVIDERS).get(provider, provider) + " speaks " + \
+                    WIRE_WORDS[p["wire_api"]] + "."
+        return "Automatic."
+    detected = view.get("detected_wire") if preset_of_view(view) == "compatible" else None
+    if detected in WIRE_WORDS and view.get("base_url") == form.get("base_url"):
+        return "Automatic: Test connection found " + WIRE_WORDS[detected] + " at this server."
+    return ("Automatic: Test connection finds which API the server speaks (Responses first, then "
+            "Chat Completions).")
+
+
+EFFORT_WORDS = {"": "Model default", "none": "none (no reasoning)", "xhigh": "xhigh (extra high)"}
+
+
+def effort_choices(view, model, current=""):
+    """The reasoning-effort field's ``[(value, label)]`` for ``model``: the efforts the worker's
+    map says it takes (``SettingsView.efforts``; a model the map does not cover: every effort),
+    and ``current`` even where the model does not take it: a saved choice is never dropped
+    unseen (the worker leaves it out of this model's requests)."""
+    known = (view or {}).get("efforts")
+    model = (model or "").strip()
+    if isinstance(known, dict) and model in known:
+        values = [""] + [e for e in known[model] or [] if e in CHOICES["reasoning_effort"]]
+    else:
+        values = list(CHOICES["reasoning_effort"])
+    if current and current not in values:
+        values.append(current)
+    return [(v, EFFORT_WORDS.get(v, v)) for v in values]
+
+
+def effort_hint(view, model):
+    """What the field's choices mean for ``model``: nothing to choose, or whose efforts they are."""
+    known = (view or {}).get("efforts")
+    model = (model or "").strip()
+    if not isinstance(known, dict) or model not in known:
+        return "Used where the model takes it."
+    if not known[model]:
+        return model + " takes no reasoning effort."
+    return "The efforts " + model + " takes."
+
+
+def preset_of_view(view):
+    """The form's provider value: the view's preset, with the custom one shown as "compatible"."""
+    preset = _text(view.get("preset"))
+    if preset == "custom" or not preset:
+        return _text(view.get("provider")) or "openai"
+    return preset
+
+
+def provider_patch(value):
+    """``{provider, preset}`` for the form's provider value."""
+    if value in ("openai", "azure"):
+        return {"provider": value, "preset": value}
+    if value == "compatible":
+        return {"provider": "compatible", "preset": "custom"}
+    return {"provider": "compatible", "preset": value}
+
+
 def form_from_view(view):
     """Form values of a SettingsView (docs/protocol.md)."""
+    view = dict(view)
+    view["provider"] = preset_of_view(view)
     form = {}
     for name in TEXTS:
         form[name] = _text(view.get(name))
@@ -100,6 +193,7 @@ def patch_from_form(form, templates):
         patch[name] = form[name].strip() if name != "instructions" else form[name]
     for name in CHOICES:
         patch[name] = form[name]
+    patch.update(provider_patch(form["provider"]))
     for name in OPTIONAL:
         if patch[name] == "":
             patch[name] = None

@@ -13,6 +13,8 @@ It is composed of parts that own their state, each given what it needs:
                          requests and their replies, the status line
 ``settings``             :class:`panel.form_state.SettingsForm`: the form,
                          its errors, preview, connection test, permissions
+``providers``            :class:`panel.provider_list.ProviderList`: the saved
+                         providers: save, add, switch, remove
 ``vault``                :class:`panel.vault_state.KeyVault`: the stored key's
                          mask, the key vault, reveal, wipe, passphrase lock
 ``account``              :class:`panel.account_state.Account`: ChatGPT sign-in
@@ -29,11 +31,12 @@ from panel.account_state import Account
 from panel.diagnostics import Diagnostics
 from panel.form_state import SettingsForm
 from panel.options_link import CLOSED, FAILED, READY, RECONNECTING, OptionsLink
+from panel.provider_list import ProviderList
 from panel.screenshots_state import ScreenshotAccess
 from panel.vault_state import KeyVault
 
 # What a part's refusal looks like for the request kinds it owns.
-_FORM_KINDS = ("save", "key", "test", "preview")
+_FORM_KINDS = ("save", "key", "test", "preview", "models")
 _VAULT_KINDS = ("vault", "reveal", "approve")
 
 
@@ -41,6 +44,7 @@ class SettingsState:
     def __init__(self):
         self.link = OptionsLink()
         self.settings = SettingsForm(self.link)
+        self.providers = ProviderList(self.link, self.settings)
         self.vault = KeyVault(self.link)
         self.account = Account(self.link, self.settings)
         self.diag = Diagnostics(self.link)
@@ -108,7 +112,7 @@ class SettingsState:
         if link.phase == CLOSED:
             return
         link.phase = RECONNECTING
-        lost = [k for k in link.drop_pending() if k in ("save", "key", "test", "vault", "auth")]
+        lost = [k for k in link.drop_pending() if k in ("save", "key", "test", "vault", "auth", "profile")]
         self.settings.disconnected()
         if lost:
             link.say("The background restarted before answering: try again.", "error")
@@ -123,6 +127,7 @@ class SettingsState:
         was = self.link.phase
         self.link.phase = READY
         self.settings.settings(view, kind, data)
+        self.providers.settings(view, kind, data)
         self.vault.settings(view, kind, data)
         self.account.settings(view)
         self.screenshots.settings(view)
@@ -157,6 +162,8 @@ class SettingsState:
             self.settings.refused(msg, kind)
         elif kind in _VAULT_KINDS:
             self.vault.refused(msg)
+        elif kind == "profile":
+            self.providers.refused(msg)
         elif kind == "auth":
             self.account.refused(msg.get("message") or "Something went wrong")
         else:

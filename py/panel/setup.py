@@ -9,20 +9,26 @@ A part of :class:`panel.state.PanelState`. It keeps the worker's ``SettingsView`
 * ``update`` says which causes of an error a new view fixed (``key``: another key
   or sign-in; ``server``: another provider or URL; ``model``: another default
   model), so their banners can go;
-* the default model, the models to offer, the templates, whether the model reasons.
+* the default model, the models to offer (the active provider's server lists them:
+  ``models``), the templates, and the reasoning efforts a model takes (``efforts``:
+  the worker's per-model map, from modelclient).
 """
 
-# Providers that refuse requests without a key (a compatible server, often local, may not).
+# Providers that refuse requests without a key, for a view without presets (an older worker).
 KEYED = ("openai", "azure")
 
-# Model families without a reasoning effort: the picker is disabled for them. A model that is
-# not known here keeps the picker (a server's own model may reason).
+# The efforts of a model the worker's map does not cover (a conversation's own model).
+EFFORTS = ("minimal", "low", "medium", "high")
+
+# Model families without a reasoning effort, for a model the worker's map does not cover. A
+# model not known here keeps the picker (a server's own model may reason).
 NON_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")
 
 PROVIDER_CHOICES = (
     ("openai", "OpenAI API key", "Pay per use with a key from platform.openai.com."),
     ("chatgpt", "ChatGPT plan", "Sign in with the auth.json that Codex wrote."),
-    ("compatible", "Another server", "Azure, Ollama, LM Studio, vLLM or any Responses API server."),
+    ("compatible", "Another server", "OpenRouter, Groq, DeepSeek, Mistral, Gemini, Azure, or a server on "
+     "this computer: Ollama, LM Studio, llama.cpp, vLLM."),
 )
 
 
@@ -33,7 +39,7 @@ def _key_state(s):
 
 
 def _server_state(s):
-    return (s.get("provider"), s.get("base_url"), s.get("request_url"))
+    return (s.get("provider"), s.get("preset"), s.get("base_url"), s.get("request_url"))
 
 
 class Setup:
@@ -68,15 +74,29 @@ class Setup:
             return False  # not known yet: say nothing rather than something wrong
         if s.get("auth_mode") == "chatgpt":
             return (s.get("auth") or {}).get("chatgpt") != "signed_in"
-        if s.get("provider") in KEYED:
+        preset = self.preset
+        needs_key = preset.get("key") == "required" if preset else s.get("provider") in KEYED
+        if needs_key:
             return not (s.get("key") or {}).get("set")
         return not s.get("base_url")
+
+    @property
+    def preset(self):
+        """The active provider's preset (``SettingsView.presets``), or None."""
+        chosen = self.settings.get("preset")
+        for p in self.settings.get("presets") or []:
+            if p.get("id") == chosen:
+                return p
+        return None
 
     @property
     def provider_label(self):
         s = self.settings
         if s.get("auth_mode") == "chatgpt":
             return "ChatGPT"
+        preset = self.preset
+        if preset and preset.get("id") != "custom":
+            return preset.get("label") or "your server"
         return {"openai": "OpenAI", "azure": "Azure OpenAI"}.get(s.get("provider"), "your server")
 
     @property
@@ -97,6 +117,13 @@ class Setup:
         if current and current not in models:
             models.insert(0, current)
         return models
+
+    def efforts(self, model):
+        """The reasoning efforts ``model`` takes ([] for none): the worker's map, else a guess."""
+        known = self.settings.get("efforts")
+        if isinstance(known, dict) and model in known:
+            return list(known[model] or [])
+        return list(EFFORTS) if reasons(model) else []
 
 
 def reasons(model):

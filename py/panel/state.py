@@ -25,6 +25,8 @@ it needs in its constructor and unit-tested alone:
 ``composer``           :class:`panel.composer.Composer`: send, templates, page context,
                        exports
 ``queue``              :class:`panel.queue_view.QueueView`: the worker's request queue
+``providers``          :class:`panel.providers.Providers`: the saved providers' switcher
+                       and the active one's model list, refreshed from its server
 =====================  =================================================================
 
 This class routes what arrives (``receive``) to the part it is for — a reply to the
@@ -54,6 +56,7 @@ from panel.connection import (
 )
 from panel.conv_list import ConversationList
 from panel.conversation import Conversation
+from panel.providers import Providers
 from panel.queue_view import QueueView
 from panel.setup import Setup
 from panel.turn import EFFORTS, RESYNC_EVERY_MS, Turn
@@ -94,6 +97,7 @@ class PanelState:
         self.attachments = Attachments(self.conn, self.rev, self.banners)
         self.composer = Composer(self.conn, self.rev, self.turn, self.banners, self.setup, self.attachments)
         self.queue = QueueView(self.conn, self.rev, self.convs)
+        self.providers = Providers(self.conn, self.rev, self.banners, self.setup)
         # Nothing is known until the worker's hello: show no empty chat meanwhile.
         self.turn.conv.loading = True
         self._restoring = None  # the conversation a reload restores, until the worker has answered
@@ -200,6 +204,7 @@ class PanelState:
             self.turn.adopt(active)
         for posted in self.conn.flush():
             self.turn.posted(posted)
+        self.providers.opened(entry)
         self.rev.all()
 
     def _server_wait(self, wall):
@@ -223,6 +228,7 @@ class PanelState:
             # model this conversation failed with.
             self.turn.set_model(view.get("model") or "")
         self.banners.clear(*fixed)
+        self.providers.followed(view)
 
     def _error(self, msg, entry):
         if entry is None:
@@ -247,6 +253,9 @@ class PanelState:
             return
         elif kind == "cancel":
             self.queue.cancel_refused(entry)
+        elif kind in ("profile", "models"):
+            self.providers.refused(msg, entry)
+            return
         elif kind in ATTACH_REQUESTS:
             self.attachments.refused(entry, msg)  # it says why, under its own key
             return

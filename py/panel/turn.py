@@ -21,11 +21,12 @@ A part of :class:`panel.state.PanelState`. It owns ``conv`` (a
 
 from panel import errors, fmt
 from panel.conversation import Conversation, user_from_view
-from panel.setup import reasons
+from panel.setup import EFFORTS  # noqa: F401  (re-exported: panel.state has always offered it)
 
 RESYNC_EVERY_MS = 2000
 STALL_MS = 15000  # silence that offers Stop and Retry (the idle timeout is 300 s by default)
-EFFORTS = ("minimal", "low", "medium", "high")
+# The picker's words for the efforts whose names say little on their own.
+EFFORT_LABELS = {"none": "No reasoning", "xhigh": "Extra high"}
 
 SENDING = "sending"
 CONNECTING = "connecting"
@@ -480,12 +481,14 @@ class Turn:
         self.rev.touch("header")
 
     def header(self):
-        """The pickers: ``{"models", "model", "efforts", "effort", "reasons"}``."""
+        """The pickers: ``{"models", "model", "efforts", "effort", "reasons"}``: the active
+        provider's models with this conversation's, and only the efforts its model takes
+        (none: ``reasons`` is False and the effort picker is hidden)."""
         s = self.setup.settings
         model = self.conv.model or s.get("model") or ""
         effort = self.conv.reasoning_effort or s.get("reasoning_effort") or ""
-        efforts = list(EFFORTS)
-        if effort and effort not in efforts:
-            efforts.append(effort)
+        efforts = self.setup.efforts(model)
+        if effort not in efforts:
+            effort = ""  # chosen for another model: the worker leaves it out, so the default applies
         return {"models": self.setup.models(model), "model": model, "efforts": efforts, "effort": effort,
-                "reasons": reasons(model)}
+                "reasons": bool(efforts)}

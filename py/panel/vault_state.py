@@ -24,6 +24,7 @@ class KeyVault:
         self.link = link
         self.key = None  # SettingsView.key: {"set", "masked", "origin", "approved"}
         self.auth_mode = None  # SettingsView.auth_mode: ChatGPT sign-in needs no key approval
+        self.keyless = False  # the provider's server takes no key (Ollama): nothing to approve
         self.vault = None  # VaultStatus
         self.vault_error = None  # the last vault action's refusal (wrong passphrase ...)
         self.confirming = None  # "reveal" | "wipe": the confirmation the page is showing
@@ -45,7 +46,7 @@ class KeyVault:
     def unapproved_origin(self):
         """The saved server's origin when the saved key may not go there yet, else None."""
         key = self.key or {}
-        if not key.get("set") or key.get("approved", True) or self.auth_mode == "chatgpt":
+        if not key.get("set") or key.get("approved", True) or self.auth_mode == "chatgpt" or self.keyless:
             return None
         return key.get("origin")
 
@@ -65,8 +66,15 @@ class KeyVault:
         """A ``SettingsView`` (its ``key``): pushed, or the answer to our ``key.set`` / approval."""
         self.key = view.get("key")
         self.auth_mode = view.get("auth_mode")
+        self.keyless = any(p.get("id") == view.get("preset") and p.get("key") == "none"
+                           for p in view.get("presets") or [])
         if kind == "approve":
             self.link.say("Approved: your key may now be sent to " + str(data), "ok")
+        elif kind == "profile":  # another provider, its own key: a key typed for the last one goes
+            self.clear_key_field = True
+            self.replacing = False
+            self.confirming = None
+            self.secret_b64 = None  # a revealed key was the last provider's
         elif kind == "key":
             self.clear_key_field = True
             self.replacing = False

@@ -19,7 +19,9 @@ from modelclient import (
     Prompt,
     ResponseItem,
     WebSearchTool,
+    find_preset,
     parse_item,
+    reasoning_efforts,
 )
 
 from ..attachments.items import WireApi, with_attachments
@@ -70,7 +72,8 @@ def build_prompt(
         if message.streaming or message.queued:
             continue
         for raw in message.items:
-            if raw.get("type") == "reasoning" and not reasons:
+            # A Chat Completions server's reasoning has no encrypted state to send back.
+            if raw.get("type") == "reasoning" and (not reasons or not raw.get("encrypted_content")):
                 continue
             if message.attachments and raw.get("type") == "message" and raw.get("role") == "user":
                 raw = with_attachments(raw, message.attachments, files or {}, wire, typed=bool(message.text))
@@ -86,8 +89,16 @@ def build_prompt(
 
 
 def model_settings(conversation: StoredConversation, settings: Settings) -> ModelSettings:
-    """The conversation's model and effort with the settings' summary and verbosity."""
-    effort = conversation.reasoning_effort if conversation.reasoning_effort in _EFFORTS else None
+    """The conversation's model and effort with the settings' summary and verbosity.
+
+    An effort the model does not take (``modelclient.reasoning_efforts``: the default
+    ``minimal`` after a switch to ``gpt-5.1``, any effort for ``gpt-4o`` or a model
+    modelclient does not know) is left out rather than refused by the server, as the
+    panel's picker offers none.
+    """
+    effort = conversation.reasoning_effort
+    if effort not in _EFFORTS or effort not in reasoning_efforts(conversation.model):
+        effort = None
     return ModelSettings.model_validate({
         "model": conversation.model,
         "reasoning_effort": effort,
@@ -110,4 +121,7 @@ def provider_info(settings: Settings, key: str | None) -> ModelProviderInfo:
         request_max_retries=settings.request_max_retries,
         stream_max_retries=settings.stream_max_retries,
         stream_idle_timeout_ms=settings.idle_timeout_ms,
+        # Chat Completions for a server that speaks only that (settings.wire: chosen, preset, detected).
+        wire_api=settings.wire,
+        chat_include_usage=find_preset(settings.preset_id).chat_include_usage,
     )

@@ -171,7 +171,8 @@ class Scheduler:
     async def _credential(self, settings: Settings) -> tuple[str | None, frozenset[str], Message | None]:
         """The key a turn may send, the origins its credential may go to, and why it may not.
 
-        With an API key: the key only if the user approved the base URL's origin for it.
+        With an API key: the key only if the user approved the base URL's origin for it (a
+        provider that takes no key gets the request without it).
         With ChatGPT sign-in: the tokens only to the ChatGPT backend (and token endpoint).
         """
         origin = origin_of(settings.api_base)
@@ -184,6 +185,8 @@ class Scheduler:
                 "and choose the OpenAI preset, or use an API key for this server.")
         stored = await self.keys.load()
         if stored is not None and origin not in (stored.origins or ()):
+            if settings.takes_no_key:
+                return None, frozenset({origin}), None  # the key stays home; the server needs none
             return None, frozenset(), _refusal(
                 f"Your API key ({self.keys.masked() or 'saved'}) is not approved for {origin}. Open "
                 "SidePy's settings to approve sending it there, or enter a key for this server.")

@@ -60,6 +60,7 @@ from ..store.records import (
     message_view,
     unfinished_items,
 )
+from .advice import advise
 from .request import build_prompt, context_window, model_settings, provider_info, redact
 from .stream_processor import Pump, Send, StreamProcessor
 
@@ -87,6 +88,8 @@ class TurnDeps:
     # The shared ChatGPT AuthManager when settings.auth_mode is "chatgpt" (background.accounts);
     # raises AccountUnavailable. None: API keys only.
     chatgpt_auth: Callable[[Settings], Awaitable[Auth]] | None = None
+    # chrome-extension://<id>: the origin a local server must allow (Ollama's OLLAMA_ORIGINS advice).
+    extension_origin: str = ""
     # Where the attachments' bytes are (background.attachments.store); None: no attachments.
     attachments: AttachmentLibrary | None = None
 
@@ -211,7 +214,16 @@ class Turn:
             self.error = redact(error.to_json(), self._key)
             # A server that refuses the images or files: say so, and name models that read them.
             model, models = self.conversation.model, self.settings.models
-            self.error = cannot_see(self.error, model=model, models=models, kinds=kinds) or self.error
+            seen = cannot_see(self.error, model=model, models=models, kinds=kinds)
+            if seen is not None:
+                self.error = seen
+            else:
+                advice = await advise(error, self.settings, model=model, key=self._key,
+                                      transport=self.deps.transport,
+                                      extension_origin=self.deps.extension_origin,
+                                      with_timeout=self.deps.client_options.get("with_timeout"))
+                if advice is not None:
+                    self.error["advice"] = redact(advice, self._key)
             snapshot = getattr(error, "rate_limits", None)
             if isinstance(snapshot, RateLimitSnapshot):
                 # A 429 usage limit carries the exhausted windows (Rust publishes them
@@ -392,7 +404,7 @@ class Turn:
         elif outcome == "stopped":
             final = {"type": "turn.stopped", "assistant": view}
         else:
-            error = message.error.model_dump() if message.error else saved_error
+            error = message.error.model_dump(exclude_none=True) if message.error else saved_error
             final = {"type": "turn.error", "error": error, "assistant": view}
         self.pump.finish({**self.processor.base, **final})
 

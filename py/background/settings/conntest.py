@@ -27,6 +27,11 @@ does the extension hold a host permission for the origin
 ``no-cors`` request (which CORS cannot block)? Reachable means CORS; not
 reachable means network.
 
+Where the provider says more, its sentence replaces the generic one
+(``modelclient.advise_failure``): a local server that is not running and how to
+start it, Ollama refusing the extension's origin (``OLLAMA_ORIGINS``), a key the
+preset needs and where to get it.
+
 The key never appears in the reply: what the server says is redacted before it
 is quoted.
 """
@@ -43,13 +48,29 @@ from modelclient import (
     Auth,
     ConnectionFailedError,
     HttpRequest,
+    ModelClient,
     ModelClientError,
+    ModelSettings,
+    Probe,
     RefreshTokenFailedError,
     RefreshTokenTransientError,
+    RetryPolicy,
     Transport,
+    UnauthorizedError,
+    UnexpectedStatusError,
+    WireApi,
+    advise_failure,
+    build_chat_request,
+    build_request,
+    detect_wire_api,
+    explain_failure,
+    find_preset,
+    probe_prompt,
+    run_probe,
 )
 from modelclient._json import loads_untrusted  # server JSON: depth-guarded (a deep body kills Pyodide)
 
+from ..chat.request import provider_info
 from ..scrub import redact
 from .model import Settings
 
@@ -59,6 +80,7 @@ Message = dict[str, Any]
 WithTimeout = Callable[[Awaitable[Any], float], Awaitable[Any]]
 
 TIMEOUT_S = 15.0
+PROBE_TIMEOUT_S = 30.0  # the one-line turn of a connection test, both wires if detecting
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a long model list is ~100 KB; past this it is not one
 DETAIL_CHARS = 300
 
@@ -100,6 +122,18 @@ def _auth_headers(settings: Settings, key: str | None) -> dict[str, str]:
     return headers
 
 
+def probe_body(settings: Settings, wire: WireApi) -> Message:
+    """The one-line turn a connection test sends (shown before a paid test is sent): URL and body."""
+    provider = provider_info(settings, None).model_copy(update={"wire_api": wire})
+    model = ModelSettings(model=settings.model)
+    if wire == "chat":
+        body = build_chat_request(probe_prompt(), model, base_instructions="", provider=provider).to_payload()
+    else:
+        body = build_request(probe_prompt(), model, base_instructions="", conversation_id=None,
+                             provider=provider).to_payload()
+    return {"url": provider.stream_url(), "body": body}
+
+
 def models_url(settings: Settings) -> str:
     return f"{settings.api_base}/models" + (f"?{settings.query}" if settings.query else "")
 
@@ -114,14 +148,18 @@ class ConnectionTest:
         *,
         with_timeout: WithTimeout = asyncio.wait_for,
         monotonic: Callable[[], float] = time.monotonic,
+        extension_origin: str = "",
     ) -> None:
         self._transport = transport
         self._access = access
         self._with_timeout = with_timeout
         self._monotonic = monotonic
+        self._origin = extension_origin  # chrome-extension://<id>, for Ollama's origin advice
 
-    async def run(self, settings: Settings, key: str | None, *, auth: Auth | None = None) -> Message:
-        """The outcome: ``{ok, kind, message, url, origin, status?, detail?, models?, model_listed?}``.
+    async def run(self, settings: Settings, key: str | None, *, auth: Auth | None = None,
+                  probe: bool = False) -> Message:
+        """The outcome: ``{ok, kind, message, url, origin, status?, detail?, models?, model_listed?}``,
+        and with ``probe`` also what one tiny streamed turn did (:meth:`_probe`).
 
         ``auth``: ChatGPT sign-in instead of ``key`` (its access token and
         ``chatgpt-account-id``; a 401 refreshes the token and asks once more).
@@ -135,7 +173,62 @@ class ConnectionTest:
                     "message": "No API key to test: paste your key and save it (or test it before saving)."}
         if self._transport is None:
             return {**out, "ok": False, "kind": "network", "message": "No network access in this runtime."}
-        return {**out, **await self._try(settings, url, _auth_headers(settings, key), key)}
+        outcome = {**out, **await self._try(settings, url, _auth_headers(settings, key), key)}
+        outcome = _advised(outcome, settings, key, self._origin)
+        # The turn chat will send, unless the server was not reached or refused the key.
+        if probe and outcome["kind"] in ("ok", "rate_limited", "wrong_url", "not_openai"):
+            return await self._probe(settings, key, outcome)
+        return {**outcome, "probe": probe_body(settings, settings.wire)}  # what it would send
+
+    async def _probe(self, settings: Settings, key: str | None, outcome: Message) -> Message:
+        """One tiny streamed turn on the wire chat will use, detecting it for a custom server
+        (Responses first, then Chat Completions: ``modelclient.detect_wire_api``)."""
+        assert self._transport is not None
+        transport = self._transport()
+        retry = RetryPolicy(request_max_retries=0, stream_max_retries=0)
+
+        def client(wire: WireApi) -> ModelClient:
+            provider = provider_info(settings, key).model_copy(update={"wire_api": wire})
+            return ModelClient(transport, settings=ModelSettings(model=settings.model), provider=provider,
+                               auth=key, retry=retry, with_timeout=self._with_timeout, product="SidePy")
+
+        detect = settings.wire_api == "auto" and find_preset(settings.preset_id).wire_api is None
+        try:
+            if detect:
+                wire, probes = await self._with_timeout(detect_wire_api(client), PROBE_TIMEOUT_S)
+            else:
+                probes = [await self._with_timeout(run_probe(client(settings.wire)), PROBE_TIMEOUT_S)]
+                wire = settings.wire if probes[0].ok else None
+        except TimeoutError:
+            probes, wire = [], None
+        finally:
+            await transport.aclose()
+        last: Probe | None = probes[-1] if probes else None
+        sent = provider_info(settings, None).model_copy(update={"wire_api": wire or settings.wire})
+        result: Message = {**outcome, "probe": probe_body(settings, sent.wire_api), "detected": detect}
+        if wire is not None and last is not None:
+            words = "Chat Completions" if wire == "chat" else "the Responses API"
+            usage = last.usage.total_tokens if last.usage is not None else None
+            said = " ".join(last.text.split())[:120]
+            message = f"Chat works: {settings.model} answered “{said}” over {words}"
+            message += f" ({usage} tokens)." if usage is not None else "."
+            if outcome["kind"] != "ok":
+                message += f" ({outcome['message']})"
+            elif not outcome.get("model_listed", True):
+                message += f" {settings.model} is not in the server's list: check the model name."
+            return {**result, "ok": True, "kind": "ok", "wire": wire, "reply": said, "usage": usage,
+                    "message": message}
+        if outcome["kind"] not in ("ok", "rate_limited"):
+            return result  # the model list's own failure (a wrong URL…) says more than the turn's
+        if last is None:
+            return {**result, "ok": False, "kind": "timeout",
+                    "message": f"The model did not answer a one-line message within {PROBE_TIMEOUT_S:.0f} s."}
+        error = last.error
+        assert error is not None
+        why = explain_failure(error, find_preset(settings.preset_id), settings.base, model=settings.model,
+                              models=outcome.get("model_ids") or (), extension_origin=self._origin,
+                              has_key=bool(key)) or str(error)
+        return {**result, "ok": False, "kind": "chat_failed", "message": f"Chat failed: {redact(why, key)}"}
 
     async def _run_chatgpt(self, settings: Settings, auth: Auth, out: Message) -> Message:
         """``GET /models`` as a turn signed in with ChatGPT asks: fresh token, a refresh on 401."""
@@ -222,6 +315,28 @@ class ConnectionTest:
         return result
 
 
+# A failed GET /models as the error a turn would meet, for the provider's sentence.
+_AS_ERRORS: dict[str, Callable[[], ModelClientError]] = {
+    "network": lambda: ConnectionFailedError("no connection"),
+    "bad_key": UnauthorizedError,
+    "forbidden": lambda: UnexpectedStatusError(403, ""),
+}
+# The provider's sentences that say more than the test's own (which knows CORS from network).
+_ADVICE_WINS = ("not_running", "origins", "needs_key")
+
+
+def _advised(outcome: Message, settings: Settings, key: str | None, extension_origin: str) -> Message:
+    """``outcome`` with the provider's sentence where it names the fix (see the module docstring)."""
+    make = _AS_ERRORS.get(outcome["kind"])
+    if make is None:
+        return outcome
+    advice = advise_failure(make(), find_preset(settings.preset_id), settings.base,
+                            extension_origin=extension_origin, has_key=bool(key))
+    if advice is None or advice.reason not in _ADVICE_WINS:
+        return outcome
+    return {**outcome, "message": advice.text}
+
+
 async def _quietly(question: Awaitable[bool | None]) -> bool | None:
     try:
         return await question
@@ -291,7 +406,7 @@ def _model_list(body: bytes, url: str, settings: Settings) -> Message:
                 "message": (f"Something answered at {url}, but not like an OpenAI-compatible API (no model "
                             "list): check the base URL.")}
     ids = [m.get("id") for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
-    out: Message = {"ok": True, "kind": "ok", "models": len(ids)}
+    out: Message = {"ok": True, "kind": "ok", "models": len(ids), "model_ids": ids[:50]}
     message = f"Connected: the key works and the server lists {len(ids)} model{'s' if len(ids) != 1 else ''}."
     if ids:
         out["model_listed"] = settings.model in ids

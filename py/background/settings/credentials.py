@@ -167,6 +167,11 @@ class Keys:
         origin = origin_of(settings.api_base)
         await self._store(key, {origin} if origin else set())
 
+    async def store(self, key: str, origins: Iterable[str]) -> None:
+        """Store a key approved for exactly ``origins`` (a saved provider's own key, back in
+        the active slot with the origins the user approved it for)."""
+        await self._store(key, origins)
+
     async def approve(self, origin: str) -> bool:
         """Add ``origin`` to the stored key's approved origins; False if no key is stored."""
         stored = await self.load()

@@ -119,20 +119,30 @@ class SettingsHandlers:
                                       f"Your ChatGPT sign-in is only sent to ChatGPT, not to {origin}.")
             outcome = await self._chatgpt_test(self._tester(allowed), settings)
         elif typed is not None:  # typed on the options page for exactly these settings
-            outcome = await self._tester({origin}).run(settings, typed)
+            outcome = await self._tester({origin}).run(settings, typed, probe=request.probe)
         else:
             stored = await self.keys.load()
+            if stored is not None and origin not in (stored.origins or ()) and settings.takes_no_key:
+                stored = None  # the key stays home; the server needs none
             if stored is not None and origin not in (stored.origins or ()):
                 return self._not_sent(
                     request, settings, "key_not_approved",
                     f"Your saved key is not approved for {origin}: save these settings and approve "
                     "sending it there, or type the key for this server to test with it.")
-            outcome = await self._tester({origin}).run(settings, stored.key if stored is not None else None)
+            outcome = await self._tester({origin}).run(settings, stored.key if stored is not None else None,
+                                                       probe=request.probe)
         if outcome["kind"] == "no_key" and self._key_unavailable is not None:
             why = await self._key_unavailable()  # say why there is no key: locked or damaged
             if why:
                 outcome["message"] = f"No key to test: {why}"
+        await self._remember_wire(settings, outcome.get("wire") if outcome.get("detected") else None)
         return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
+
+    async def _remember_wire(self, tested: Settings, wire: str | None) -> None:
+        """A wire API the test detected is kept for the saved provider it was detected on."""
+        saved = await self.settings.load()
+        if wire is not None and (tested.base_url, tested.preset_id) == (saved.base_url, saved.preset_id):
+            await self.settings.patch({"detected_wire": wire}, internal=True)
 
     @staticmethod
     def _not_sent(request: Request, settings: Settings, kind: str, message: str) -> Message:

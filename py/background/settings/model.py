@@ -7,8 +7,15 @@ anything is written, so a bad field never leaves half-saved settings. Errors com
 back per field (``{"base_url": "…"}``) in words a user can act on.
 
 Base URLs are normalised: users paste either a base (``https://api.openai.com/v1``)
-or the full endpoint (``https://host/v1/responses?api-version=…``); we keep the
-base and the query apart and show the exact ``request_url``.
+or the full endpoint (``https://host/v1/responses?api-version=…``, or
+``…/chat/completions``, which also says the server speaks Chat Completions); we keep
+the base and the query apart and show the exact ``request_url``.
+
+The provider is one of modelclient's presets (``preset``; ``provider`` follows
+from it: ``openai``, ``azure``, or ``compatible`` for every other server), spoken
+to over its wire API (:attr:`Settings.wire`): the user's choice, the preset's, or
+what Test connection detected. Other saved providers wait in ``profiles``
+(:mod:`background.settings.profiles`).
 
 The API key is not a setting: it comes from a :class:`KeySource` (the encrypted
 vault in the worker: :class:`background.vault.handlers.VaultKeySource`), with the
@@ -26,9 +33,20 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from modelclient import PRESETS, WireApi, find_preset, reasoning_efforts
 
 from ..store.storage import SCHEMA_VERSION, Records
+from .profiles import MAX_PROFILES, Profile, WireChoice, effective_wire
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -56,6 +74,22 @@ DEFAULT_INSTRUCTIONS = (
     "in Markdown. When the user shares page content, ground your answer in it."
 )
 Provider = Literal["openai", "azure", "compatible"]
+MAX_MODELS = 500  # OpenRouter lists ~350
+PRESET_IDS = frozenset(p.id for p in PRESETS)
+
+
+#: What the options page shows of each preset (what a user must bring, and how).
+PRESET_VIEWS = [
+    {"id": p.id, "label": p.label, "base_url": p.base_url, "example": p.base_url_example, "key": p.key,
+     "key_where": p.key_where, "local": p.local, "start": p.start, "wire_api": p.wire_api, "paid": p.paid,
+     "default_model": p.default_model}
+    for p in PRESETS
+]  # fmt: skip
+
+
+def provider_of(preset_id: str) -> Provider:
+    """The request shape a preset needs: OpenAI's, Azure's, or any compatible server's."""
+    return "openai" if preset_id == "openai" else "azure" if preset_id == "azure" else "compatible"
 
 
 class SettingsError(Exception):
@@ -74,7 +108,7 @@ def normalise_base_url(url: str, provider: Provider = "openai") -> tuple[str, st
     the provider's usual one (``/v1``; Azure ``/openai/v1``).
 
     Raises:
-        ValueError: not an http(s) URL, or a Chat Completions endpoint.
+        ValueError: not an http(s) URL, or the legacy Completions endpoint.
     """
     text = url.strip()
     if not text:
@@ -91,11 +125,10 @@ def normalise_base_url(url: str, provider: Provider = "openai") -> tuple[str, st
         raise ValueError("must not contain spaces")
     _check_plain_http(parts.scheme, parts)
     path = parts.path.rstrip("/")
-    if path.endswith("/chat/completions") or path.endswith("/completions"):
-        raise ValueError(
-            "this is a Chat Completions endpoint; SidePy uses the Responses API: give the base URL "
-            "(e.g. https://host/v1)"
-        )
+    if path.endswith("/chat/completions"):
+        path = path[: -len("/chat/completions")].rstrip("/")
+    elif path.endswith("/completions"):
+        raise ValueError("this is the legacy Completions endpoint: give the base URL (e.g. https://host/v1)")
     if path.endswith("/responses"):
         path = path[: -len("/responses")].rstrip("/")
     if not path:
@@ -161,8 +194,15 @@ class Settings(BaseModel):
     provider: Provider = "openai"
     base_url: str = OPENAI_BASE  # normalised; may end in "?query" (Azure's api-version)
     model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200)
-    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS), max_length=50)
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS), max_length=MAX_MODELS)
+    # The provider (modelclient's presets) and how to speak to it.
+    preset: str = ""  # "" (settings saved before presets): derived from provider and base URL
+    wire_api: WireChoice = "auto"
+    detected_wire: Literal["responses", "chat"] | None = None
+    # Other saved providers, and which one the fields above belong to.
+    profiles: list[Profile] = Field(default_factory=list, max_length=MAX_PROFILES)
+    active_profile: str = ""
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
     verbosity: Literal["low", "medium", "high"] | None = None
     instructions: str = Field(DEFAULT_INSTRUCTIONS, max_length=20_000)
@@ -176,6 +216,24 @@ class Settings(BaseModel):
     # ChatGPT sign-in (background.accounts): which credential turns use, and where tokens refresh.
     auth_mode: Literal["apikey", "chatgpt"] = "apikey"
     token_url: str = Field(TOKEN_URL, max_length=2_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_and_provider(cls, data: Any) -> Any:
+        """``provider`` follows ``preset``; a pasted ``…/chat/completions`` URL means the chat wire."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        preset = data.get("preset")
+        if isinstance(preset, str) and preset:
+            if preset not in PRESET_IDS:
+                raise ValueError(f"unknown provider preset {preset!r}")
+            data["provider"] = provider_of(preset)
+        url = data.get("base_url")
+        path = urlsplit(url.strip()).path.rstrip("/") if isinstance(url, str) else ""
+        if path.endswith("/chat/completions") and data.get("wire_api", "auto") == "auto":
+            data["wire_api"] = "chat"
+        return data
 
     @field_validator("base_url")
     @classmethod
@@ -246,9 +304,31 @@ class Settings(BaseModel):
         return CHATGPT_BASE if self.uses_chatgpt_base else self.base
 
     @property
+    def preset_id(self) -> str:
+        """The preset: the saved one, else (settings saved before presets) the provider's, with
+        any compatible server as a custom one (its wire API detected, not guessed)."""
+        if self.preset:
+            return self.preset
+        return self.provider if self.provider != "compatible" else "custom"
+
+    @property
+    def takes_no_key(self) -> bool:
+        """The provider's server takes no key (Ollama, LM Studio): a saved key not approved for
+        it is simply not sent, rather than a reason to refuse the request."""
+        return find_preset(self.preset_id).key == "none"
+
+    @property
+    def wire(self) -> WireApi:
+        """The wire API turns use (ChatGPT sign-in: always Responses)."""
+        if self.uses_chatgpt_base:
+            return "responses"
+        return effective_wire(self.preset_id, self.wire_api, self.detected_wire)
+
+    @property
     def request_url(self) -> str:
         """The exact URL each turn is POSTed to."""
-        return f"{self.api_base}/responses" + (f"?{self.query}" if self.query else "")
+        path = "chat/completions" if self.wire == "chat" else "responses"
+        return f"{self.api_base}/{path}" + (f"?{self.query}" if self.query else "")
 
     def query_params(self) -> dict[str, str] | None:
         """The query string as the client's ``query_params``."""
@@ -259,12 +339,22 @@ class Settings(BaseModel):
         models = list(self.models)
         if self.model not in models:
             models.insert(0, self.model)
+        preset = find_preset(self.preset_id)
         return {
             "provider": self.provider,
+            "preset": preset.id,
+            "presets": PRESET_VIEWS,
+            "wire_api": self.wire_api,
+            "wire": self.wire,
+            "detected_wire": self.detected_wire,
+            "profiles": [p.view() for p in self.profiles],
+            "active_profile": self.active_profile,
             "base_url": self.base_url,
             "request_url": self.request_url,
             "model": self.model,
             "models": models,
+            # The reasoning efforts each listed model takes: the pickers offer only these.
+            "efforts": {m: list(reasoning_efforts(m)) for m in models},
             "reasoning_effort": self.reasoning_effort,
             "reasoning_summary": self.reasoning_summary,
             "verbosity": self.verbosity,
@@ -283,7 +373,11 @@ class Settings(BaseModel):
 
 
 _PATCHABLE = frozenset(Settings.model_fields) - {"schema_"}
-_READ_ONLY = frozenset({"request_url", "key", "auth"})  # in the view; sent back by a form, ignored
+# In the view; sent back by a form, ignored.
+_READ_ONLY = frozenset({"request_url", "key", "auth", "presets", "wire", "efforts"})
+# Changed only by the worker itself (profiles: background.settings.providers; detected_wire:
+# Test connection), never by a form's patch: ignored there too.
+_INTERNAL = frozenset({"profiles", "active_profile", "detected_wire"})
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -316,8 +410,12 @@ class SettingsStore:
             self._cached = stored or Settings()
         return self._cached
 
-    async def preview(self, patch: dict[str, Any]) -> Settings:
+    async def preview(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:
         """The settings ``patch`` would give, validated but not saved (a form's live view).
+
+        ``internal``: the worker's own patch, which may set the profiles and the
+        detected wire API; a form's cannot. A form's new preset or base URL forgets
+        the detected wire API (it was another server's).
 
         Raises:
             SettingsError: per-field messages; nothing changes.
@@ -325,8 +423,13 @@ class SettingsStore:
         unknown = sorted(set(patch) - _PATCHABLE - _READ_ONLY)
         if unknown:
             raise SettingsError({name: "not a setting" for name in unknown})
-        current = (await self.load()).model_dump(by_alias=True)
-        merged = {**current, **{k: v for k, v in patch.items() if k in _PATCHABLE}}
+        loaded = await self.load()
+        current = loaded.model_dump(by_alias=True)
+        allowed = _PATCHABLE if internal else _PATCHABLE - _INTERNAL
+        merged = {**current, **{k: v for k, v in patch.items() if k in allowed}}
+        moved = any(k in patch and patch[k] != current.get(k) for k in ("preset", "base_url", "provider"))
+        if not internal and moved:
+            merged["detected_wire"] = None
         if patch.get("provider") == "openai" and "base_url" not in patch:
             merged["base_url"] = OPENAI_BASE  # back to the preset
         try:
@@ -334,9 +437,9 @@ class SettingsStore:
         except ValidationError as exc:
             raise SettingsError(_field_errors(exc)) from None
 
-    async def patch(self, patch: dict[str, Any]) -> Settings:
+    async def patch(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:
         """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""
-        settings = await self.preview(patch)
+        settings = await self.preview(patch, internal=internal)
         await self.records.write({SETTINGS_KEY: settings})
         self._cached = settings
         return settings

@@ -21,6 +21,7 @@ __all__ = ["CHANGES", "SettingsPush"]
 
 CHANGES = frozenset({
     "settings.set", "settings.approve", "key.set", "key.clear",
+    "profile.select", "profile.save", "profile.delete", "models.list",
     "vault.set", "vault.wipe", "vault.lock", "vault.unlock", "vault.passphrase",
     "auth.import", "auth.clear",  # ChatGPT sign-in (background.accounts)
 })

@@ -26,6 +26,7 @@ from ..attachments.model import AttachmentRef
 from .storage import SCHEMA_VERSION, text_bytes
 
 __all__ = [
+    "Advice",
     "ConversationIndex",
     "ErrorInfo",
     "IndexEntry",
@@ -77,13 +78,22 @@ class Usage(_Record):
         return TokenUsage(**self.model_dump())
 
 
+class Advice(_Record):
+    """What to do about a failed turn, in the provider's words (``modelclient.advise_failure``)."""
+
+    reason: str  # modelclient.FailureReason: not_running, origins, unknown_model ...
+    text: str
+
+
 class ErrorInfo(_Record):
-    """``{kind, message, retryable, fields}``: a ``modelclient`` error's ``to_json()`` or an app error."""
+    """``{kind, message, retryable, fields, advice?}``: a ``modelclient`` error's ``to_json()`` or an
+    app error; ``advice`` when the provider's failure has a sentence that says how to fix it."""
 
     kind: str
     message: str
     retryable: bool = False
     fields: dict[str, Any] = Field(default_factory=dict)
+    advice: Advice | None = None
 
 
 class PageContext(_Record):
@@ -269,7 +279,7 @@ def message_view(
     if message.stopped:
         view["stopped"] = True
     if message.error is not None:
-        view["error"] = message.error.model_dump()
+        view["error"] = message.error.model_dump(exclude_none=True)
     if message.usage is not None:
         view["usage"] = message.usage.model_dump()
     if message.searches:

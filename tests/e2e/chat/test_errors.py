@@ -5,8 +5,10 @@ One browser for the module, pointed at the mock Responses server:
 
 * a wrong key (the server's 401): "did not accept your API key" with ``open-settings``;
   storing the right key clears the banner, and "Regenerate" then answers;
-* an unknown model (404 ``model_not_found``): names the model, offers "Choose another
-  model"; picking another one in ``model-picker`` clears it;
+* an unknown model (404 ``model_not_found``): names the model and the models the server
+  lists, offers "Choose another model"; picking another one in ``model-picker`` clears it;
+* a local server that is not running (Ollama's preset, a refused connection): names it and how to
+  start it, "Try again"; pointing the settings elsewhere clears it;
 * a persistent 500: one banner at the end ("HTTP 500 … did not recover") with "Try
   again", never a flapping "Reconnecting" banner;
 * a stream cut mid-answer (no stream retries): the partial answer is kept and marked
@@ -21,6 +23,7 @@ Each checks that no JSON reaches the visible text, and that Details holds it.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 
@@ -29,11 +32,13 @@ from playwright.sync_api import expect
 
 from mockapi import Cut, MockServerThread, Script, Sleep, Turn, http_error, stall_reply, text_reply
 from tests.e2e.chatkit import MODEL, TIMEOUT_MS, ChatBrowser, Panel, set_settings
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-e2e-errors-0123456789"
 WRONG_KEY = "sk-e2e-wrong-9999999999"
+SHOTS = REPO / "build" / "screenshots"  # looked at when a sentence changes
 
 
 @pytest.fixture
@@ -101,19 +106,47 @@ def test_an_unknown_model_offers_another(
     server.enqueue(http_error("model_not_found", model=MODEL).with_options(times=None))
     panel.send("Which model are you?")
     banner = panel.banner
-    expect(banner).to_contain_text(
-        f"The model “{MODEL}” is not available on this server.", timeout=TIMEOUT_MS
-    )
+    # The worker asked the server which models it has (GET /models): the sentence names them.
+    expect(banner).to_contain_text(f"has no model “{MODEL}”. It has: gpt-4o-mini,", timeout=TIMEOUT_MS)
     expect(banner.get_by_role("button", name="Choose another model")).to_be_visible()
     no_raw_text(panel)
     assert "model_not_found" in details(panel)
     server.reset()
-    panel.get("model-picker").select_option("mock-model-mini")
+    # "Choose another model" opens the picker on the models the server lists now.
+    banner.get_by_role("button", name="Choose another model").click()
+    picker = panel.get("model-picker")
+    expect(picker.locator("option")).to_contain_text(["gpt-4o-mini", "gpt-4o", "gpt-5"], timeout=TIMEOUT_MS)
+    picker.select_option("gpt-4o-mini")
     expect(banner).to_be_hidden(timeout=TIMEOUT_MS)  # another model: the cause is gone
     server.enqueue(text_reply("I am the mini one."))
     panel.get("regenerate").click()
     panel.reply("I am the mini one.")
-    assert server.requests_to("responses")[-1].json["model"] == "mock-model-mini"  # type: ignore[index]
+    assert server.requests_to("responses")[-1].json["model"] == "gpt-4o-mini"  # type: ignore[index]
+
+
+def test_a_local_server_that_is_not_running_is_named_with_how_to_start_it(
+    browser: ChatBrowser, server: MockServerThread, panel: Panel
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    before = len(server.requests_to("responses"))
+    set_settings(browser.ext, preset="ollama", base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        panel.send("Anyone home?")
+        banner = panel.banner
+        expect(banner).to_contain_text(f"Ollama is not running at http://127.0.0.1:{port}: start Ollama",
+                                       timeout=TIMEOUT_MS)
+        expect(banner).to_contain_text("then try again.")
+        expect(banner.get_by_role("button", name="Try again")).to_be_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        panel.page.screenshot(path=str(SHOTS / "error-local-server-not-running.png"))
+        no_raw_text(panel)
+        assert "connection_failed" in details(panel)
+    finally:
+        set_settings(browser.ext, provider="compatible", preset="custom", base_url=server.base_url)
+    expect(panel.banner).to_be_hidden(timeout=TIMEOUT_MS)  # another server: its cause is gone
+    assert len(server.requests_to("responses")) == before  # nothing went to the server that is running
 
 
 def test_a_persistent_server_error_ends_in_one_banner(server: MockServerThread, panel: Panel) -> None:

@@ -87,7 +87,8 @@ def test_a_compatible_server_without_a_key_is_tested_without_one() -> None:
     settings = Settings(provider="compatible", base_url="http://127.0.0.1:8080/v1")
     outcome, [request] = run((401, {}, b""), settings=settings, key=None)
     assert "Authorization" not in request.headers
-    assert outcome["kind"] == "bad_key" and outcome["message"] == "The server needs an API key (HTTP 401)."
+    assert outcome["kind"] == "bad_key"
+    assert outcome["message"] == "The server at http://127.0.0.1:8080 needs an API key: add it in Settings."
 
 
 def test_no_key_for_a_preset_that_needs_one_sends_nothing() -> None:
@@ -136,6 +137,28 @@ def test_a_failed_fetch_with_nothing_answering_is_the_network() -> None:
     outcome, _ = run(ConnectionFailedError("Failed to fetch"), probe=Probe(granted=True, reachable=False))
     assert outcome["kind"] == "network" and outcome["access"] is True and "detail" not in outcome
     assert outcome["message"].startswith("Could not connect to api.openai.com: the connection was refused")
+
+
+OLLAMA = Settings(preset="ollama", base_url="http://localhost:11434/v1")
+
+
+def test_a_local_server_that_is_not_running_is_named_with_how_to_start_it() -> None:
+    outcome, _ = run(ConnectionFailedError("Failed to fetch"), settings=OLLAMA, key=None,
+                     probe=Probe(granted=True, reachable=False))
+    assert outcome["kind"] == "network"
+    assert outcome["message"] == (
+        "Ollama is not running at http://localhost:11434: start Ollama (the app, or `ollama serve` in a "
+        "terminal), then try again."
+    )
+
+
+def test_ollama_refusing_the_extensions_origin_says_to_set_ollama_origins() -> None:
+    transport = MockTransport(lambda r: (403, {}, b""))
+    tester = ConnectionTest(lambda: transport, None, with_timeout=lambda aw, _s: aw,
+                            extension_origin="chrome-extension://abcdefgh")
+    outcome = run_sync(tester.run(OLLAMA, None))
+    assert outcome["kind"] == "forbidden"
+    assert "set OLLAMA_ORIGINS=chrome-extension://abcdefgh in Ollama's environment" in outcome["message"]
 
 
 def test_without_a_probe_the_transports_words_are_kept() -> None:
@@ -234,8 +257,14 @@ def test_settings_preview_shows_the_request_url_and_saves_nothing() -> None:
     assert view["base_url"] == "https://res.openai.azure.com/openai/v1?api-version=p"
     assert view["request_url"] == "https://res.openai.azure.com/openai/v1/responses?api-version=p"
     assert "settings" not in h.store.data
-    bad = h.ask({"type": "settings.preview", "id": 2, "patch": {"base_url": "https://h/v1/chat/completions"}})
-    assert bad["code"] == "invalid_settings" and "Chat Completions" in bad["fields"]["base_url"]
+    # A Chat Completions endpoint URL says the server speaks Chat Completions.
+    chat = h.ask({"type": "settings.preview", "id": 2,
+                  "patch": {"provider": "compatible", "base_url": "https://h/v1/chat/completions"}})
+    view = chat["settings"]
+    assert (view["base_url"], view["wire_api"], view["wire"]) == ("https://h/v1", "chat", "chat")
+    assert view["request_url"] == "https://h/v1/chat/completions"
+    bad = h.ask({"type": "settings.preview", "id": 3, "patch": {"base_url": "https://h/v1/completions"}})
+    assert bad["code"] == "invalid_settings" and "legacy Completions" in bad["fields"]["base_url"]
 
 
 @pytest.mark.parametrize(

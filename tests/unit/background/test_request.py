@@ -53,7 +53,16 @@ def test_reasoning_items_go_back_only_to_models_that_reason() -> None:
 
 def test_model_settings_ignore_an_effort_this_client_does_not_know() -> None:
     assert model_settings(conversation("gpt-5", "high"), Settings()).reasoning_effort == "high"
+    assert model_settings(conversation("gpt-5", "extreme"), Settings()).reasoning_effort is None
+
+
+def test_an_effort_goes_only_to_a_model_that_takes_it() -> None:
+    assert model_settings(conversation("gpt-5.2", "xhigh"), Settings()).reasoning_effort == "xhigh"
+    assert model_settings(conversation("gpt-5.1", "none"), Settings()).reasoning_effort == "none"
     assert model_settings(conversation("gpt-5", "xhigh"), Settings()).reasoning_effort is None
+    assert model_settings(conversation("gpt-5.1", "minimal"), Settings()).reasoning_effort is None
+    assert model_settings(conversation("gpt-4o", "high"), Settings()).reasoning_effort is None
+    assert model_settings(conversation("qwen3:8b", "high"), Settings()).reasoning_effort is None
 
 
 def test_azure_gets_its_query_and_the_api_key_header() -> None:

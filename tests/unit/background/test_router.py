@@ -39,11 +39,14 @@ SECRET = "sk-payload-0123456789abcdefSECRET"
 PANEL = {"ping", "hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.version",
          "chat.cancel_queued", "queue.config", "conv.list", "conv.open", "conv.new", "conv.rename",
          "conv.delete", "conv.pin", "conv.export", "conv.settings", "page.context", "settings.get",
+         # switching among the providers the user saved, refreshing the active one's models
+         "profile.select", "models.list",
          # attachments: files the user gives the panel (a screenshot only from a click: below)
          "attach.add", "attach.remove", "attach.get"}
 OPTIONS = {"ping", "settings.get", "settings.set", "settings.preview", "settings.test", "settings.approve",
            "key.set", "key.clear", "conv.import", "vault.status", "vault.set", "vault.reveal", "vault.wipe",
-           "vault.lock", "vault.unlock", "vault.passphrase", "auth.import", "auth.clear", "auth.status"}
+           "vault.lock", "vault.unlock", "vault.passphrase", "auth.import", "auth.clear", "auth.status",
+           "profile.select", "models.list", "profile.save", "profile.delete"}
 DIAG = {t for t in TYPES if t.startswith("diag.")}
 EXPECTED: dict[tuple[str, bool], set[str]] = {}
 for dev_build in (False, True):

@@ -53,7 +53,7 @@ def test_base_urls_are_normalised(given: str, provider: Any, base: str, query: s
     ("given", "provider", "says"),
     [
         ("ftp://example.com/v1", "openai", "http:// or https://"),
-        ("https://api.openai.com/v1/chat/completions", "openai", "Chat Completions"),
+        ("https://api.openai.com/v1/completions", "openai", "legacy Completions"),
         ("", "compatible", "enter the server's URL"),
         ("https://exa mple.com/v1", "compatible", "spaces"),
         ("https://", "openai", "http:// or https://"),

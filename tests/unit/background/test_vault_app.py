@@ -99,3 +99,28 @@ def test_diag_chat_without_a_key_uses_the_stored_one() -> None:
     app, _, _ = make(dev=True)
     ask(app, type="vault.set", secret=KEY)
     assert run_sync(app.diagnostics._stored_key()) == KEY
+
+
+def test_providers_are_not_switched_while_the_vault_is_locked() -> None:
+    """A locked vault reads as "no key": switching then would park "no key" as the provider's key
+    and lose it. The switch is refused, saying why, and both keys are there after unlocking."""
+    app, host, _ = make()
+    ask(app, type="key.set", key=KEY)
+    first = ask(app, type="profile.save", name="OpenAI")["settings"]["active_profile"]
+    second = ask(app, type="profile.save", name="Another", new=True)["settings"]["active_profile"]
+    ask(app, type="key.set", key="sk-another-0123456789abcdABCD")
+    ask(app, type="vault.passphrase", passphrase=PASS)
+    ask(app, type="vault.lock")
+
+    refused = ask_port(app, host, type="profile.select", profile_id=first)
+    assert refused["code"] == "key_unavailable"
+    assert refused["message"].startswith("Providers cannot be switched now: ")
+    refused = ask(app, type="profile.save", name="Third", new=True)  # nor a new one started
+    assert refused["code"] == "key_unavailable"
+    assert ask(app, type="settings.get")["settings"]["active_profile"] == second  # nothing moved
+
+    ask(app, type="vault.unlock", passphrase=PASS)
+    back = ask_port(app, host, type="profile.select", profile_id=first)
+    assert back["settings"]["key"]["masked"] == "sk-…WXYZ"  # the first provider's own key came back
+    there = ask_port(app, host, type="profile.select", profile_id=second)
+    assert there["settings"]["key"]["masked"] == "sk-…ABCD"

@@ -17,7 +17,14 @@ from modelclient._errors import (
     UnexpectedStatusError,
 )
 from modelclient._models import NotAModelListError, list_models, parse_model_list
-from modelclient._presets import PRESETS, explain_failure, find_preset, guess_preset, reasoning_efforts
+from modelclient._presets import (
+    PRESETS,
+    advise_failure,
+    explain_failure,
+    find_preset,
+    guess_preset,
+    reasoning_efforts,
+)
 from modelclient._provider import ModelProviderInfo, ModelSettings, WireApi
 from modelclient._retry import RetryPolicy
 from modelclient._transport import HttpRequest, MockTransport
@@ -276,6 +283,24 @@ def test_explain(error: Any, preset: Any, kw: dict[str, Any], expected: str) -> 
     assert text is not None and expected in text
 
 
+@pytest.mark.parametrize(
+    ("error", "preset", "kw", "reason"),
+    [
+        (ConnectionFailedError("refused"), OLLAMA, {}, "not_running"),
+        (ConnectionFailedError("dns"), find_preset("groq"), {}, "unreachable"),
+        (UnauthorizedError(""), find_preset("groq"), {"has_key": False}, "needs_key"),
+        (UnauthorizedError(""), find_preset("groq"), {}, "bad_key"),
+        (UnexpectedStatusError(403, ""), OLLAMA, {}, "origins"),
+        (InvalidRequestError("Model Not Exist"), find_preset("deepseek"), {"model": "x"}, "unknown_model"),
+        (UnexpectedStatusError(404, "404 page not found"), OLLAMA, {}, "wrong_url"),
+    ],
+)  # fmt: skip
+def test_advice_says_what_it_is_about(error: Any, preset: Any, kw: dict[str, Any], reason: str) -> None:
+    advice = advise_failure(error, preset, LOCAL, **kw)
+    assert advice is not None and advice.reason == reason
+    assert advice.text == explain_failure(error, preset, LOCAL, **kw)
+
+
 def test_explain_has_nothing_better_for_other_errors() -> None:
     assert explain_failure(RetryLimitError(429), find_preset("openai"), "https://api.openai.com/v1") is None
     assert explain_failure(UnexpectedStatusError(404, "x"), find_preset("custom"), "http://h/v1") is None
@@ -285,6 +310,11 @@ def test_explain_has_nothing_better_for_other_errors() -> None:
     ("model", "efforts"),
     [
         ("gpt-5-mini", ("minimal", "low", "medium", "high")),
+        ("gpt-5.1", ("none", "low", "medium", "high")),
+        ("openai/gpt-5.2", ("none", "low", "medium", "high", "xhigh")),
+        ("gpt-5.1-codex", ("low", "medium", "high")),
+        ("gpt-5.1-codex-max", ("low", "medium", "high", "xhigh")),
+        ("gpt-5.2-codex", ("low", "medium", "high", "xhigh")),
         ("o4-mini", ("low", "medium", "high")),
         ("openai/o3", ("low", "medium", "high")),
         ("gpt-oss:20b", ("low", "medium", "high")),

@@ -138,3 +138,45 @@ def test_refused_requests() -> None:
     assert n["text"] == "A reply is still being written in this conversation." and n["action"] is None
     n = errors.explain_request({"code": "bad_request", "message": "chat.send: 'text' is required"})
     assert n["text"] == errors.BUG_TEXT and n["detail"]["message"] == "chat.send: 'text' is required"
+
+
+NOT_RUNNING = ("Ollama is not running at http://localhost:11434: start Ollama (the app, or `ollama serve` "
+               "in a terminal), then try again.")
+
+
+def advised(kind, reason, text, **fields):
+    e = err(kind, **fields)
+    e["advice"] = {"reason": reason, "text": text}
+    return e
+
+
+def test_a_providers_advice_is_the_sentence_and_its_reason_the_action() -> None:
+    n = errors.explain(advised("connection_failed", "not_running", NOT_RUNNING))
+    assert (n["text"], n["action"], n["cause"]) == (NOT_RUNNING, errors.RETRY, "server")
+    origins = "Ollama refused the request from the extension (HTTP 403). Set OLLAMA_ORIGINS=x"
+    n = errors.explain(advised("unexpected_status", "origins", origins, status=403))
+    assert n["text"] == origins and n["action"] == errors.RETRY and n["detail"]["status"] == 403
+    listed = "Ollama has no model “llama3”. It has: qwen3:8b, llama3.2:latest. Pick one in the model list."
+    n = errors.explain(advised("unexpected_status", "unknown_model", listed, status=404), "llama3")
+    assert (n["text"], n["action"], n["cause"]) == (listed, errors.MODEL, "model")
+    n = errors.explain(advised("unauthorized", "needs_key", "Groq needs an API key: add it in Settings."))
+    assert (n["action"], n["cause"]) == (errors.SETTINGS, "key")
+    n = errors.explain(advised("unexpected_status", "wrong_url", "Nothing answers at …", status=404))
+    assert (n["action"], n["cause"]) == (errors.SETTINGS, "server")
+
+
+def test_advice_without_a_known_reason_or_text_falls_back_to_the_kind() -> None:
+    n = errors.explain(advised("connection_failed", "something_new", "Words we do not know how to act on."))
+    assert n["text"].startswith("SidePy could not reach the server")
+    refused = advised("unauthorized", "bad_key", "The server at http://h refused the API key (HTTP 401).")
+    n = errors.explain(refused)  # a wrong key reads the same whoever's it was
+    assert n["text"].startswith("The server did not accept your API key") and n["action"] == errors.SETTINGS
+    n = errors.explain(advised("connection_failed", "not_running", ""))
+    assert n["text"].startswith("SidePy could not reach the server")
+
+
+def test_a_locked_vault_refusing_a_switch_offers_the_settings() -> None:
+    n = errors.explain_request({"type": "error", "code": "key_unavailable",
+                                "message": "Providers cannot be switched now: your keys are locked."})
+    assert n["text"] == "Providers cannot be switched now: your keys are locked."
+    assert n["action"] == errors.SETTINGS

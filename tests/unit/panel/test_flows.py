@@ -289,7 +289,7 @@ def test_connect_returns_queued_requests_in_order() -> None:
     state.convs.search("x")
     state.composer.export("download")  # no conversation: nothing to export
     out = connect(state)
-    assert [m["type"] for m in out] == ["conv.list"]
+    assert [m["type"] for m in out] == ["conv.list", "models.list"]  # then the picker's refresh
 
 
 def test_pinned_conversations_come_first() -> None:

@@ -99,6 +99,15 @@ def test_a_saved_key_not_approved_for_the_new_server_asks_the_user_in_one_click(
     assert "https://b.example" in s.link.status
 
 
+def test_a_server_that_takes_no_key_never_asks_to_approve_one() -> None:
+    presets = [{"id": "ollama", "key": "none"}, {"id": "llamacpp", "key": "optional"}]
+    local = {"set": True, "masked": "sk-…WXYZ", "origin": "http://localhost:11434", "approved": False}
+    s = ready(preset="ollama", presets=presets, key=local)
+    assert s.vault.unapproved_origin is None  # the worker sends Ollama no key at all
+    s.receive({"type": "settings", "settings": view(preset="llamacpp", presets=presets, key=local)})
+    assert s.vault.unapproved_origin == "http://localhost:11434"  # it may take one: the user decides
+
+
 def test_chatgpt_sign_in_never_asks_to_approve_a_key() -> None:
     s = ready(auth_mode="chatgpt",
               key={"set": True, "masked": "sk-…WXYZ", "origin": "https://chatgpt.com", "approved": False})
