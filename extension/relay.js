@@ -20,11 +20,14 @@
 //   "ui.dirty 1|0"             unsaved changes: closing or leaving the page asks first
 //   "ui.permissions [pattern]" chrome.permissions.request, answered with permission.result
 //   "ui.permissions.remove [pattern]" chrome.permissions.remove, answered the same way
+//   "ui.screenshot request"    a screenshot of the tab: forwarded as it is only while the
+//                              user's activation is live, else as "ui.nogesture request"
 
 const HEARTBEAT_MS = 20000;
 const RECONNECT_MS = 250;
 const PERMISSIONS = "ui.permissions ";
 const REMOVE = "ui.permissions.remove ";
+const SCREENSHOT = "ui.screenshot ";
 const ALL_URLS = "<all_urls>";
 const PATTERN = /^https?:\/\/[^/*\s]+\/\*$/; // one origin, every path: "https://host/*"
 const SECTION = /^[a-z]+(=[a-z]+)?$/; // "provider=compatible", "welcome"
@@ -104,7 +107,7 @@ function requestPermissions(text) {
   const answer = (fields) => deliverToUi(JSON.stringify({ type: "permission.result", origins, ...fields }));
   const allowed = (o) => typeof o === "string" && (PATTERN.test(o) || (o === ALL_URLS && origins.length === 1));
   if (!Array.isArray(origins) || !origins.length || !origins.every(allowed)) {
-    answer({ granted: false, error: "not a list of http(s)://host/* patterns" });
+    answer({ granted: false, error: "not a list of http(s)://host/* patterns, nor <all_urls> alone" });
     return;
   }
   if (remove) {
@@ -161,9 +164,22 @@ window.addEventListener("message", (event) => {
     if (mayRequest) requestPermissions(event.data);
     return; // never forwarded: the worker has no use for it
   }
-  if (port) port.postMessage(event.data);
-  else toWorker.push(event.data);
+  if (event.data.startsWith(SCREENSHOT)) {
+    // The worker takes a screenshot of the user's tab only in this form, which no
+    // other branch forwards as it came: the click (or key) in the sandboxed frame
+    // activates this ancestor page too, a script there on its own does not. Without
+    // it the worker hears "ui.nogesture …" and refuses in a sentence (background/router.py).
+    const live = navigator.userActivation?.isActive === true;
+    toPort(live ? event.data : "ui.nogesture " + event.data.slice(SCREENSHOT.length));
+    return;
+  }
+  toPort(event.data);
 });
+
+function toPort(text) {
+  if (port) port.postMessage(text);
+  else toWorker.push(text);
+}
 
 setInterval(() => port?.postMessage('{"type": "heartbeat"}'), HEARTBEAT_MS);
 connect();

@@ -25,7 +25,7 @@ from .errors import ProtocolError
 from .page.selection import Selections
 from .ports import Ports
 from .protocol import PROTOCOL_VERSION, error_reply
-from .router import Router, parse_message
+from .router import Router, parse_message, unwrap
 from .store.storage import StorageProblem
 
 __all__ = ["PROTOCOL_VERSION", "App", "Message"]
@@ -117,13 +117,16 @@ class App:
 
     async def dispatch(self, text: str, sender: str, port_id: int | None = None) -> Message | None:
         msg_id: object = None
+        gesture = False
+        if port_id is not None:  # only a port carries the relay's gesture form (router.unwrap)
+            text, gesture = unwrap(text)
         try:
             msg = parse_message(text)
             msg_id = msg.get("id")
             kind = msg["type"]
             if kind == "heartbeat" and port_id is not None:
                 return None  # its arrival alone kept the worker awake
-            result = await self.router.handle(sender, msg)
+            result = await self.router.handle(sender, msg, gesture=gesture)
             for hook in self._after_request:
                 hook(kind, result, port_id)
             return result

@@ -203,8 +203,12 @@ def compose(
     handlers: dict[str, Handler] = {"ping": ping_handler(host.boot_info)}
     conversation_handlers = ConversationHandlers(conversations, chat, clock_ms=clock_ms, show=show,
                                                  attachments=attachments)
+    async def known(conversation_id: str) -> bool:
+        return conversations.is_draft(conversation_id) or any(
+            e.id == conversation_id for e in await conversations.entries())
+
     for group in (session, chat, conversation_handlers, PageHandlers(pages), settings_handlers,
-                  provider_handlers, AttachmentHandlers(attachments, capture)):
+                  provider_handlers, AttachmentHandlers(attachments, capture, known)):
         handlers.update({kind: typed(handler) for kind, handler in group.handlers().items()})
     handlers.update(AccountHandlers(accounts, settings, key_set=key_set).handlers())
     handlers.update(vault_handlers.handlers() if vault_handlers is not None else _no_vault())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from .attachments.model import LIMITS
+from .attachments.model import DRAFT, LIMITS
 from .errors import ProtocolError
 from .store.records import PageContext
 
@@ -75,7 +76,13 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_CHARS = 100_000
 MAX_IMPORT_CHARS = 50_000_000
 
-ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+def _not_reserved(conversation_id: str) -> str:
+    if conversation_id == DRAFT:  # where a new chat's attachments wait (background.attachments)
+        raise ValueError(f"'{DRAFT}' is reserved")
+    return conversation_id
+
+
+ConversationId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$"), AfterValidator(_not_reserved)]
 MessageId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 AttachmentId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 #: The base64 of the largest file ``attach.add`` takes (an image, see background.attachments.model).

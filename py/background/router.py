@@ -35,12 +35,17 @@ from .untrusted import UntrustedInput, decode_message
 __all__ = [
     "CAPABILITIES",
     "DEV_CAPABILITIES",
+    "GESTURE",
+    "GESTURE_GRANTS",
+    "GESTURE_REQUIRED",
     "GRANTS",
+    "NO_GESTURE",
     "SENDER_KINDS",
     "Handler",
     "Router",
     "capability_of",
     "typed",
+    "unwrap",
 ]
 
 Message = dict[str, Any]
@@ -66,7 +71,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "vault": frozenset({"vault.status", "vault.set", "vault.reveal", "vault.wipe", "vault.lock",
                         "vault.unlock", "vault.passphrase"}),
     "accounts": frozenset({"auth.import", "auth.clear", "auth.status"}),
-    "attachments": frozenset({"attach.add", "attach.screenshot", "attach.remove", "attach.get"}),
+    "attachments": frozenset({"attach.add", "attach.remove", "attach.get"}),
+    "screenshot": frozenset({"attach.screenshot"}),
 }
 
 #: The developer build's test hooks (background.dev): present only there.
@@ -78,10 +84,11 @@ DEV_CAPABILITIES: dict[str, frozenset[str]] = {
 #: Sender kind -> the capabilities it holds.
 GRANTS: dict[str, frozenset[str]] = {
     # Chats, manages conversations, reads the page and the settings, attaches files and
-    # screenshots of the active tab (the user's click; Chrome's activeTab grant decides
-    # which tab); no vault, no accounts. It never sets an endpoint or a credential: it may
-    # only switch among the providers the user saved (each sent its own key, to the origins
-    # approved for that key) and refresh the active one's model list ("providers").
+    # screenshots of the active tab (only from the user's click: GESTURE_GRANTS; Chrome's
+    # activeTab grant decides which tab); no vault, no accounts. It never sets an endpoint or
+    # a credential: it may only switch among the providers the user saved (each sent its own
+    # key, to the origins approved for that key) and refresh the active one's model list
+    # ("providers").
     "panel": frozenset({"ping", "chat", "conversations", "page", "settings.read", "providers",
                         "attachments"}),
     # The user's own settings page: endpoints, credentials, the vault, accounts, imports.
@@ -94,6 +101,33 @@ GRANTS: dict[str, frozenset[str]] = {
     "dev": frozenset(CAPABILITIES) | frozenset(DEV_CAPABILITIES),
     "unknown": frozenset(),
 }
+
+
+#: Sender kind -> the capabilities it holds only for a request the relay forwarded while
+#: the user's activation was live (their click or key press in the page): a screenshot
+#: of the tab they look at. A script in the panel's frame cannot make one on its own.
+GESTURE_GRANTS: dict[str, frozenset[str]] = {
+    "panel": frozenset({"screenshot"}),
+}
+
+#: The relay's forms of the UI's ``ui.screenshot <request>`` word (extension/relay.js):
+#: the request follows the prefix. Only the relay writes them: it never forwards a
+#: string starting with ``ui.screenshot `` as it came, so a port message that starts
+#: with :data:`GESTURE` was made during the user's activation.
+GESTURE = "ui.screenshot "
+NO_GESTURE = "ui.nogesture "
+
+GESTURE_REQUIRED = ("A screenshot is taken only when you click the screenshot button in the composer; "
+                    "click it to take one.")
+
+
+def unwrap(text: str) -> tuple[str, bool]:
+    """A port message without the relay's gesture form: ``(request text, made in a gesture)``."""
+    if text.startswith(GESTURE):
+        return text[len(GESTURE):], True
+    if text.startswith(NO_GESTURE):
+        return text[len(NO_GESTURE):], False
+    return text, False
 
 
 def capability_of(kind: str) -> str | None:
@@ -135,33 +169,44 @@ class Router:
         self._handlers = dict(handlers)
         self._capability = {kind: name for name, types in groups.items() for kind in types}
         self._grants = {kind: caps for kind, caps in GRANTS.items() if dev or kind != "dev"}
+        self._gesture_grants = dict(GESTURE_GRANTS)
         self._log = log or (lambda line: print(line, file=sys.stderr))
 
-    def allows(self, sender: str, kind: str) -> bool:
-        """Whether a ``sender`` kind may send requests of type ``kind``."""
+    def allows(self, sender: str, kind: str, *, gesture: bool = False) -> bool:
+        """Whether a ``sender`` kind may send requests of type ``kind`` (``gesture``: the
+        relay forwarded it during the user's activation, see :data:`GESTURE_GRANTS`)."""
         capability = self._capability.get(kind)
-        return capability is not None and capability in self._grants.get(sender, frozenset())
+        if capability is None:
+            return False
+        held = self._grants.get(sender, frozenset())
+        if gesture:
+            held = held | self._gesture_grants.get(sender, frozenset())
+        return capability in held
 
-    def check(self, sender: str, kind: str) -> None:
-        """Raise unless ``sender`` may send ``kind``: ``forbidden`` (logged, without the
-        payload), or ``unknown_type`` for a sender that holds capabilities."""
-        if self.allows(sender, kind):
+    def check(self, sender: str, kind: str, *, gesture: bool = False) -> None:
+        """Raise unless ``sender`` may send ``kind``: ``gesture_required`` (a screenshot
+        asked for without the user's click), ``forbidden`` (logged, without the payload),
+        or ``unknown_type`` for a sender that holds capabilities."""
+        if self.allows(sender, kind, gesture=gesture):
             return
         shown = kind[:64] if kind[:64].isprintable() else kind[:64].encode("unicode_escape").decode()
         if kind not in self._capability and self._grants.get(sender):
             raise ProtocolError("unknown_type", f"unknown message type {shown!r}")
         who = sender if sender in SENDER_KINDS else "unknown"
+        if self.allows(sender, kind, gesture=True):
+            self._log(f"background: refused: {shown!r} from a {who} sender without the user's click")
+            raise ProtocolError("gesture_required", GESTURE_REQUIRED)
         self._log(f"background: forbidden: {shown!r} from a {who} sender")
         raise ProtocolError("forbidden", f"{shown} is not accepted from this page")
 
-    async def handle(self, sender: str, msg: Message) -> Message | None:
+    async def handle(self, sender: str, msg: Message, *, gesture: bool = False) -> Message | None:
         """Check and handle one decoded message (see :func:`parse_message`).
 
         Raises:
-            ProtocolError: forbidden, unknown, or the handler's own refusal.
+            ProtocolError: forbidden, gesture_required, unknown, or the handler's own refusal.
         """
         kind: str = msg["type"]
-        self.check(sender, kind)
+        self.check(sender, kind, gesture=gesture)
         return await self._handlers[kind](msg)
 
 

@@ -1,10 +1,14 @@
-"""The image budget through a real encoder: Pillow's PNG and JPEG (CPython).
+"""The image budget's plan through a real encoder: Pillow's PNG and JPEG (CPython).
 
-The worker renders with Chromium's canvas (tests/e2e covers that path); here the
-same plan (background.attachments.imaging) drives Pillow on images that stress
-each branch: a screenshot that fits as PNG, noise no PNG can hold, a phone photo
-turned by its EXIF orientation, a transparent logo, an animated GIF, a small
-JPEG kept as it is. Every result is decoded again and checked against the budget.
+The worker renders with Chromium's canvas (extension/bridges/images.js; the e2e
+suite pastes a turned photo, a transparent logo and an animated GIF into the panel
+and reads what the model receives). Here the same plan (background.attachments.imaging)
+drives :class:`PillowRenderer`, a stand-in that behaves like the canvas bridge, on
+images that stress each branch of the plan: a screenshot that fits as PNG, noise no
+PNG can hold, a small JPEG kept as it is. The EXIF, transparency and GIF tests check
+that the plan asks for the right output (portrait size, PNG) given a renderer that
+turns, keeps alpha and takes the first frame: they test the plan, not the browser.
+Every result is decoded again and checked against the budget.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def test_noise_no_png_can_hold_ends_as_jpeg_within_budget() -> None:
     assert renderer.renders >= 3  # the thumbnail, a PNG too large, then JPEG
 
 
-def test_a_phone_photo_is_turned_upright_and_scaled() -> None:
+def test_the_plan_for_a_turned_phone_photo_scales_it_upright_with_the_stand_in() -> None:
     photo = noise(800, 600).resize((4032, 3024))
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
@@ -116,7 +120,7 @@ def test_a_phone_photo_is_turned_upright_and_scaled() -> None:
     check(image.data, image.mime, image.width, image.height)
 
 
-def test_a_transparent_logo_keeps_its_transparency_as_png() -> None:
+def test_the_plan_keeps_a_transparent_logo_as_png_with_the_stand_in() -> None:
     logo = Image.new("RGBA", (3000, 3000), (0, 0, 0, 0))
     ImageDraw.Draw(logo).ellipse((500, 500, 2500, 2500), fill=(220, 40, 40, 255))
     image, _ = prepared(encode(logo, "PNG"))
@@ -125,7 +129,7 @@ def test_a_transparent_logo_keeps_its_transparency_as_png() -> None:
     assert decoded.getpixel((0, 0))[3] == 0
 
 
-def test_an_animated_gif_keeps_its_first_frame_as_png() -> None:
+def test_the_plan_sends_an_animated_gif_as_png_with_the_stand_in() -> None:
     frames = [Image.new("RGB", (400, 300), color) for color in ("red", "blue")]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     image, _ = prepared(data, "anim.gif")

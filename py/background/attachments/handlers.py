@@ -30,11 +30,22 @@ Message = dict[str, Any]
 
 
 class AttachmentHandlers:
-    """``attach.*`` over the library; ``capture`` is the browser's (None: no browser, a test)."""
+    """``attach.*`` over the library; ``capture`` is the browser's (None: no browser, a test);
+    ``known`` says whether a conversation exists (stored, or a new chat's draft)."""
 
-    def __init__(self, library: AttachmentLibrary, capture: TabCapture | None) -> None:
+    def __init__(self, library: AttachmentLibrary, capture: TabCapture | None,
+                 known: Callable[[str], Awaitable[bool]]) -> None:
         self.library = library
         self.capture = capture
+        self.known = known
+
+    async def _owner(self, conversation_id: str | None) -> str | None:
+        """Where an added attachment waits: its conversation if that exists, else with a new
+        chat's (a draft the worker forgot when it stopped; an id a script made up), which
+        the library's bound on unsent attachments covers."""
+        if conversation_id is not None and await self.known(conversation_id):
+            return conversation_id
+        return None
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {"attach.add": self.add, "attach.screenshot": self.screenshot, "attach.remove": self.remove,
@@ -47,7 +58,8 @@ class AttachmentHandlers:
         if not data:
             name = request.name or "The file"
             raise AttachmentRefused("attachment_unreadable", f"“{name}” could not be read; attach it again.")
-        record = await self.library.add(request.conversation_id, request.name, data, request.source)
+        record = await self.library.add(await self._owner(request.conversation_id), request.name, data,
+                                        request.source)
         return reply("attach.added", request, attachment=record.view(record.thumb))
 
     async def screenshot(self, request: Request) -> Message:
@@ -56,8 +68,8 @@ class AttachmentHandlers:
         if self.capture is None:
             raise AttachmentRefused("screenshot_failed", "Screenshots are not available here.")
         shot = await self.capture.capture()
-        record = await self.library.add(request.conversation_id, screenshot_name(shot.title), shot.data,
-                                        "screenshot")
+        owner = await self._owner(request.conversation_id)
+        record = await self.library.add(owner, screenshot_name(shot.title), shot.data, "screenshot")
         return reply("attach.added", request, attachment=record.view(record.thumb))
 
     async def remove(self, request: Request) -> Message:

@@ -31,7 +31,8 @@ from typing import Any, Literal
 from .imaging import data_url
 from .model import AttachmentRef, AttachmentRefused, decode_text
 
-__all__ = ["WireApi", "attachment_parts", "check_sendable", "decode_base64", "with_attachments"]
+__all__ = ["WireApi", "attachment_parts", "carried_kinds", "check_sendable", "decode_base64",
+           "with_attachments"]
 
 WireApi = Literal["responses", "chat"]
 JsonObject = dict[str, Any]
@@ -88,6 +89,14 @@ def attachment_parts(refs: list[AttachmentRef], data: Mapping[str, bytes], wire:
             fence = _fence(text)
             parts.append(_note(f"File “{ref.name}”:\n{fence}\n{text.rstrip()}\n{fence}"))
     return parts
+
+
+def carried_kinds(refs: list[AttachmentRef], data: Mapping[str, bytes], wire: WireApi) -> set[str]:
+    """The kinds of attachment a request really carries as images or files (what a server
+    could refuse as such), as :func:`attachment_parts` writes them: not those left as a note
+    (bytes no longer stored, a PDF on Chat Completions) nor a text file inlined as text."""
+    return {ref.kind for ref in refs
+            if ref.id in data and (ref.kind == "image" or wire == "responses")}
 
 
 def with_attachments(item: JsonObject, refs: list[AttachmentRef], data: Mapping[str, bytes],

@@ -73,9 +73,16 @@ class Limits:
     conversation_bytes: int = 32 * _MIB
     """Every attachment of a conversation together: all of them go with each request,
     and the Responses API takes at most 50 MB per request (base64 adds a third)."""
+    pending_bytes: int = 32 * _MIB
+    """Every attachment added to a composer and not sent yet, of all conversations
+    together: what no conversation's storage bound counts."""
 
 
 LIMITS = Limits()
+
+#: Where an attachment waits when the composer's conversation has no id yet (a new chat,
+#: or one the worker does not know). Reserved: no conversation may take this id.
+DRAFT = "draft"
 
 
 class AttachmentRefused(ProtocolError):

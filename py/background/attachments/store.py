@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from .imaging import BUDGET, ImageBudget, Renderer, prepare_image
 from .model import (
+    DRAFT,
     LIMITS,
     Attachment,
     AttachmentRef,
@@ -34,10 +36,7 @@ from .model import (
     sniff,
 )
 
-__all__ = ["DRAFT", "PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "MemoryAttachments"]
-
-#: Where an attachment waits when the composer's conversation has no id yet (a new chat).
-DRAFT = "draft"
+__all__ = ["DRAFT", "PENDING_TTL_MS", "AttachmentLibrary", "AttachmentStore", "Claim", "MemoryAttachments"]
 
 #: A pending attachment (added to the composer, never sent) is collected after this.
 PENDING_TTL_MS = 24 * 3600 * 1000
@@ -102,6 +101,16 @@ class MemoryAttachments:
             self.blobs.pop(attachment_id, None)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`AttachmentLibrary.claim` gave a new message: its ``refs``, and the
+    attachments it moved out of a composer (id -> the conversation id they waited under),
+    so that :meth:`AttachmentLibrary.unclaim` can put them back if the message is not stored."""
+
+    refs: list[AttachmentRef]
+    moved: dict[str, str] = field(default_factory=dict)
+
+
 def new_attachment_id() -> str:
     return "a" + secrets.token_hex(8)
 
@@ -157,14 +166,15 @@ class AttachmentLibrary:
             data, mime, width, height, thumb = image.data, image.mime, image.width, image.height, image.thumb
         await self._collect()
         conversation_id = conversation_id or DRAFT
-        carried = sum(a.bytes for a in await self.of_conversation(conversation_id))
-        if carried + len(data) > self.limits.conversation_bytes:
-            raise AttachmentRefused(
-                "attachment_limit",
-                f"This conversation already carries {megabytes(carried)} of attachments and each request "
-                f"takes at most {megabytes(self.limits.conversation_bytes)}; start a new conversation for "
-                f"“{name}”.",
-            )
+        if not sent:  # waiting in a composer: no conversation's bound counts it yet
+            waiting = sum(a.bytes for a in await self.all() if not a.sent)
+            if waiting + len(data) > self.limits.pending_bytes:
+                raise AttachmentRefused(
+                    "attachment_limit",
+                    f"Attachments not sent yet already take {megabytes(waiting)} (SidePy keeps at most "
+                    f"{megabytes(self.limits.pending_bytes)}); send or remove some before adding “{name}”.",
+                )
+        self._check_carried(await self.of_conversation(conversation_id), len(data), f"“{name}”")
         record = Attachment(
             id=self._new_id(), conversation_id=conversation_id, kind=kind, mime=mime, name=name,
             bytes=len(data), width=width, height=height, source=source, created_at=self._clock_ms(),
@@ -172,6 +182,17 @@ class AttachmentLibrary:
         )  # fmt: skip
         await self._store.put(record.id, conversation_id, record.model_dump_json(), data)
         return record
+
+    def _check_carried(self, records: list[Attachment], adding: int, what: str) -> None:
+        """Refuse ``adding`` bytes more for a conversation holding ``records``."""
+        carried = sum(a.bytes for a in records)
+        if carried + adding > self.limits.conversation_bytes:
+            raise AttachmentRefused(
+                "attachment_limit",
+                f"This conversation already carries {megabytes(carried)} of attachments and each request "
+                f"takes at most {megabytes(self.limits.conversation_bytes)}; start a new conversation for "
+                f"{what}.",
+            )
 
     async def _collect(self) -> None:
         """Forget pending attachments older than :data:`PENDING_TTL_MS` (the composer
@@ -221,7 +242,7 @@ class AttachmentLibrary:
         conversation_id: str,
         attachment_ids: list[str],
         check: Callable[[list[AttachmentRef]], None] | None = None,
-    ) -> list[AttachmentRef]:
+    ) -> Claim:
         """The refs a new message of ``conversation_id`` keeps, in the order given.
 
         An attachment still waiting in a composer (any conversation's, or a new chat's)
@@ -233,7 +254,7 @@ class AttachmentLibrary:
         Raises:
             AttachmentRefused: ``attachment_missing`` for an id that is not stored or was
                 sent in another conversation; ``attachment_limit`` for more than a message
-                takes; whatever ``check`` raises.
+                takes, or more than the conversation may carry; whatever ``check`` raises.
         """
         wanted = list(dict.fromkeys(attachment_ids))
         if len(wanted) > self.limits.per_message:
@@ -247,13 +268,27 @@ class AttachmentLibrary:
                 "An attachment of this message is no longer stored; remove it and attach it again.",
             )
         found = [record for record in records if record is not None]
+        moving = [record for record in found if not record.sent]
+        if moving:  # what waited in a composer now counts for this conversation
+            sent_here = [a for a in await self.of_conversation(conversation_id) if a.sent]
+            self._check_carried(sent_here, sum(r.bytes for r in moving), "these attachments")
         if check is not None:
             check([record.ref() for record in found])
-        for record in found:
-            if not record.sent:
-                record.sent, record.conversation_id = True, conversation_id
-                await self._store.update(record.id, conversation_id, record.model_dump_json())
-        return [record.ref() for record in found]
+        moved: dict[str, str] = {}
+        for record in moving:
+            moved[record.id] = record.conversation_id
+            record.sent, record.conversation_id = True, conversation_id
+            await self._store.update(record.id, conversation_id, record.model_dump_json())
+        return Claim([record.ref() for record in found], moved)
+
+    async def unclaim(self, claim: Claim) -> None:
+        """Undo :meth:`claim` for a message that was not stored (its send was refused): what
+        it moved out of a composer waits there again, so that sending again finds it."""
+        for attachment_id, waited_in in claim.moved.items():
+            record = await self.record(attachment_id)
+            if record is not None:
+                record.sent, record.conversation_id = False, waited_in
+                await self._store.update(attachment_id, waited_in, record.model_dump_json())
 
     # -- letting go ----------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..attachments.items import check_sendable
 from ..attachments.model import AttachmentRef, AttachmentRefused
-from ..attachments.store import AttachmentLibrary
+from ..attachments.store import AttachmentLibrary, Claim
 from ..errors import ProtocolError
 from ..page.context import budget_for, prompt_text, sanitize_context
 from ..protocol import (
@@ -44,7 +44,14 @@ from ..protocol import (
 from ..settings.model import SettingsStore
 from ..store import versions
 from ..store.conversations import ConversationStore, make_title
-from ..store.records import PageContext, StoredConversation, StoredMessage, conversation_view, message_view
+from ..store.records import (
+    PageContext,
+    StoredConversation,
+    StoredMessage,
+    conversation_view,
+    every_message,
+    message_view,
+)
 from ..store.storage import StorageFullError, StorageProblem
 from .request import context_window, provider_info
 from .scheduler import STORAGE_FULL, Scheduler
@@ -165,13 +172,19 @@ class ChatService:
         await self.scheduler.settle(conversation)  # a message that cannot start at once waits
         budget = budget_for(context_window(conversation.model))
         context = sanitize_context(request.context, budget) if request.context is not None else None
-        refs = await self._claim(conversation.id, request.attachments)
-        user = self._user(request.text, context, refs)
+        claim = await self._claim(conversation.id, request.attachments)
+        user = self._user(request.text, context, claim.refs)
         user.client_id = request.client_id
         conversation.messages.append(user)
         if not conversation.title_from_user and not conversation.title:
-            conversation.title = make_title(request.text or refs[0].name)
-        return await self._start(request, conversation, user, undo=lambda: conversation.messages.remove(user))
+            conversation.title = make_title(request.text or claim.refs[0].name)
+        try:
+            return await self._start(request, conversation, user,
+                                     undo=lambda: conversation.messages.remove(user))
+        except ProtocolError:  # not stored (storage full, the queue full): its attachments wait again
+            if claim.moved and self.attachments is not None:
+                await self.attachments.unclaim(claim)
+            raise
 
     async def stop(self, request: Request) -> dict[str, Any]:
         """``chat.stop``: the turn ends with ``turn.stopped``; this reply comes first."""
@@ -259,11 +272,11 @@ class ChatService:
                              context=context, items=[user_item(text, context, attachments=bool(attachments))],
                              attachments=list(attachments or []))
 
-    async def _claim(self, conversation_id: str, attachment_ids: list[str]) -> list[AttachmentRef]:
+    async def _claim(self, conversation_id: str, attachment_ids: list[str]) -> Claim:
         """The attachments a new message carries, refused before anything is stored when
         the provider's wire API cannot take them (a PDF on Chat Completions)."""
         if not attachment_ids:
-            return []
+            return Claim([])
         if self.attachments is None:
             raise AttachmentRefused("attachment_missing", "Attachments are not available here.")
         wire = provider_info(await self.settings.load(), None).wire_api
@@ -371,6 +384,9 @@ class ChatService:
             conversation.messages.remove(message)
             if conversation.messages:
                 await self.conversations.save(conversation, queue.extra())
+                if message.attachments and self.attachments is not None:  # taken back with it
+                    kept = [a.id for m in every_message(conversation.messages) for a in m.attachments]
+                    await self.attachments.drop_unreferenced(conversation.id, kept)
             else:  # a new chat whose only message was taken back: nothing left to keep
                 await self.conversations.delete(conversation.id)
                 await queue.persist()

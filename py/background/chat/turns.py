@@ -44,6 +44,8 @@ from modelclient import (
 )
 
 from ..accounts.accounts import AccountUnavailable
+from ..attachments.items import carried_kinds
+from ..attachments.model import AttachmentRef
 from ..attachments.store import AttachmentLibrary
 from ..attachments.vision import cannot_see
 from ..keepalive import KeepAlive
@@ -197,8 +199,9 @@ class Turn:
         kinds: set[str] = set()
         try:
             client = self._client(auth)
-            files, kinds = await self._files()
+            files, refs = await self._files()
             wire = provider_info(self.settings, None).wire_api
+            kinds = carried_kinds(refs, files, wire)  # what the server could refuse as images or files
             prompt = build_prompt(self.conversation, self.settings, files, wire)
             async with client.stream_turn(prompt) as events:
                 async for event in events:
@@ -248,8 +251,9 @@ class Turn:
             print(f"background: turn {self.id}: no advice: {redact(repr(exc), self._key)}")
             return None
 
-    async def _files(self) -> tuple[dict[str, bytes], set[str]]:
-        """The bytes of every attachment the prompt carries, and their kinds."""
+    async def _files(self) -> tuple[dict[str, bytes], list[AttachmentRef]]:
+        """The bytes of every attachment the prompt carries (the whole conversation's: each
+        request sends them all), and their refs."""
         sent = [m for m in self.conversation.messages if not (m.streaming or m.queued)]
         refs = [ref for message in sent for ref in message.attachments]
         files: dict[str, bytes] = {}
@@ -258,7 +262,7 @@ class Turn:
                 data = files.get(ref.id) or await self.deps.attachments.data(ref.id)
                 if data is not None:
                     files[ref.id] = data
-        return files, {ref.kind for ref in refs}
+        return files, refs
 
     async def _limits(self, snapshot: RateLimitSnapshot) -> None:
         limits = snapshot.to_json()

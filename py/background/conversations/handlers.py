@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..attachments.model import megabytes
 from ..attachments.store import AttachmentLibrary
 from ..chat.service import ChatService
 from ..errors import ProtocolError
 from ..protocol import (
+    MAX_IMPORT_CHARS,
     ConvDelete,
     ConvExport,
     ConvImport,
@@ -36,6 +38,7 @@ from .transfer import (
     filename,
     parse_import,
     restore_attachments,
+    visible_items,
 )
 
 __all__ = ["ConversationHandlers"]
@@ -161,10 +164,28 @@ class ConversationHandlers:
                     chosen.append(found)
         now = self._clock_ms()
         if request.format == "json":
-            text, mime, ext = export_json(chosen, now, await self._files(chosen)), "application/json", "json"
+            files = await self._files(chosen)
+            # An import takes at most MAX_IMPORT_CHARS: a file that could not come back in is refused
+            # before the worker builds it (the bytes go as base64, a third larger).
+            self._importable(sum((len(b) + 2) // 3 * 4 for b in files.values()), len(chosen))
+            text, mime, ext = export_json(chosen, now, files), "application/json", "json"
+            self._importable(len(text), len(chosen))
         else:
             text, mime, ext = export_markdown(chosen), "text/markdown", "md"
         return reply("conv.export", request, filename=filename(chosen, ext, now), mime=mime, text=text)
+
+    @staticmethod
+    def _importable(chars: int, count: int) -> None:
+        """Refuse an export that SidePy could not import again."""
+        if chars <= MAX_IMPORT_CHARS:
+            return
+        what = ("export the conversations one at a time (each conversation's Export)" if count > 1 else
+                "delete the messages with the largest attachments, or export as Markdown (without them)")
+        raise ProtocolError(
+            "export_too_large",
+            f"This export would be {megabytes(chars)} with its attachments, more than SidePy can import "
+            f"again ({megabytes(MAX_IMPORT_CHARS)}); {what}.",
+        )
 
     async def _files(self, conversations: list[StoredConversation]) -> dict[str, bytes]:
         """The bytes of the conversations' attachments that are still stored."""
@@ -195,7 +216,9 @@ class ConversationHandlers:
                     await restore_attachments(conversation, result.files, restore, result.skipped)
                 else:
                     for message in every_message(conversation.messages):
-                        message.attachments = []
+                        if message.attachments:
+                            message.attachments = []
+                            visible_items(message)
                 try:
                     await self.conversations.save(conversation)
                 except StorageFullError:

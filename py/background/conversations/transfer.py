@@ -224,7 +224,11 @@ async def restore_attachments(
             new = renamed[ref.id]
             if new is not None:
                 kept.append(new)
-        message.attachments = kept
+        if len(kept) < len(message.attachments):
+            message.attachments = kept
+            visible_items(message)  # made again: a message of attachments only must not go empty
+        else:
+            message.attachments = kept
 
 
 def visible_items(message: StoredMessage) -> None:

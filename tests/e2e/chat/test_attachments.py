@@ -17,7 +17,8 @@ import re
 import time
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from background.attachments.capture import SCREENSHOT_DENIED
@@ -97,6 +98,70 @@ def test_the_screenshot_button_sends_the_tab_as_input_image_with_the_text(
     panel.reply("Echo: What's wrong with this chart?")
 
 
+class Script:
+    """Runs JavaScript in the panel's UI frame (or its extension page) as a script there
+    would: without a user gesture. Playwright's own evaluations and locators carry one,
+    which activates the page, so this one reaches the frame through CDP alone."""
+
+    def __init__(self, panel: Panel, *, in_frame: bool) -> None:
+        context = panel.page.context
+        self.params: dict[str, Any] = {"returnByValue": True, "awaitPromise": True, "userGesture": False}
+        if not in_frame:
+            self.cdp = context.new_cdp_session(panel.page)
+            return
+        [frame] = [f for f in panel.page.frames if f.url.endswith("/ui.html")]
+        try:  # a sandboxed frame runs in a process of its own (its own CDP target)...
+            self.cdp = context.new_cdp_session(frame)
+        except PlaywrightError:  # ...or in the page's, as one of its execution contexts
+            self.cdp = context.new_cdp_session(panel.page)
+            contexts: list[dict[str, Any]] = []
+            self.cdp.on("Runtime.executionContextCreated", lambda event: contexts.append(event["context"]))
+            self.cdp.send("Runtime.enable")
+            tree = self.cdp.send("Page.getFrameTree")["frameTree"]
+            [ui] = [f["frame"]["id"] for f in tree.get("childFrames", [])
+                    if f["frame"]["url"].endswith("/ui.html")]
+            [found] = [c["id"] for c in contexts
+                       if c.get("auxData", {}).get("frameId") == ui and c.get("auxData", {}).get("isDefault")]
+            self.params["contextId"] = found
+
+    def run(self, expression: str) -> Any:
+        result = self.cdp.send("Runtime.evaluate", {**self.params, "expression": expression})
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+
+def test_a_script_in_the_panel_cannot_take_a_screenshot_without_the_user_s_click(
+    browser: ChatBrowser, panel: Panel
+) -> None:
+    browser.article.bring_to_front()
+    invoke_on(browser, browser.article)  # the tab's grant is there: only the click is missing
+    page, frame = Script(panel, in_frame=False), Script(panel, in_frame=True)
+    try:
+        time.sleep(5.5)  # the activation of Playwright's own clicks and evaluations has run out
+        assert page.run("navigator.userActivation.isActive") is False
+        # What a sanitizer bypass in model output runs in the frame: the request itself, and
+        # the relay's word.
+        answers = frame.run("""new Promise((resolve) => {
+            const got = [];
+            addEventListener("message", (event) => {
+                let msg = null;
+                try { msg = JSON.parse(event.data); } catch { return; }
+                if (msg && (msg.id === 90001 || msg.id === 90002) && got.push(msg) === 2) resolve(got);
+            });
+            const request = (id) => JSON.stringify({ type: "attach.screenshot", id });
+            parent.postMessage(request(90001), "*");
+            parent.postMessage("ui.screenshot " + request(90002), "*");
+        })""")
+        assert page.run("navigator.userActivation.isActive") is False
+    finally:
+        page.cdp.detach()
+        frame.cdp.detach()
+    assert sorted((a["id"], a["type"], a.get("code")) for a in answers) == [
+        (90001, "error", "gesture_required"), (90002, "error", "gesture_required")], answers
+    assert "click the screenshot button" in answers[0]["message"]
+    expect(panel.get("attachment-chip")).to_have_count(0)
+
+
 def small_image(fmt: str) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (48, 32), (200, 40, 40)).save(out, fmt)
@@ -123,9 +188,41 @@ def test_pasted_images_go_with_the_message_and_chips_open_and_go(
     parts = user_parts(wait_for_request(server))
     assert [part["type"] for part in parts] == ["input_image", "input_image", "input_text"]
     assert image_of(parts[0]).size == (640, 400)  # within the budget: kept as it was
-    assert image_of(parts[1]).size == (48, 32)  # a GIF is drawn again (as PNG)
+    gif = image_of(parts[1])
+    assert (gif.format, gif.size) == ("PNG", (48, 32))  # a GIF is drawn again, as PNG
     assert parts[-1]["text"] == "Is the last bar right?"
     expect(panel.articles("user").last.get_by_test_id("message-attachments").locator("img")).to_have_count(2)
+
+
+def test_the_browser_s_decoder_turns_photos_keeps_transparency_and_a_gif_s_first_frame(
+    panel: Panel, server: MockServerThread
+) -> None:
+    """What extension/bridges/images.js does with Chromium's own decoder and canvas (the
+    integration tests run the same plan through Pillow, a stand-in)."""
+    photo = Image.linear_gradient("L").resize((2400, 1800)).convert("RGB")  # over the budget: drawn again
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to show it
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=90, exif=exif)
+    panel.paste_file(out.getvalue(), "IMG_0001.jpg", "image/jpeg")
+    logo = Image.new("RGBA", (3000, 3000), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse((500, 500, 2500, 2500), fill=(220, 40, 40, 255))
+    out = io.BytesIO()
+    logo.save(out, "PNG")
+    panel.paste_file(out.getvalue(), "logo.png", "image/png")
+    frames = [Image.new("RGB", (400, 300), color) for color in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    panel.paste_file(out.getvalue(), "anim.gif", "image/gif")
+    panel.attachments_ready(3)
+    panel.send("Three images")
+    turned, transparent, first = (image_of(part) for part in user_parts(wait_for_request(server))[:3])
+    assert turned.format == "JPEG" and turned.height > turned.width  # portrait once turned
+    assert transparent.format == "PNG" and transparent.mode == "RGBA"
+    middle = (transparent.width // 2, transparent.height // 2)
+    assert transparent.getpixel((0, 0))[3] == 0 and transparent.getpixel(middle)[3] == 255
+    assert first.format == "PNG" and first.size == (400, 300)
+    assert first.convert("RGB").getpixel((10, 10)) == (255, 0, 0)
 
 
 def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
@@ -157,7 +254,7 @@ def test_a_model_that_cannot_read_images_reads_as_a_sentence(panel: Panel, serve
     assert "{" not in panel.banner.inner_text().split("Details")[0]
 
 
-def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
+def test_a_worker_restart_between_attaching_and_sending_loses_nothing_and_regenerate_keeps_it(
     browser: ChatBrowser, panel: Panel, server: MockServerThread
 ) -> None:
     notes = b"# Notes\nthe last bar is wrong\n"
@@ -170,5 +267,10 @@ def test_a_worker_restart_between_attaching_and_sending_loses_nothing(
     parts = user_parts(wait_for_request(server))
     assert parts[0]["filename"] == "notes.md"
     assert base64.b64decode(parts[0]["file_data"].split(",", 1)[1]) == notes
+    panel.reply("Echo: Check my notes")
+    # Regenerate asks again with the same file.
+    panel.get("regenerate").click()
+    again = user_parts(wait_for_request(server, 2))
+    assert again == parts
     panel.reply("Echo: Check my notes")
 

@@ -246,11 +246,11 @@ def test_claim_marks_sent_and_keeps_the_order_given() -> None:
     lib, _, _ = library()
     a = run_sync(lib.add("c1", "a.txt", b"a", "picker"))
     b = run_sync(lib.add("c1", "b.txt", b"b", "picker"))
-    refs = run_sync(lib.claim("c1", [b.id, a.id, b.id]))
+    refs = run_sync(lib.claim("c1", [b.id, a.id, b.id])).refs
     assert [r.id for r in refs] == [b.id, a.id]
     assert all(x.sent for x in run_sync(lib.of_conversation("c1")))
     # An edited message takes its attachments again.
-    assert [r.id for r in run_sync(lib.claim("c1", [a.id]))] == [a.id]
+    assert [r.id for r in run_sync(lib.claim("c1", [a.id])).refs] == [a.id]
     # A sent attachment belongs to its message: the composer cannot remove it.
     assert run_sync(lib.remove_pending(a.id)) is False
     with pytest.raises(AttachmentRefused) as refused:
@@ -278,6 +278,34 @@ def test_limits_per_message_and_per_conversation() -> None:
     )
     with pytest.raises(AttachmentRefused, match="up to 2 attachments"):
         run_sync(lib.claim("c1", [*ids, "a9"]))
+
+
+def test_unsent_attachments_of_every_conversation_together_are_bounded() -> None:
+    # Each under its own conversation id (a script looping over made-up ids): no
+    # conversation's bound is reached, the bound on what waits unsent is.
+    lib, _, _ = library(limits=Limits(conversation_bytes=10, pending_bytes=12))
+    for n in range(3):
+        run_sync(lib.add(f"x{n}", f"{n}.txt", b"1234", "paste"))
+    with pytest.raises(AttachmentRefused) as refused:
+        run_sync(lib.add("x9", "more.txt", b"1", "paste"))
+    assert refused.value.code == "attachment_limit"
+    assert str(refused.value) == ("Attachments not sent yet already take 1 KB (SidePy keeps at most 1 KB); "
+                                  "send or remove some before adding “more.txt”.")
+    # Sent ones belong to their conversation's bound, not this one.
+    run_sync(lib.claim("c1", [a.id for a in run_sync(lib.of_conversation("x0"))]))
+    run_sync(lib.add("x9", "more.txt", b"1", "paste"))
+
+
+def test_claim_counts_what_moves_in_against_the_conversation_s_bound() -> None:
+    lib, _, _ = library(limits=Limits(conversation_bytes=10))
+    run_sync(lib.claim("c1", [run_sync(lib.add("c1", "sent.txt", b"123456", "paste")).id]))
+    waiting = run_sync(lib.add(None, "new.txt", b"12345", "paste"))  # a new chat's: within its own bound
+    with pytest.raises(AttachmentRefused) as refused:
+        run_sync(lib.claim("c1", [waiting.id]))  # 6 + 5 bytes over 10
+    assert refused.value.code == "attachment_limit"
+    assert "start a new conversation for these attachments" in str(refused.value)
+    assert not run_sync(lib.record(waiting.id)).sent  # type: ignore[union-attr]  # nothing was moved
+    run_sync(lib.claim("c2", [waiting.id]))
 
 
 def test_pending_attachments_are_collected_after_a_day_sent_ones_never() -> None:

@@ -154,6 +154,54 @@ def test_deleting_a_conversation_drops_its_attachments() -> None:
     assert h.attachments.blobs == {} and h.attachments.meta == {}
 
 
+def test_an_attachment_for_an_unknown_conversation_waits_with_a_new_chat_s() -> None:
+    h = Harness()
+    made_up = [attach(h, b"x", "x.txt", f"x{n}")["attachment"]["id"] for n in range(3)]
+    assert {h.attachments.meta[a][0] for a in made_up} == {"draft"}  # bounded together (the library)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "first"})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    kept = attach(h, b"y", "y.txt", cid)["attachment"]["id"]  # an existing conversation keeps its own
+    assert h.attachments.meta[kept][0] == cid
+
+
+def test_the_draft_id_is_reserved() -> None:
+    h = Harness()
+    waiting = attach(h, b"x", "x.txt")["attachment"]["id"]
+    for message in ({"type": "chat.send", "id": 1, "conversation_id": "draft", "text": "hi"},
+                    {"type": "conv.delete", "id": 2, "conversation_id": "draft"}):
+        refused = h.ask(message)
+        assert refused["code"] == "bad_request" and "'draft' is reserved" in refused["message"], refused
+    assert waiting in h.attachments.blobs  # a new chat's attachments are still there
+
+
+def test_a_refused_send_gives_its_attachments_back_for_the_next_try() -> None:
+    h = Harness(store=MemoryStore(quota=300))
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    refused = h.ask({"type": "chat.send", "id": 1, "text": "x" * 400, "attachments": [shot["id"]]})
+    assert refused["code"] == "storage_full"
+    assert h.attachments.meta[shot["id"]][0] == "draft"  # waiting again, with a new chat's
+    h.store.quota = None  # the user deleted something
+    accepted = h.ask({"type": "chat.send", "id": 2, "text": "look", "attachments": [shot["id"]]})
+    assert accepted["type"] == "chat.accepted", accepted
+    [user] = [item for item in last_input(h) if item.get("role") == "user"]
+    assert user["content"][0]["type"] == "input_image"
+
+
+def test_a_cancelled_queued_message_takes_its_attachments_with_it() -> None:
+    spawned: list[Any] = []
+    h = Harness(spawn=spawned.append)  # the first reply stays in flight: the second message waits
+    cid = h.ask({"type": "chat.send", "id": 1, "text": "one"})["conversation_id"]
+    note = attach(h, b"a note\n", "note.txt", cid)["attachment"]
+    queued = h.ask({"type": "chat.send", "id": 2, "conversation_id": cid, "text": "two",
+                    "attachments": [note["id"]]})
+    assert queued["queued"] is True
+    h.ask({"type": "chat.cancel_queued", "id": 3, "queue_id": queued["queue_id"]})
+    assert note["id"] not in h.attachments.blobs
+    for coro in spawned:
+        coro.close()
+
+
 class Shots:
     """The browser's capture, scripted: a PNG of the tab, or Chrome's refusal."""
 
@@ -170,13 +218,21 @@ class Shots:
         return Capture(SCREEN, "Sales dashboard", "https://example.com/")
 
 
+def clicked_screenshot(h: Harness) -> dict[str, Any]:
+    """The camera button's request as the relay forwards it during the user's click."""
+    h.connect(1)
+    h.app.on_port_message(1, "ui.screenshot " + json.dumps({"type": "attach.screenshot", "id": 9}))
+    [answer] = [m for p, m in h.host.sent if p == 1 and m.get("id") == 9]
+    return answer
+
+
 def test_the_screenshot_button_captures_the_tab() -> None:
     h = Harness(capture=Shots())
-    added = h.ask({"type": "attach.screenshot", "id": 9})
+    added = clicked_screenshot(h)
     view = added["attachment"]
     assert (view["name"], view["kind"], view["width"]) == ("Sales dashboard.png", "image", 1686)
     denied = Harness(capture=Shots("Either the '<all_urls>' or 'activeTab' permission is required."))
-    refused = denied.ask({"type": "attach.screenshot", "id": 9})
+    refused = clicked_screenshot(denied)
     assert refused == {"type": "error", "id": 9, "code": "screenshot_denied", "message": SCREENSHOT_DENIED}
 
 
@@ -202,6 +258,33 @@ def test_a_server_that_cannot_read_images_gets_a_sentence_and_models_that_can() 
     h.replies.append(lambda r: (400, {}, INVALID_IMAGE))
     h.send(1, {"type": "chat.send", "id": 3, "text": "plain"})  # no conversation_id: a new conversation
     assert h.sent(1, "turn.error")[-1]["error"]["kind"] == "invalid_request"
+
+
+def test_a_refusal_is_blamed_on_images_only_when_the_request_carried_some() -> None:
+    h = Harness()
+    h.ask({"type": "settings.set", "id": 1, "patch": {"models": ["gpt-3.5-turbo", "gpt-4.1"]}})
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "look", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    del h.attachments.blobs[shot["id"]]  # no longer stored: the request carries a note instead
+    h.replies.append(lambda r: (400, {}, INVALID_IMAGE))
+    h.send(1, {"type": "chat.send", "id": 3, "conversation_id": cid, "text": "and now?"})
+    assert h.sent(1, "turn.error")[-1]["error"]["kind"] == "invalid_request"
+
+
+def test_carried_kinds_are_what_goes_as_images_or_files() -> None:
+    from background.attachments.items import carried_kinds
+    from background.attachments.model import AttachmentRef
+
+    kinds = (("a1", "image", "image/png", "s.png"), ("a2", "pdf", "application/pdf", "r.pdf"),
+             ("a3", "text", "text/plain", "n.txt"), ("a4", "image", "image/png", "gone.png"))
+    refs = [AttachmentRef(id=i, kind=k, mime=m, name=n, bytes=1) for i, k, m, n in kinds]  # type: ignore[arg-type]
+    data = {"a1": b"1", "a2": b"2", "a3": b"3"}
+    assert carried_kinds(refs, data, "responses") == {"image", "pdf", "text"}
+    assert carried_kinds(refs, data, "chat") == {"image"}  # the PDF is a note, the text file inline text
+    assert carried_kinds(refs[1:], data, "chat") == set()
+    assert carried_kinds(refs[3:], data, "responses") == set()  # not stored: a note
 
 
 def test_export_and_import_round_trip_with_attachments() -> None:
@@ -233,6 +316,35 @@ def test_export_and_import_round_trip_with_attachments() -> None:
     assert [p["type"] for p in first_user["content"]] == ["input_image", "input_file", "input_text"]
 
 
+def test_an_export_that_could_not_be_imported_again_is_refused_in_a_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from background.conversations import handlers
+
+    h = Harness()
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "look", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    exported = h.ask({"type": "conv.export", "id": 2, "conversation_id": cid, "format": "json"})
+    assert exported["type"] == "conv.export"
+    # An import takes this much; the file with the screenshot is more.
+    monkeypatch.setattr(handlers, "MAX_IMPORT_CHARS", len(exported["text"]) - 1)
+    refused = h.ask({"type": "conv.export", "id": 3, "conversation_id": cid, "format": "json"})
+    assert refused["type"] == "error" and refused["code"] == "export_too_large"
+    assert refused["message"].startswith("This export would be ")
+    assert "more than SidePy can import again" in refused["message"] and "Markdown" in refused["message"]
+    assert h.ask({"type": "conv.export", "id": 4, "conversation_id": cid, "format": "markdown"})["text"]
+    # Several at once: before the file is built, from the attachments' size alone.
+    monkeypatch.setattr(handlers, "MAX_IMPORT_CHARS", 1000)
+    every = h.ask({"type": "conv.export", "id": 5, "format": "json"})
+    assert every["code"] == "export_too_large"
+    # The limit is what conv.import takes.
+    from background.protocol import MAX_IMPORT_CHARS, ConvImport
+
+    assert ConvImport.model_fields["text"].metadata[0].max_length == MAX_IMPORT_CHARS
+
+
 def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None:
     h = Harness()
     shot = attach(h, SCREEN, "screen.png")["attachment"]
@@ -249,6 +361,22 @@ def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None
     del document["attachments"]
     result = Harness().ask({"type": "conv.import", "id": 4, "text": json.dumps(document)})
     assert result["skipped"] == ["x: “screen.png” is not in the file"]
+
+
+def test_an_imported_message_of_attachments_only_that_lost_them_still_has_content() -> None:
+    h = Harness()
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": "", "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    document = json.loads(h.ask({"type": "conv.export", "id": 2, "conversation_id": cid})["text"])
+    document["attachments"][0]["data"] = b64(b"\x00\x01binary")  # refused on the way in
+    other = Harness()
+    result = other.ask({"type": "conv.import", "id": 3, "text": json.dumps(document)})
+    assert result["imported"] == 1 and len(result["skipped"]) == 1
+    user = other.stored("conv." + result["conversations"][0]["id"])["messages"][0]
+    assert user["attachments"] == []
+    assert user["items"][0]["content"] == [{"type": "input_text", "text": ""}]  # never an empty content
 
 
 # ---------------------------------------------------------------------------

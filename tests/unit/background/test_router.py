@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 
 from background.compose import Worker, compose
-from background.router import CAPABILITIES, DEV_CAPABILITIES, GRANTS, SENDER_KINDS, Router, capability_of
+from background.router import (
+    CAPABILITIES,
+    DEV_CAPABILITIES,
+    GESTURE_GRANTS,
+    GESTURE_REQUIRED,
+    GRANTS,
+    SENDER_KINDS,
+    Router,
+    capability_of,
+)
 from background.vault.handlers import VaultKeySource
 from tests.support.aio import run_sync
 from tests.support.vaultkit import Browser
@@ -32,8 +41,8 @@ PANEL = {"ping", "hello", "chat.send", "chat.stop", "chat.regenerate", "chat.edi
          "conv.delete", "conv.pin", "conv.export", "conv.settings", "page.context", "settings.get",
          # switching among the providers the user saved, refreshing the active one's models
          "profile.select", "models.list",
-         # attachments: the screenshot of the active tab, and files the user gives the panel
-         "attach.add", "attach.screenshot", "attach.remove", "attach.get"}
+         # attachments: files the user gives the panel (a screenshot only from a click: below)
+         "attach.add", "attach.remove", "attach.get"}
 OPTIONS = {"ping", "settings.get", "settings.set", "settings.preview", "settings.test", "settings.approve",
            "key.set", "key.clear", "conv.import", "vault.status", "vault.set", "vault.reveal", "vault.wipe",
            "vault.lock", "vault.unlock", "vault.passphrase", "auth.import", "auth.clear", "auth.status",
@@ -43,7 +52,7 @@ EXPECTED: dict[tuple[str, bool], set[str]] = {}
 for dev_build in (False, True):
     EXPECTED["panel", dev_build] = PANEL
     EXPECTED["options", dev_build] = OPTIONS
-    EXPECTED["dev", dev_build] = (PANEL | OPTIONS | {"conv.import"} | DIAG) if dev_build else set()
+    EXPECTED["dev", dev_build] = (PANEL | OPTIONS | {"attach.screenshot"} | DIAG) if dev_build else set()
     for kind in ("content", "unknown", "made-up"):
         EXPECTED[kind, dev_build] = set()
 
@@ -80,11 +89,38 @@ def test_every_request_type_from_every_sender(built: tuple[Worker, FakeHost, boo
     elif not dev and kind in DIAG and sender in ("panel", "options"):
         # A release build has no diag.* at all: to pages that hold capabilities it is unknown.
         assert reply["code"] == "unknown_type", reply
+    elif sender == "panel" and kind == "attach.screenshot":
+        assert reply == {"type": "error", "id": 7, "code": "gesture_required", "message": GESTURE_REQUIRED}
+        assert "without the user's click" in err and kind in err
     else:
         assert reply == {"type": "error", "id": 7, "code": "forbidden",
                          "message": f"{kind} is not accepted from this page"}
         assert "forbidden" in err and kind in err
     assert SECRET not in err  # a refusal is logged without its payload
+
+
+def test_a_panel_takes_a_screenshot_only_in_the_relay_s_gesture_form() -> None:
+    w, host = worker(dev=False)
+    w.app.on_port_connect(1, "panel")
+    w.app.on_port_connect(2, "content")
+    host.sent.clear()
+    request = json.dumps({"type": "attach.screenshot", "id": 5})
+    w.app.on_port_message(1, request)  # a script in the frame, posting JSON: the relay forwards it
+    w.app.on_port_message(1, "ui.nogesture " + request)  # the word without the user's activation
+    # The word without activation, wrapped to look like the gesture form after the relay's cut.
+    w.app.on_port_message(1, "ui.nogesture ui.screenshot " + request)
+    w.app.on_port_message(2, "ui.screenshot " + request)  # a content port holds no gesture grant
+    reveal = json.dumps({"type": "vault.reveal", "id": 5, "confirm": True})
+    w.app.on_port_message(1, "ui.screenshot " + reveal)  # the gesture grants a screenshot, nothing else
+    codes = [m.get("code") for _, m in host.sent if m.get("id") == 5 or m.get("type") == "error"]
+    assert codes == ["gesture_required", "gesture_required", "malformed", "forbidden", "forbidden"]
+    # One-shot messages never carry the gesture form.
+    reply = json.loads(run_sync(w.app.on_runtime_message("ui.screenshot " + request, "panel")))
+    assert reply["code"] == "malformed"
+    host.sent.clear()
+    w.app.on_port_message(1, "ui.screenshot " + request)  # the relay's form: it reaches the handler
+    [(_, answer)] = [(p, m) for p, m in host.sent if m.get("id") == 5]
+    assert answer["type"] == "error" and answer["code"] == "screenshot_failed", answer  # no browser here
 
 
 def test_refusals_over_ports_follow_the_port_s_kind_not_its_messages() -> None:
@@ -151,4 +187,6 @@ def test_docs_print_the_same_table() -> None:
         table[capability] = set(re.findall(r"`([a-z_.]+)`", types))
         granted = [m.strip() == "✓" for m in marks.split("|")]
         assert granted == [capability in GRANTS[k] for k in kinds], capability
+        on_click = [m.strip() == "click" for m in marks.split("|")]
+        assert on_click == [capability in GESTURE_GRANTS.get(k, frozenset()) for k in kinds], capability
     assert table == {k: set(v) for k, v in (CAPABILITIES | DEV_CAPABILITIES).items()}
