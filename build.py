@@ -11,7 +11,7 @@
 
 What goes in and where it comes from:
 
-* npm parts (Pyodide, PyScript, MicroPython) are pinned in package.json and
+* npm parts (Pyodide, MicroPython, the markdown stack) are pinned in package.json and
   package-lock.json (npm checks their sha512 integrity on install); every file we
   ship from them is checked again against the sha256 in build.lock.json.
 * Python wheels for the browser (pydantic and friends, built for Pyodide's
