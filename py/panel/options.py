@@ -110,63 +110,49 @@ def on_input(event):
     changed()
 
 
-def read_auth_file(picker):
-    """Read the picked auth.json here (the sandbox may read a file the user chose) and send it."""
+def read_picked_text(picker, limit, too_large, got, unreadable):
+    """Read the file the user picked here (the sandbox may read a file the user chose) and hand
+    its text to ``got``; ``too_large(size)`` above ``limit`` bytes, ``unreadable()`` on failure.
+    The picker is emptied either way: nothing of the file stays in the page, and the same file
+    can be picked again."""
     files = picker.files
     if files is None or files.length == 0:
         return
     chosen = files.item(0)
-    if chosen.size > MAX_AUTH_FILE_BYTES:
+    if chosen.size > limit:
         picker.value = ""
-        account.refused("That file is too large to be a Codex auth.json.")
+        too_large(chosen.size)
         changed()
         return
     reader = window.FileReader.new()
 
     def loaded(*_):
         text = reader.result
-        picker.value = ""  # nothing of the file stays in the page; the same file can be picked again
-        account.import_auth(text if isinstance(text, str) else "")
+        picker.value = ""
+        got(text if isinstance(text, str) else "")
         changed()
 
     def failed(*_):
         picker.value = ""
-        account.refused("The file could not be read.")
+        unreadable()
         changed()
 
     reader.onload = proxy(loaded)
     reader.onerror = proxy(failed)
     reader.readAsText(chosen)
+
+
+def read_auth_file(picker):
+    """A Codex auth.json, sent once in auth.import."""
+    read_picked_text(picker, MAX_AUTH_FILE_BYTES,
+                     lambda _size: account.refused("That file is too large to be a Codex auth.json."),
+                     account.import_auth, lambda: account.refused("The file could not be read."))
 
 
 def read_export_file(picker):
-    """Read the picked JSON export here (the sandbox may read a file the user chose) and send it."""
-    files = picker.files
-    if files is None or files.length == 0:
-        return
-    chosen = files.item(0)
+    """A JSON export of conversations, sent once in conv.import."""
     imports = state.imports
-    if chosen.size > MAX_IMPORT_BYTES:
-        picker.value = ""
-        imports.refuse(chosen.size)
-        changed()
-        return
-    reader = window.FileReader.new()
-
-    def loaded(*_):
-        text = reader.result
-        picker.value = ""  # the same file can be picked again
-        imports.send(text if isinstance(text, str) else "")
-        changed()
-
-    def failed(*_):
-        picker.value = ""
-        imports.unreadable()
-        changed()
-
-    reader.onload = proxy(loaded)
-    reader.onerror = proxy(failed)
-    reader.readAsText(chosen)
+    read_picked_text(picker, MAX_IMPORT_BYTES, imports.refuse, imports.send, imports.unreadable)
 
 
 def on_change(event):
