@@ -141,7 +141,7 @@ def compose(
                                     renderer or NO_RENDERER, clock_ms=clock_ms)
     conversations = ConversationStore(records, clock_ms=clock_ms, on_list_change=list_push.changed,
                                       on_delete=attachments.drop_conversations)
-    limits = LimitStore(records, clock_ms=clock_ms)
+    limits = LimitStore(records, clock_ms=clock_ms, spawn=spawn)
     selections = Selections(pages, broadcast=ports.broadcast, spawn_guarded=tasks.guarded,
                             monotonic=monotonic)
 

@@ -203,7 +203,7 @@ class Scheduler:
 
     async def _on_limits(self, limits: dict[str, Any]) -> None:
         self.note_limits(limits, self.clock_ms())  # a hold may begin or end with it
-        await self.limits.save(limits)
+        self.limits.note(limits)  # stored behind the stream: the first words do not wait on it
 
     async def start_queued(self, item: QueueItem) -> None:
         """Start the turn of a queued message (the drain); drop it if it is gone."""
