@@ -13,7 +13,8 @@
 // The UI's control words are plain strings, not JSON (docs/protocol.md):
 //   "ui.ready"                 its listener exists: deliver what was held (first a
 //                              relay.hello saying what the UI showed before a reload,
-//                              and what was typed into the page's placeholder composer)
+//                              and what was typed into the page's placeholder composer,
+//                              after relay.files with the files pasted or dropped there)
 //   "ui.failed"                its Python could not start: show the UI (its error)
 //   "ui.options[ section]"     open the options page (a sandbox cannot), at a section
 //   "ui.shown id"              the conversation on screen, restored when the page reloads
@@ -40,31 +41,59 @@ const mayRequest = tag?.hasAttribute("data-permissions") ?? false;
 let port = null;
 let uiReady = false;
 // The placeholder the side panel page draws until the UI's Python is up (sidepanel.html).
-// Enter there only notes that the user asked to send; the UI sends it.
+// Enter there only notes that the user asked to send; the UI sends it. Files pasted or
+// dropped there are kept (a file dropped on a page the page does not take would replace
+// the panel with the file) and handed to the UI's composer with the text.
 const shell = document.getElementById("shell");
 const shellText = document.getElementById("shell-composer");
+const shellStatus = shell?.querySelector(".shell-status");
+const shellFiles = [];
 let shellSend = false;
 function shellSubmit() {
-  if (!shellText.value.trim()) return;
+  if (!shellText.value.trim() && !shellFiles.length) return;
   shellSend = true;
   shellText.readOnly = true;
-  shell.querySelector(".shell-status").textContent = "Starting… your message goes as soon as SidePy is ready.";
+  shellStatus.textContent = "Starting… your message goes as soon as SidePy is ready.";
 }
+function keepFiles(event, list) {
+  if (!shell?.isConnected || !list?.length) return;
+  event.preventDefault();
+  shellFiles.push(...list);
+  if (!shellSend) {
+    const names = shellFiles.map((f) => f.name).join(", ");
+    shellStatus.textContent = `Starting… ${names} will be attached as soon as SidePy is ready.`;
+  }
+}
+const carriesFiles = (event) => event.dataTransfer?.types?.includes("Files") === true;
 shellText?.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     shellSubmit();
   }
 });
+shellText?.addEventListener("paste", (event) => keepFiles(event, event.clipboardData?.files));
+document.addEventListener("dragover", (event) => {
+  if (shell?.isConnected && carriesFiles(event)) event.preventDefault(); // the drop is ours
+});
+document.addEventListener("drop", (event) => {
+  if (carriesFiles(event)) keepFiles(event, event.dataTransfer.files);
+});
 document.getElementById("shell-send")?.addEventListener("click", shellSubmit);
 
 function dropShell() {
   if (!shell?.isConnected) return null;
-  const draft = { text: shellText.value, send: shellSend };
+  const draft = { text: shellText.value, send: shellSend, files: shellFiles.length };
   const focused = document.activeElement === shellText;
   shell.remove();
   if (focused) frame.focus();
-  return draft.text ? draft : null;
+  return draft.text || draft.files ? draft : null;
+}
+
+// The placeholder's files as one FileList (structured-cloned into the sandboxed frame).
+function shellFileList() {
+  const transfer = new DataTransfer();
+  for (const file of shellFiles.splice(0)) transfer.items.add(file);
+  return transfer.files;
 }
 const toUi = []; // worker -> UI, held until the UI has said "ui.ready"
 const toWorker = []; // UI -> worker, held while disconnected
@@ -133,6 +162,9 @@ window.addEventListener("message", (event) => {
     uiReady = true;
     const hello = { type: "relay.hello", hash: location.hash.slice(1), shown: sessionStorage.getItem(SHOWN),
                     draft: dropShell() };
+    // Files first, so the composer holds them when the draft is taken (the one message
+    // that is not JSON text: a FileList cannot be).
+    if (hello.draft?.files) frame.contentWindow.postMessage({ type: "relay.files", files: shellFileList() }, "*");
     frame.contentWindow.postMessage(JSON.stringify(hello), "*");
     while (toUi.length) frame.contentWindow.postMessage(toUi.shift(), "*");
     return;

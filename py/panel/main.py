@@ -177,7 +177,10 @@ tick_proxy = proxy(lambda *_: schedule())
 
 def on_message(event):
     # Only the side-panel page that hosts us relays worker messages.
-    if event.source != window.parent or not isinstance(event.data, str):
+    if event.source != window.parent:
+        return
+    if not isinstance(event.data, str):
+        take_shell_files(event.data)
         return
     try:
         msg = decode(event.data)
@@ -188,6 +191,33 @@ def on_message(event):
         if msg.get("type") == "relay.hello":
             take_draft(msg.get("draft"))
         changed()
+        send_when_attached()
+
+
+def take_shell_files(data):
+    """Files pasted or dropped into the page's placeholder composer (``relay.files``, the
+    relay's one message that is not JSON: a FileList)."""
+    try:
+        if data.type != "relay.files" or data.files.length == 0:
+            return
+    except Exception:  # not the relay's object: nothing of ours
+        return
+    add_files(data.files, "drop")
+
+
+# A draft sent from the placeholder with files waits until the worker has taken them all
+# (a message goes only with attachments that are ready): how many it carries, else None.
+draft_files = [None]
+
+
+def send_when_attached():
+    wanted = draft_files[0]
+    if wanted is None or state.attachments.busy:
+        return
+    draft_files[0] = None
+    if len(state.attachments.send_ids()) >= wanted:
+        do_send()
+    # else one was refused: its sentence shows, and the text waits in the composer
 
 
 def take_draft(draft):
@@ -197,7 +227,12 @@ def take_draft(draft):
     composer.value = draft["text"]
     view.autosize()
     composer.focus()
-    if draft.get("send") is True:
+    if draft.get("send") is not True:
+        return
+    files = draft.get("files")
+    if isinstance(files, int) and files > 0:
+        draft_files[0] = files  # sent once the worker has taken them (send_when_attached)
+    else:
         do_send()  # the user pressed Enter: it goes with the first hello, as anything sent early
 
 
