@@ -5,9 +5,11 @@ suite pastes a turned photo, a transparent logo and an animated GIF into the pan
 and reads what the model receives). Here the same plan (background.attachments.imaging)
 drives :class:`PillowRenderer`, a stand-in that behaves like the canvas bridge, on
 images that stress each branch of the plan: a screenshot that fits as PNG, noise no
-PNG can hold, a small JPEG kept as it is. The EXIF, transparency and GIF tests check
-that the plan asks for the right output (portrait size, PNG) given a renderer that
-turns, keeps alpha and takes the first frame: they test the plan, not the browser.
+PNG can hold, a small JPEG kept as it is, and a small photo or PNG that carries its
+camera, GPS position or author drawn again without them. The EXIF, transparency and
+GIF tests check that the plan asks for the right output (portrait size, PNG) given a
+renderer that turns, keeps alpha and takes the first frame: they test the plan, not
+the browser.
 Every result is decoded again and checked against the budget.
 """
 
@@ -18,7 +20,7 @@ import io
 import random
 
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 from background.attachments.imaging import BUDGET, PreparedImage, prepare_image
 from background.attachments.model import sniff
@@ -148,3 +150,43 @@ def test_a_small_jpeg_is_kept_byte_for_byte() -> None:
     data = encode(noise(64, 48).resize((1024, 768)), "JPEG", quality=80)
     image, renderer = prepared(data)
     assert image.data == data and renderer.renders == 1  # the thumbnail only
+
+
+def phone_exif(orientation: int = 1) -> Image.Exif:
+    """What a phone writes: its make and model, and where the photo was taken."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Pixel", "Pixel 9"
+    exif[0x0112] = orientation
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 29.6)  # latitude
+    gps[3], gps[4] = "E", (2.0, 17.0, 40.2)  # longitude
+    return exif
+
+
+def test_pillow_writes_the_gps_position_the_next_tests_look_for() -> None:
+    data = encode(noise(64, 48).resize((1024, 768)), "JPEG", quality=80, exif=phone_exif())
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)[2] == (48.0, 51.0, 29.6)
+
+
+def test_a_small_photo_s_exif_and_gps_position_are_not_sent() -> None:
+    data = encode(noise(64, 48).resize((1024, 768)), "JPEG", quality=80, exif=phone_exif())
+    image, _ = prepared(data, "PXL_0001.jpg")
+    decoded = check(image.data, image.mime, 1024, 768)
+    assert not decoded.getexif() and b"Exif" not in image.data
+
+
+def test_a_small_turned_photo_is_sent_upright_without_its_exif() -> None:
+    data = encode(noise(64, 48).resize((1024, 768)), "JPEG", quality=80, exif=phone_exif(orientation=6))
+    image, _ = prepared(data, "PXL_0002.jpg")
+    decoded = check(image.data, image.mime, 768, 1024)  # drawn turned, as the stand-in's decoder shows it
+    assert not decoded.getexif()
+
+
+def test_a_png_s_text_chunks_are_not_sent() -> None:
+    out = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Jane Doe")
+    Image.new("RGB", (400, 300), "white").save(out, "PNG", pnginfo=info)
+    image, _ = prepared(out.getvalue(), "diagram.png")
+    decoded = check(image.data, image.mime, 400, 300)
+    assert image.mime == "image/png" and "Author" not in decoded.info

@@ -21,18 +21,26 @@ from background.attachments.model import AttachmentRefused, image_size, sniff
 def png(width: int, height: int, body: bytes = b"") -> bytes:
     """A PNG signature, an IHDR chunk declaring ``width`` × ``height``, then ``body``."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + ihdr + body + chunk(b"IEND", b"")
+    ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + body + png_chunk(b"IEND", b"")
 
 
-def jpeg(width: int, height: int, body: bytes = b"") -> bytes:
-    """SOI, an APP0 segment, a SOF0 frame header declaring the size, then ``body``."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + body + b"\xff\xd9"
+def segment(marker: int, payload: bytes) -> bytes:
+    """A JPEG marker segment: ``FF marker``, its length, ``payload``."""
+    return bytes((0xFF, marker)) + struct.pack(">H", 2 + len(payload)) + payload
+
+
+def jpeg(width: int, height: int, body: bytes = b"", *, extra: bytes = b"") -> bytes:
+    """SOI, an APP0 (JFIF) segment, ``extra`` segments, a SOF0 frame header declaring the
+    size, a start of scan, then ``body`` as the image data."""
+    app0 = segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    sof0 = segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+    sos = segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+    return b"\xff\xd8" + app0 + extra + sof0 + sos + body + b"\xff\xd9"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def gif(width: int, height: int) -> bytes:

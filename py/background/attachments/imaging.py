@@ -14,8 +14,11 @@ The budget (:class:`ImageBudget`), documented in docs/architecture.md:
   768 px on the shorter side; the GPT-4.1 mini family reads 1,536 tiles of 32 px,
   ~1.57 MP): more pixels cost upload and storage and are thrown away by the server;
 * **bytes**: at most 1 MiB once encoded;
-* **format**: a JPEG or PNG already within both bounds is kept byte for byte.
-  Otherwise PNG first for images that came as PNG, GIF or WebP (screenshots and
+* **format**: a JPEG or PNG already within both bounds and carrying nothing but its
+  pixels (no EXIF, which holds the camera and often the place it was taken, no XMP,
+  IPTC, comments or text chunks: ``model.carries_metadata``) is kept byte for byte.
+  Otherwise it is drawn again, which keeps only the pixels (a photo's rotation
+  applied): PNG first for images that came as PNG, GIF or WebP (screenshots and
   diagrams keep crisp text), if it fits; then JPEG at falling quality; then
   smaller and smaller JPEGs. JPEG and PNG are what every vision server decodes
   (llama.cpp reads no WebP); a GIF's first frame is what is kept. JPEG has no
@@ -32,7 +35,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from .model import AttachmentRefused
+from .model import AttachmentRefused, carries_metadata
 
 __all__ = [
     "BUDGET",
@@ -153,7 +156,8 @@ async def prepare_image(
     thumb_w, thumb_h = fit(width, height, budget.thumb_side, budget.thumb_side**2)
     thumb = await renderer.render(data, thumb_w, thumb_h, "image/jpeg", budget.thumb_quality)
     fits = fit(width, height, budget.max_side, budget.max_pixels) == (width, height)
-    if fits and mime in ("image/jpeg", "image/png") and len(data) <= budget.max_bytes:
+    as_it_is = mime in ("image/jpeg", "image/png") and not carries_metadata(data, mime)
+    if fits and as_it_is and len(data) <= budget.max_bytes:
         return PreparedImage(data, mime, width, height, data_url("image/jpeg", thumb))
     for w, h, kind, quality in plan(width, height, mime, budget):
         out = await renderer.render(data, w, h, kind, quality)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +41,7 @@ __all__ = [
     "Kind",
     "Limits",
     "Source",
+    "carries_metadata",
     "clean_name",
     "decode_text",
     "image_size",
@@ -322,7 +324,9 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     raise ValueError("unknown WebP chunk")
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each marker segment before the image data: ``(marker, payload)``; raises ValueError
+    on a damaged or truncated header."""
     at = 2
     while at + 4 <= len(data):
         if data[at] != 0xFF:
@@ -335,10 +339,58 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             at += 2
             continue
         (length,) = struct.unpack(">H", data[at + 2 : at + 4])
-        if marker in _SOF:
-            h, w = struct.unpack(">HH", data[at + 5 : at + 9])
-            return w, h
-        if marker == 0xDA or length < 2:  # image data before any frame header
-            raise ValueError("no frame header")
+        if length < 2:
+            raise ValueError("bad segment length")
+        yield marker, data[at + 4 : at + 2 + length]
+        if marker == 0xDA:  # start of scan: the image data follows
+            return
         at += 2 + length
     raise ValueError("truncated")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    for marker, payload in _jpeg_segments(data):
+        if marker in _SOF:
+            h, w = struct.unpack(">HH", payload[1:5])
+            return w, h
+        if marker == 0xDA:  # image data before any frame header
+            break
+    raise ValueError("no frame header")
+
+
+# What a file may carry about its author, camera and place besides its pixels. Kept:
+# JPEG's JFIF (APP0), ICC colour profile (APP2) and Adobe colour transform (APP14), and
+# PNG's colour and pixel chunks; they change how the pixels look.
+_JPEG_KEPT_APPS = {0xE0: b"JFIF", 0xE2: b"ICC_PROFILE", 0xEE: b"Adobe"}
+_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
+
+
+def carries_metadata(data: bytes, mime: str) -> bool:
+    """Whether a JPEG or PNG carries more than its pixels (EXIF with the camera and GPS,
+    XMP, IPTC, comments, text chunks); True for a header this cannot walk."""
+    try:
+        if mime == "image/jpeg":
+            for marker, payload in _jpeg_segments(data):
+                if marker == 0xDA:
+                    return False
+                if marker == 0xFE:  # a comment
+                    return True
+                if 0xE0 <= marker <= 0xEF:
+                    kept = _JPEG_KEPT_APPS.get(marker)
+                    if kept is None or not payload.startswith(kept):
+                        return True
+            return True  # no image data found: not a file to pass on as it is
+        if mime == "image/png":
+            at = 8
+            while at + 8 <= len(data):
+                (length,) = struct.unpack(">I", data[at : at + 4])
+                kind = data[at + 4 : at + 8]
+                if kind in _PNG_METADATA:
+                    return True
+                if kind == b"IEND":
+                    return False
+                at += 12 + length
+            return True
+    except (struct.error, ValueError):
+        return True
+    return True

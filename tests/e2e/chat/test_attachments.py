@@ -225,6 +225,26 @@ def test_the_browser_s_decoder_turns_photos_keeps_transparency_and_a_gif_s_first
     assert first.convert("RGB").getpixel((10, 10)) == (255, 0, 0)
 
 
+def test_a_small_phone_photo_goes_upright_without_its_camera_or_gps_position(
+    panel: Panel, server: MockServerThread
+) -> None:
+    """Within the budget, yet drawn again by Chromium's canvas: its EXIF (make, model, GPS,
+    a 90° turn) is not sent, and the turn is applied to the pixels."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Pixel", 6
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 29.6), "E", (2.0, 17.0, 40.2)
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((1024, 768)).convert("RGB").save(out, "JPEG", quality=85, exif=exif)
+    assert b"Exif" in out.getvalue() and len(out.getvalue()) < BUDGET.max_bytes
+    panel.paste_file(out.getvalue(), "PXL_0001.jpg", "image/jpeg")
+    panel.attachments_ready()
+    panel.send("Where was this?")
+    [sent] = [image_of(part) for part in user_parts(wait_for_request(server))[:1]]
+    assert sent.format == "JPEG" and sent.size == (768, 1024)  # upright
+    assert not sent.getexif()  # no make, no orientation, no GPS
+
+
 def test_a_file_over_the_limit_is_refused_in_a_sentence(panel: Panel) -> None:
     panel.drop_file(b"x" * (2 * 1024 * 1024), "huge.log", "text/plain")
     expect(panel.banner).to_contain_text("“huge.log” is 2 MB; SidePy takes text files up to 1 MB.",

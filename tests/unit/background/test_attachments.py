@@ -23,6 +23,7 @@ from background.attachments.model import (
     AttachmentRef,
     AttachmentRefused,
     Limits,
+    carries_metadata,
     clean_name,
     image_size,
     megabytes,
@@ -49,6 +50,8 @@ from tests.support.images import (
     gif,
     jpeg,
     png,
+    png_chunk,
+    segment,
     webp_extended,
     webp_lossless,
     webp_lossy,
@@ -175,6 +178,52 @@ def test_an_image_within_the_budget_is_kept_byte_for_byte() -> None:
     assert image.data == photo and (image.width, image.height, image.mime) == (1200, 900, "image/jpeg")
     assert renderer.calls == [(320, 240, "image/jpeg", BUDGET.thumb_quality)]  # only the thumbnail
     assert image.thumb.startswith("data:image/jpeg;base64,")
+
+
+EXIF = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08"  # APP1's EXIF header, a TIFF header after it
+
+
+@pytest.mark.parametrize(("extra", "carries"), [
+    (b"", False),
+    (segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + b"\x00" * 40), False),  # colours: kept
+    (segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01"), False),  # colour transform: kept
+    (segment(0xE1, EXIF + b"\x00" * 40), True),  # camera, time, GPS
+    (segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"), True),  # XMP
+    (segment(0xED, b"Photoshop 3.0\x00" + b"\x00" * 20), True),  # IPTC
+    (segment(0xFE, b"taken at home"), True),  # a comment
+    (segment(0xE2, b"MPF\x00" + b"\x00" * 20), True),  # not an ICC profile under APP2
+])
+def test_what_a_jpeg_carries_besides_its_pixels(extra: bytes, carries: bool) -> None:
+    assert carries_metadata(jpeg(640, 480, b"\x01" * 100, extra=extra), "image/jpeg") is carries
+
+
+@pytest.mark.parametrize(("chunk", "carries"), [
+    (b"", False),
+    (png_chunk(b"iCCP", b"sRGB\x00\x00" + b"\x00" * 20), False),
+    (png_chunk(b"pHYs", b"\x00" * 9), False),
+    (png_chunk(b"tEXt", b"Author\x00me"), True),
+    (png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00<x/>"), True),
+    (png_chunk(b"eXIf", b"MM\x00*\x00\x00\x00\x08"), True),
+    (png_chunk(b"tIME", b"\x07\xea\x0c\x07\x0c\x00\x00"), True),
+])
+def test_what_a_png_carries_besides_its_pixels(chunk: bytes, carries: bool) -> None:
+    assert carries_metadata(png(640, 480, chunk + png_chunk(b"IDAT", b"\x00" * 30)), "image/png") is carries
+
+
+def test_a_header_that_cannot_be_walked_counts_as_carrying_more() -> None:
+    photo = jpeg(640, 480, b"\x01" * 100)
+    assert carries_metadata(photo[:30], "image/jpeg")  # cut before its image data
+    assert carries_metadata(photo[:2] + b"\x00" + photo[3:], "image/jpeg")  # not a marker
+    assert carries_metadata(png(640, 480)[:-12], "image/png")  # no IEND
+
+
+def test_a_photo_within_the_budget_that_carries_exif_is_drawn_again() -> None:
+    # Its EXIF can hold where it was taken: only the pixels go, never the bytes as they came.
+    renderer = ModelRenderer()
+    photo = jpeg(1200, 900, b"\x01" * 200_000, extra=segment(0xE1, EXIF + b"\x00" * 40))
+    image = run_sync(prepare_image(photo, "image/jpeg", "IMG_0002.jpg", renderer))
+    assert image.data != photo and b"Exif" not in image.data
+    assert renderer.calls[1] == (1200, 900, "image/jpeg", 0.85)  # after the thumbnail, at full size
 
 
 def test_a_screenshot_is_scaled_and_kept_as_png_when_it_fits() -> None:
