@@ -148,7 +148,7 @@ def compose(
     deps = TurnDeps(transport=transport, keepalive=keepalive, conversations=conversations, clock_ms=clock_ms,
                     monotonic=monotonic, sleep=sleep, spawn=spawn, client_options=options,
                     chatgpt_auth=accounts.manager, extension_origin=extension_origin,
-                    with_timeout=with_timeout, attachments=attachments)
+                    with_timeout=with_timeout, attachments=attachments, keep_wire=settings.keep_detected_wire)
     scheduler = Scheduler(records, conversations, settings, bound, limits, deps, sink=ports.sink,
                           push=ports.broadcast, after_reply=context.after_reply, ids=ids,
                           call_later=call_later, alarms=alarms)

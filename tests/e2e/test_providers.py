@@ -175,3 +175,31 @@ def test_test_connection_then_save_chats_on_the_wire_api_it_found(extension: Ext
     panel.send("Hello there")
     panel.reply("Echo: Hello there")
     assert [r.path for r in chat_only.requests if r.method == "POST"] == ["/v1/chat/completions"]
+
+
+def test_a_chat_only_server_saved_without_test_connection_answers_and_is_remembered(
+    extension: Extension
+) -> None:
+    """Save without Test connection: the first message finds /responses missing (404), goes
+    to /chat/completions in the same turn, and the settings keep that wire API."""
+    with MockServerThread(api_key=KEY_A, wire_apis=("chat",), models=CHAT_MODELS) as server:
+        options = Options(extension)
+        options.get("provider").select_option("compatible")
+        options.get("base-url").fill(server.base_url)
+        options.get("model").fill("deepseek-chat")
+        options.get("api-key").fill(KEY_A)
+        options.save("Saved · key stored encrypted")
+        expect(options.get("request-url")).to_have_text(server.base_url + "/responses")  # a guess
+        panel = Panel(open_panel_window(extension, width=WIDTH))
+        panel.wait_ready()
+        panel.send("Hello untested")
+        panel.reply("Echo: Hello untested")
+        expect(panel.get("error")).to_be_hidden()
+        panel.send("And again")
+        panel.reply("Echo: And again")
+        posts = [r.path for r in server.requests if r.method == "POST"]
+        assert posts == ["/v1/responses", "/v1/chat/completions", "/v1/chat/completions"], posts
+        options.page.reload()
+        expect(options.get("request-url")).to_have_text(server.base_url + "/chat/completions")
+        panel.page.close()
+        options.page.close()

@@ -31,6 +31,7 @@ from modelclient import (
     ModelClientError,
     OutputItemDone,
     OutputTextDelta,
+    Probe,
     RateLimits,
     RateLimitSnapshot,
     ReasoningContentDelta,
@@ -41,6 +42,8 @@ from modelclient import (
     TokenUsageTracker,
     Transport,
     WebSearchCallBegin,
+    WireApi,
+    endpoint_missing,
 )
 
 from ..accounts.accounts import AccountUnavailable
@@ -95,6 +98,9 @@ class TurnDeps:
     with_timeout: Callable[[Awaitable[Any], float], Awaitable[Any]] = asyncio.wait_for
     # Where the attachments' bytes are (background.attachments.store); None: no attachments.
     attachments: AttachmentLibrary | None = None
+    # Keeps a wire API a turn found (a guessed Responses endpoint was missing, Chat Completions
+    # answered) for the saved provider the turn's settings are (SettingsStore.keep_detected_wire).
+    keep_wire: Callable[[Settings, WireApi], Awaitable[None]] | None = None
 
 
 Outcome = Literal["done", "stopped", "error"]
@@ -135,6 +141,8 @@ class Turn:
         self._reconnect_sleep = False
         self._text_in_item = False
         self._reasoning_in_item = False
+        self._events = False  # the server began this reply (more than its headers' rate limits)
+        self._kinds: set[str] = set()  # what the request carried that a server could refuse
         self._last_persist = deps.monotonic()
 
     # ------------------------------------------------------------------ control
@@ -196,18 +204,14 @@ class Turn:
                           "retryable": False, "fields": {}}
             return "error"
         self._streaming = True
-        kinds: set[str] = set()
         try:
-            client = self._client(auth)
-            files, refs = await self._files()
-            wire = provider_info(self.settings, None).wire_api
-            kinds = carried_kinds(refs, files, wire)  # what the server could refuse as images or files
-            prompt = build_prompt(self.conversation, self.settings, files, wire)
-            async with client.stream_turn(prompt) as events:
-                async for event in events:
-                    if self._stop:
-                        break  # leaving the block aborts the request
-                    await self._on_event(event)
+            try:
+                await self._run(auth)
+            except ModelClientError as error:
+                chat = self._chat_instead(error)
+                if chat is None:
+                    raise
+                await self._run_on_chat(auth, chat, error)
         except asyncio.CancelledError:
             _uncancel()
             return "stopped"
@@ -218,7 +222,7 @@ class Turn:
             # A server that refuses the images or files: say so, and name models that read them;
             # else the provider's advice (a server not running, a model it does not have ...).
             model, models = self.conversation.model, self.settings.models
-            unseen = cannot_see(self.error, model=model, models=models, kinds=kinds)
+            unseen = cannot_see(self.error, model=model, models=models, kinds=self._kinds)
             if unseen is not None:
                 self.error = unseen
             else:
@@ -239,6 +243,47 @@ class Turn:
         finally:
             self._streaming = False
         return "stopped" if self._stop else "done"
+
+    async def _run(self, auth: Auth | str | None) -> None:
+        """Stream the reply on ``self.settings``' wire API into the pump."""
+        client = self._client(auth)
+        files, refs = await self._files()
+        wire = provider_info(self.settings, None).wire_api
+        self._kinds = carried_kinds(refs, files, wire)  # what the server could refuse as images or files
+        prompt = build_prompt(self.conversation, self.settings, files, wire)
+        async with client.stream_turn(prompt) as events:
+            async for event in events:
+                if self._stop:
+                    break  # leaving the block aborts the request
+                await self._on_event(event)
+
+    def _chat_instead(self, error: ModelClientError) -> Settings | None:
+        """The settings to try this turn again with on Chat Completions, or None.
+
+        Only when the Responses API was a guess (a custom server on "auto" that no test has
+        detected: saved without Test connection, say), the server said it has no such
+        endpoint (``modelclient.endpoint_missing``: the rule Test connection detects by) and
+        nothing of the reply came yet.
+        """
+        if self._stop or self._events or not self.settings.wire_guessed:
+            return None
+        if not endpoint_missing(Probe("responses", started=False, error=error)):
+            return None
+        return self.settings.model_copy(update={"detected_wire": "chat"})
+
+    async def _run_on_chat(self, auth: Auth | str | None, chat: Settings, missing: ModelClientError) -> None:
+        """The turn again on Chat Completions; kept for the provider once it answers there.
+        If that endpoint is missing too, the server speaks neither: the first error stands."""
+        guessed, self.settings = self.settings, chat
+        try:
+            await self._run(auth)
+        except ModelClientError as error:
+            if not self._events and endpoint_missing(Probe("chat", started=False, error=error)):
+                self.settings = guessed
+                raise missing from None
+            raise
+        if self._events and self.deps.keep_wire is not None:
+            await self.deps.keep_wire(guessed, "chat")  # the next turns go there at once
 
     async def _advice(self, error: ModelClientError) -> dict[str, str] | None:
         """What to do about ``error`` (``background.chat.advice``), or None: the error goes to
@@ -297,6 +342,8 @@ class Turn:
         await self.deps.client_options.get("sleep", self.deps.sleep)(seconds)
 
     async def _on_event(self, event: object) -> None:
+        if not isinstance(event, RateLimits):  # those come from the headers, before any reply
+            self._events = True
         pump = self.pump
         if isinstance(event, Created):
             # The server took the request and is working on it: the panel says "Thinking"

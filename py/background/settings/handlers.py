@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from modelclient import WireApi
+
 from ..errors import ProtocolError
 from ..protocol import (
     KeySet,
@@ -68,7 +70,7 @@ class SettingsHandlers:
         # What Test connection found each tested server speaks, {(base URL, preset): wire API}:
         # the options page tests the form's values before they are saved, so the saved
         # provider learns its wire API when those values are saved (settings.set).
-        self._found: dict[tuple[str, str], str] = {}
+        self._found: dict[tuple[str, str], WireApi] = {}
 
     def handlers(self) -> dict[str, Callable[[Request], Awaitable[Message]]]:
         return {
@@ -148,19 +150,17 @@ class SettingsHandlers:
         await self._remember_wire(settings, outcome.get("wire") if outcome.get("detected") else None)
         return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
 
-    async def _remember_wire(self, tested: Settings, wire: str | None) -> None:
+    async def _remember_wire(self, tested: Settings, wire: object) -> None:
         """A wire API the test detected is kept for the saved provider it was detected on, and
         for those settings if they are saved later."""
-        if wire is None:
+        if wire != "responses" and wire != "chat":
             return
         where = (tested.base_url, tested.preset_id)
         self._found.pop(where, None)
         self._found[where] = wire
         while len(self._found) > MAX_FOUND:
             del self._found[next(iter(self._found))]  # the oldest
-        saved = await self.settings.load()
-        if where == (saved.base_url, saved.preset_id):
-            await self.settings.patch({"detected_wire": wire}, internal=True)
+        await self.settings.keep_detected_wire(tested, wire)
 
     async def _same_provider(self, shown: str | None) -> None:
         """The options page writes to the provider it shows: if the panel switched to another

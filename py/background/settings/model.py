@@ -327,6 +327,15 @@ class Settings(BaseModel):
         return effective_wire(self.preset_id, self.wire_api, self.detected_wire)
 
     @property
+    def wire_guessed(self) -> bool:
+        """Turns use the Responses API only because nothing said otherwise: a custom server
+        on "auto" whose wire API no test has detected (saved without Test connection, or
+        the test ran before a worker restart). A turn that finds that endpoint missing
+        tries Chat Completions (background.chat.turns)."""
+        return (not self.uses_chatgpt_base and self.wire_api == "auto" and self.detected_wire is None
+                and find_preset(self.preset_id).wire_api is None)
+
+    @property
     def request_url(self) -> str:
         """The exact URL each turn is POSTed to."""
         path = "chat/completions" if self.wire == "chat" else "responses"
@@ -476,6 +485,15 @@ class SettingsStore:
         await self.records.write({SETTINGS_KEY: settings})
         self._cached = settings
         return settings
+
+    async def keep_detected_wire(self, found_on: Settings, wire: WireApi) -> None:
+        """Keep a wire API found on ``found_on`` (by Test connection, or by a turn) for the
+        saved settings if they are still that server: a provider switched to since does not
+        get another server's answer."""
+        saved = await self.load()
+        same = (saved.base_url, saved.preset_id) == (found_on.base_url, found_on.preset_id)
+        if same and saved.detected_wire != wire:
+            await self.patch({"detected_wire": wire}, internal=True)
 
 
 # ---------------------------------------------------------------------------

@@ -165,6 +165,76 @@ def test_test_connection_sends_the_turn_chat_will_send_and_keeps_the_detected_wi
     assert moved["settings"]["detected_wire"] is None and moved["settings"]["wire"] == "responses"
 
 
+def posts(seen: list[HttpRequest]) -> list[str]:
+    return [r.url.rsplit("/v1", 1)[1] for r in seen if r.method == "POST"]
+
+
+def saved_without_test(h: Harness) -> None:
+    """A custom server on "auto", saved without Test connection: nothing detected its wire."""
+    view = h.ask({"type": "settings.set", "id": 1, "patch": {"preset": "custom", "base_url": CHAT_BASE,
+                                                             "model": "deepseek-chat"}})["settings"]
+    assert (view["wire_api"], view["detected_wire"], view["wire"]) == ("auto", None, "responses")
+
+
+def test_a_custom_server_saved_untested_that_has_no_responses_endpoint_answers_on_chat() -> None:
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat"], seen))
+    saved_without_test(h)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
+    assert posts(seen) == ["/responses", "/chat/completions"]  # the guess, then the wire that answers
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "Hi there" and "error" not in done
+    assert h.sent(1, "turn.error") == []
+    view = h.ask({"type": "settings.get", "id": 3})["settings"]
+    assert (view["detected_wire"], view["wire"]) == ("chat", "chat")  # kept
+    seen.clear()
+    h.send(1, {"type": "chat.send", "id": 4, "text": "again"})
+    assert posts(seen) == ["/chat/completions"]  # straight there
+    assert h.restart().ask({"type": "settings.get", "id": 5})["settings"]["wire"] == "chat"  # stored
+
+
+def test_a_server_with_neither_endpoint_shows_the_first_error_and_keeps_nothing() -> None:
+    seen: list[HttpRequest] = []
+
+    def nowhere(request: HttpRequest) -> Any:
+        seen.append(request)
+        return 404, {}, b"404 page not found"
+
+    h = Harness(handler=nowhere)
+    saved_without_test(h)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
+    assert posts(seen) == ["/responses", "/chat/completions"]
+    [failed] = h.sent(1, "turn.error")
+    assert failed["error"]["fields"]["status"] == 404 and "/responses" in failed["error"]["message"]
+    assert h.ask({"type": "settings.get", "id": 3})["settings"]["detected_wire"] is None
+
+
+def test_a_missing_endpoint_is_not_tried_elsewhere_when_the_wire_is_known() -> None:
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_server(["deepseek-chat"], seen))
+    h.ask({"type": "settings.set", "id": 1, "patch": {"preset": "custom", "base_url": CHAT_BASE,
+                                                      "wire_api": "responses"}})  # fmt: skip
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
+    assert posts(seen) == ["/responses"]  # the user chose Responses: its 404 is the answer
+    [failed] = h.sent(1, "turn.error")
+    assert failed["error"]["fields"]["status"] == 404
+
+
+def test_a_wire_found_for_one_server_is_not_kept_for_another() -> None:
+    h = Harness()
+    saved_without_test(h)
+    found_on = run_sync(h.worker.settings.load())
+    h.ask({"type": "settings.set", "id": 2, "patch": {"base_url": "http://127.0.0.1:10/v1"}})
+    run_sync(h.worker.settings.keep_detected_wire(found_on, "chat"))
+    assert h.ask({"type": "settings.get", "id": 3})["settings"]["detected_wire"] is None
+    h.ask({"type": "settings.set", "id": 4, "patch": {"base_url": CHAT_BASE}})
+    run_sync(h.worker.settings.keep_detected_wire(found_on, "chat"))
+    assert h.ask({"type": "settings.get", "id": 5})["settings"]["detected_wire"] == "chat"
+
+
 def test_without_the_probe_the_test_shows_what_it_would_send() -> None:
     seen: list[HttpRequest] = []
     h = Harness(handler=chat_server(["deepseek-chat"], seen))
