@@ -63,8 +63,11 @@ class ConversationList:
     def new_chat(self):
         conv = self.turn.conv
         if conv.id is None and not conv.messages and not conv.loading:
+            conv.fresh = True
             return
-        self.turn.show(Conversation())
+        fresh = Conversation()
+        fresh.fresh = True
+        self.turn.show(fresh)
 
     def open(self, cid):
         if cid == self.turn.conv.id:

@@ -127,6 +127,11 @@ def user_from_view(view):
     return m
 
 
+# What the relay keeps (``ui.shown``) for a new chat the user opened; the worker's
+# conversation ids are "c" and 20 hex digits.
+NEW_CHAT = "new"
+
+
 class Conversation:
     """The conversation on screen. ``id`` is None for a new chat not stored yet."""
 
@@ -141,6 +146,7 @@ class Conversation:
         self.context_left = None
         self.messages = []
         self.loading = False
+        self.fresh = False  # a new chat the user asked for: a reload keeps it (not the latest)
         self.rev = 0
         # The turn streaming into this conversation, if any.
         self.turn_id = None
@@ -155,6 +161,11 @@ class Conversation:
         self.finished = []  # turn ids that ended here (late pushes of them are ignored)
 
     # ------------------------------------------------------------------ queries
+
+    def shown(self):
+        """What the relay keeps to show again after a reload: the id, or NEW_CHAT for a new
+        chat the user opened, or None (the worker's latest conversation will do)."""
+        return self.id or (NEW_CHAT if self.fresh else None)
 
     @property
     def busy(self):

@@ -40,7 +40,7 @@ def changed():
         else:
             post(msg)
     forget_files()
-    shown = state.conv.id
+    shown = state.conv.shown()
     if shown != remembered[0]:
         remembered[0] = shown
         window.parent.postMessage("ui.shown " + (shown or ""), "*")  # the relay restores it on reload

@@ -55,7 +55,7 @@ from panel.connection import (
     Revisions,
 )
 from panel.conv_list import ConversationList
-from panel.conversation import Conversation
+from panel.conversation import NEW_CHAT, Conversation
 from panel.providers import Providers
 from panel.queue_view import QueueView
 from panel.setup import Setup
@@ -180,8 +180,12 @@ class PanelState:
         # chat.stopped: turn.stopped (a push) carries the partial reply.
 
     def restore(self, cid):
-        """Show conversation ``cid`` (the one on screen before a reload) once the worker answers."""
+        """Show conversation ``cid`` (the one on screen before a reload) once the worker answers;
+        ``"new"``: the new chat the user had opened stays (not the latest conversation)."""
         if not cid or self.conv.id is not None or self.conv.messages:
+            return
+        if cid == NEW_CHAT:
+            self.conv.fresh = True
             return
         conv = Conversation(cid)
         conv.loading = True

@@ -91,7 +91,7 @@ class Turn:
         if active and active.get("id") == conv.id and conv.id is not None:
             self._settle_resends(active)
             self.load(active)
-        elif conv.id is None and active and not conv.messages:
+        elif conv.id is None and active and not conv.messages and not conv.fresh:
             self.load(active)  # a fresh panel shows the conversation it was showing (or the latest)
         else:
             # Keep the view: no ``active`` for our id means an unsaved draft, which a

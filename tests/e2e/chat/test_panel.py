@@ -148,6 +148,22 @@ def test_reload_restores_the_conversation_on_screen_without_an_empty_frame(
     assert panel.frame.evaluate("() => window.__flashes") == []
 
 
+def test_a_new_chat_opened_before_a_reload_is_still_there_after_it(server: MockServerThread,
+                                                                    panel: Panel) -> None:
+    server.enqueue(text_reply("Stored answer."))
+    panel.send("A stored conversation")
+    panel.reply("Stored answer.")
+    panel.new_chat()
+    panel.page.reload()
+    panel.wait_ready()
+    titles = panel.open_list().locator("li.conv")
+    expect(titles.filter(has_text="A stored conversation")).to_have_count(1)  # the worker's hello is in
+    expect(panel.ui.locator("article.msg")).to_have_count(0)  # the new chat, not the latest conversation
+    panel.send("A second conversation")
+    expect(titles.filter(has_text="A second conversation")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(panel.users).to_have_text(["A second conversation"])
+
+
 def test_the_list_groups_previews_counts_and_exports_json_the_options_page_imports(
     browser: ChatBrowser, server: MockServerThread, panel: Panel
 ) -> None:

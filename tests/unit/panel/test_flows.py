@@ -385,6 +385,32 @@ def test_a_reload_shows_the_conversation_that_was_on_screen() -> None:
     assert gone.conv.id is None and not gone.conv.loading  # deleted meanwhile: a new chat
 
 
+def test_a_reload_keeps_the_new_chat_the_user_opened() -> None:
+    from panel.state import PanelState
+
+    state = PanelState(now=0, session="t")
+    hello = only(connect_out(state), "hello")
+    latest = conversation("c1", [message("u", "user", "the latest question")])
+    state.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(),
+                   "conversations": [summary("c1", "Latest", 1)], "active": latest}, 0)
+    assert state.conv.shown() == "c1"
+    state.convs.new_chat()
+    assert state.conv.id is None and state.conv.shown() == "new"  # what the relay keeps (ui.shown)
+    again = PanelState(now=0, session="t")  # the panel reloaded
+    again.receive({"type": "relay.hello", "hash": "", "shown": "new"}, 0)
+    hello = only(connect_out(again), "hello")
+    assert "conversation_id" not in hello
+    again.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(),
+                   "conversations": [summary("c1", "Latest", 1)], "active": latest}, 0)
+    assert again.conv.id is None and texts(again) == [] and not again.conv.loading  # still the new chat
+    assert [c["id"] for c in again.convs.conversations] == ["c1"]  # the latest is in the list
+    fresh = PanelState(now=0, session="t")  # no new chat was opened: the latest is shown
+    hello = only(connect_out(fresh), "hello")
+    fresh.receive({"type": "hello", "id": hello["id"], "v": 1, "settings": settings(),
+                   "conversations": [summary("c1", "Latest", 1)], "active": latest}, 0)
+    assert fresh.conv.id == "c1" and fresh.conv.shown() == "c1"
+
+
 def connect_out(state):
     state.receive({"type": "port.connected"}, 0)
     return state.take_outbox()
