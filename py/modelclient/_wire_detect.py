@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._error_base import ModelClientError
-from ._errors import InvalidRequestError, StreamError, UnexpectedStatusError
+from ._errors import InvalidRequestError, RetryLimitError, StreamError, UnexpectedStatusError
 from ._events import Completed, Created, OutputTextDelta
 from ._items import MessageItem
 from ._provider import WireApi
@@ -81,7 +81,7 @@ def endpoint_missing(probe: Probe) -> bool:
     error = probe.error
     if error is None:
         return False
-    if isinstance(error, UnexpectedStatusError):
+    if isinstance(error, UnexpectedStatusError | RetryLimitError):  # 501: a 5xx, retried as one
         return error.status in MISSING_STATUSES
     if isinstance(error, InvalidRequestError):
         said = str(error).lower()

@@ -180,8 +180,9 @@ def test_test_connection_then_save_chats_on_the_wire_api_it_found(extension: Ext
 def test_a_chat_only_server_saved_without_test_connection_answers_and_is_remembered(
     extension: Extension
 ) -> None:
-    """Save without Test connection: the first message finds /responses missing (404), goes
-    to /chat/completions in the same turn, and the settings keep that wire API."""
+    """Save without Test connection: the first message finds /responses missing (a 404, Test
+    connection's rule), goes to /chat/completions in the same turn, and the settings keep that
+    wire API: the next message goes straight there."""
     with MockServerThread(api_key=KEY_A, wire_apis=("chat",), models=CHAT_MODELS) as server:
         options = Options(extension)
         options.get("provider").select_option("compatible")

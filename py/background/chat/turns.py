@@ -98,8 +98,8 @@ class TurnDeps:
     with_timeout: Callable[[Awaitable[Any], float], Awaitable[Any]] = asyncio.wait_for
     # Where the attachments' bytes are (background.attachments.store); None: no attachments.
     attachments: AttachmentLibrary | None = None
-    # Keeps a wire API a turn found (a guessed Responses endpoint was missing, Chat Completions
-    # answered) for the saved provider the turn's settings are (SettingsStore.keep_detected_wire).
+    # Keeps the wire API a turn's reply came on when it was a guess (a custom server no test
+    # had detected) for the saved provider the turn's settings are (SettingsStore.keep_detected_wire).
     keep_wire: Callable[[Settings, WireApi], Awaitable[None]] | None = None
 
 
@@ -141,8 +141,10 @@ class Turn:
         self._reconnect_sleep = False
         self._text_in_item = False
         self._reasoning_in_item = False
-        self._events = False  # the server began this reply (more than its headers' rate limits)
         self._kinds: set[str] = set()  # what the request carried that a server could refuse
+        # The settings while their wire API is a guess (see _missing); None once it is known.
+        self._guess: Settings | None = settings if settings.wire_guessed else None
+        self._began = False  # the server began this reply (more than rate limits or a re-send notice)
         self._last_persist = deps.monotonic()
 
     # ------------------------------------------------------------------ control
@@ -255,35 +257,50 @@ class Turn:
             async for event in events:
                 if self._stop:
                     break  # leaving the block aborts the request
+                if isinstance(event, Reconnecting) and self._missing(event.error, wire):
+                    raise event.error  # not sent again: leaving the block aborts the re-send
                 await self._on_event(event)
 
-    def _chat_instead(self, error: ModelClientError) -> Settings | None:
-        """The settings to try this turn again with on Chat Completions, or None.
+    # A custom server saved without Test connection (``Settings.wire_guessed``) is sent the
+    # Responses API as a guess. Test connection's rule (``modelclient.endpoint_missing``)
+    # tells, from the first failure and before any of the reply came, that the server has no
+    # such endpoint: the turn then runs again on Chat Completions. The wire API the reply
+    # came on is kept for that saved server at its first event (``TurnDeps.keep_wire``), so
+    # the guess is made once.
 
-        Only when the Responses API was a guess (a custom server on "auto" that no test has
-        detected: saved without Test connection, say), the server said it has no such
-        endpoint (``modelclient.endpoint_missing``: the rule Test connection detects by) and
-        nothing of the reply came yet.
-        """
-        if self._stop or self._events or not self.settings.wire_guessed:
-            return None
-        if not endpoint_missing(Probe("responses", started=False, error=error)):
+    def _missing(self, error: ModelClientError, wire: WireApi) -> bool:
+        """``error`` says the guessed server has no endpoint for ``wire`` (nothing came yet)."""
+        if self._guess is None or self._began:
+            return False
+        return endpoint_missing(Probe(wire, False, error=error))
+
+    def _chat_instead(self, error: ModelClientError) -> Settings | None:
+        """The settings to run this turn again with on Chat Completions, or None."""
+        if self._stop or self.settings is not self._guess or not self._missing(error, "responses"):
             return None
         return self.settings.model_copy(update={"detected_wire": "chat"})
 
     async def _run_on_chat(self, auth: Auth | str | None, chat: Settings, missing: ModelClientError) -> None:
-        """The turn again on Chat Completions; kept for the provider once it answers there.
-        If that endpoint is missing too, the server speaks neither: the first error stands."""
-        guessed, self.settings = self.settings, chat
+        """The turn again on Chat Completions. If that endpoint is missing too, the server
+        speaks neither: the first error stands (with what the first request carried)."""
+        guessed, kinds, self.settings = self.settings, self._kinds, chat
         try:
             await self._run(auth)
         except ModelClientError as error:
-            if not self._events and endpoint_missing(Probe("chat", started=False, error=error)):
-                self.settings = guessed
+            if self._missing(error, "chat"):
+                self.settings, self._kinds = guessed, kinds
                 raise missing from None
             raise
-        if self._events and self.deps.keep_wire is not None:
-            await self.deps.keep_wire(guessed, "chat")  # the next turns go there at once
+
+    async def _keep_wire(self) -> None:
+        """The reply began on a guessed server: keep the wire API it came on for that server."""
+        found_on, self._guess = self._guess, None
+        if found_on is None or self.deps.keep_wire is None:
+            return
+        try:
+            await self.deps.keep_wire(found_on, provider_info(self.settings, None).wire_api)
+        except Exception as exc:  # storage full, say: the reply goes on; the next turn finds it again
+            print(f"background: could not keep the wire API found: {exc}")
 
     async def _advice(self, error: ModelClientError) -> dict[str, str] | None:
         """What to do about ``error`` (``background.chat.advice``), or None: the error goes to
@@ -342,8 +359,10 @@ class Turn:
         await self.deps.client_options.get("sleep", self.deps.sleep)(seconds)
 
     async def _on_event(self, event: object) -> None:
-        if not isinstance(event, RateLimits):  # those come from the headers, before any reply
-            self._events = True
+        if not self._began and not isinstance(event, RateLimits | Reconnecting):
+            self._began = True
+            if self._guess is not None:
+                await self._keep_wire()
         pump = self.pump
         if isinstance(event, Created):
             # The server took the request and is working on it: the panel says "Thinking"

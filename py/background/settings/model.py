@@ -27,6 +27,7 @@ Plain ``http://`` is accepted only for this machine (:func:`is_loopback`).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -435,6 +436,9 @@ class SettingsStore:
     def __init__(self, records: Records) -> None:
         self.records = records
         self._cached: Settings | None = None
+        # One patch at a time: each merges over the settings the last one wrote (two merging
+        # over the same ones would lose the first's change when the second is written).
+        self._lock = asyncio.Lock()
 
     async def load(self) -> Settings:
         """The saved settings, defaults if none (or if the record is damaged: reported)."""
@@ -481,19 +485,23 @@ class SettingsStore:
 
     async def patch(self, patch: dict[str, Any], *, internal: bool = False) -> Settings:
         """Apply a partial update; raise :class:`SettingsError` and write nothing if invalid."""
-        settings = await self.preview(patch, internal=internal)
-        await self.records.write({SETTINGS_KEY: settings})
-        self._cached = settings
-        return settings
+        async with self._lock:
+            return await self._write(await self.preview(patch, internal=internal))
 
     async def keep_detected_wire(self, found_on: Settings, wire: WireApi) -> None:
         """Keep a wire API found on ``found_on`` (by Test connection, or by a turn) for the
         saved settings if they are still that server: a provider switched to since does not
         get another server's answer."""
-        saved = await self.load()
-        same = (saved.base_url, saved.preset_id) == (found_on.base_url, found_on.preset_id)
-        if same and saved.detected_wire != wire:
-            await self.patch({"detected_wire": wire}, internal=True)
+        async with self._lock:  # the check and the write see the same saved settings
+            saved = await self.load()
+            same = (saved.base_url, saved.preset_id) == (found_on.base_url, found_on.preset_id)
+            if same and saved.detected_wire != wire:
+                await self._write(await self.preview({"detected_wire": wire}, internal=True))
+
+    async def _write(self, settings: Settings) -> Settings:
+        await self.records.write({SETTINGS_KEY: settings})
+        self._cached = settings
+        return settings
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -176,22 +177,63 @@ def saved_without_test(h: Harness) -> None:
     assert (view["wire_api"], view["detected_wire"], view["wire"]) == ("auto", None, "responses")
 
 
-def test_a_custom_server_saved_untested_that_has_no_responses_endpoint_answers_on_chat() -> None:
+def chat_only_as(responses: tuple[int, dict[str, str], bytes], seen: list[HttpRequest]) -> Any:
+    """A Chat-Completions-only server that answers /responses with ``responses``."""
+    chat = chat_server(["deepseek-chat"], seen)
+
+    def handler(request: HttpRequest) -> Any:
+        if request.url.endswith("/responses"):
+            seen.append(request)
+            return responses
+        return chat(request)
+
+    return handler
+
+
+@pytest.mark.parametrize("responses", [
+    (404, {}, b"404 page not found"),
+    (501, {}, b"Not Implemented"),  # a 5xx: request retries first, then the turn's re-send is not made
+    (200, {"content-type": "application/json"},
+     b'{"error": "Unexpected endpoint or method. (POST /v1/responses)"}'),  # LM Studio's answer
+], ids=["404", "501", "lm-studio-200"])
+def test_a_custom_server_saved_untested_without_responses_answers_on_chat(
+    responses: tuple[int, dict[str, str], bytes]
+) -> None:
     seen: list[HttpRequest] = []
-    h = Harness(handler=chat_server(["deepseek-chat"], seen))
+    h = Harness(handler=chat_only_as(responses, seen))
     saved_without_test(h)
     h.connect(1)
     h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
-    assert posts(seen) == ["/responses", "/chat/completions"]  # the guess, then the wire that answers
+    sent = posts(seen)
+    assert set(sent[:-1]) == {"/responses"} and sent[-1] == "/chat/completions"  # the guess, then chat
+    assert len(sent) == (6 if responses[0] == 501 else 2)  # 501: the request retries, no turn re-send
     [done] = h.sent(1, "turn.done")
-    assert done["assistant"]["text"] == "Hi there" and "error" not in done
-    assert h.sent(1, "turn.error") == []
+    assert done["assistant"]["text"] == "Hi there"
+    assert h.sent(1, "turn.error") == [] and h.sent(1, "turn.reconnecting") == []
     view = h.ask({"type": "settings.get", "id": 3})["settings"]
     assert (view["detected_wire"], view["wire"]) == ("chat", "chat")  # kept
     seen.clear()
     h.send(1, {"type": "chat.send", "id": 4, "text": "again"})
     assert posts(seen) == ["/chat/completions"]  # straight there
     assert h.restart().ask({"type": "settings.get", "id": 5})["settings"]["wire"] == "chat"  # stored
+
+
+def test_a_custom_responses_server_saved_untested_is_kept_as_one_at_its_first_reply() -> None:
+    seen: list[HttpRequest] = []
+    replies = [(500, {}, b'{"error": {"message": "busy"}}')]  # a hiccup first: retried as always
+
+    def handler(request: HttpRequest) -> Any:
+        seen.append(request)
+        return replies.pop(0) if replies else (200, {"content-type": "text/event-stream"},
+                                              reply_events("Fine"))
+
+    h = Harness(handler=handler)
+    saved_without_test(h)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
+    assert posts(seen) == ["/responses", "/responses"]
+    assert h.sent(1, "turn.done")[0]["assistant"]["text"] == "Fine"
+    assert h.ask({"type": "settings.get", "id": 4})["settings"]["detected_wire"] == "responses"
 
 
 def test_a_server_with_neither_endpoint_shows_the_first_error_and_keeps_nothing() -> None:
@@ -209,6 +251,22 @@ def test_a_server_with_neither_endpoint_shows_the_first_error_and_keeps_nothing(
     [failed] = h.sent(1, "turn.error")
     assert failed["error"]["fields"]["status"] == 404 and "/responses" in failed["error"]["message"]
     assert h.ask({"type": "settings.get", "id": 3})["settings"]["detected_wire"] is None
+
+
+def test_a_wire_that_cannot_be_kept_does_not_fail_the_turn(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[HttpRequest] = []
+    h = Harness(handler=chat_only_as((404, {}, b""), seen))
+    saved_without_test(h)
+
+    async def full(found_on: Any, wire: str) -> None:
+        raise OSError("QUOTA_BYTES quota exceeded")
+
+    h.worker.scheduler.deps = replace(h.worker.scheduler.deps, keep_wire=full)
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 2, "text": "hello"})
+    [done] = h.sent(1, "turn.done")
+    assert done["assistant"]["text"] == "Hi there"
+    assert "could not keep the wire API found" in capsys.readouterr().out
 
 
 def test_a_missing_endpoint_is_not_tried_elsewhere_when_the_wire_is_known() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from background.settings.model import (
     validate_key,
 )
 from background.store.storage import MemoryStore, Records
-from tests.support.aio import run_sync
+from tests.support.aio import run_loop, run_sync
 from tests.unit.background.kit import KEY, KEY_VIEW, NO_KEY_VIEW, Harness
 
 
@@ -234,3 +235,26 @@ def test_a_key_source_that_refuses_gets_an_error_reply_not_a_crash() -> None:
         reply = h.ask(message)
         assert reply["type"] == "error" and reply["code"] == "vault_locked" and "unlock" in reply["message"]
         assert KEY not in json.dumps(reply)
+
+
+class SlowStore(MemoryStore):
+    """Writes take a few turns of the event loop, as chrome.storage's do."""
+
+    async def set(self, items: dict[str, str]) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await super().set(items)
+
+
+def test_a_wire_kept_by_a_turn_does_not_undo_a_save_made_meanwhile() -> None:
+    # A turn detects the wire API of the server it started on while the options page saves
+    # another base URL: the page's save stands, and the other server's answer is not kept.
+    async def both() -> Settings:
+        store = SettingsStore(Records(SlowStore()))
+        started_on = await store.patch({"preset": "custom", "base_url": "http://127.0.0.1:9/v1"})
+        await asyncio.gather(store.patch({"base_url": "http://127.0.0.1:10/v1"}),
+                             store.keep_detected_wire(started_on, "chat"))
+        return await SettingsStore(store.records).load()  # as stored
+
+    saved = run_loop(both())
+    assert (saved.base_url, saved.detected_wire) == ("http://127.0.0.1:10/v1", None)

@@ -129,6 +129,10 @@ def test_list_models_timeout_is_a_connection_failure() -> None:
         (Probe("responses", False, error=UnauthorizedError("bad key")), False),
         (Probe("responses", False, error=InvalidRequestError("model 'x' not found")), False),
         (Probe("responses", False, error=RetryLimitError(429)), False),
+        # A 501 is a 5xx: the client's request retry classifies it, and without retries
+        # (a probe's) it arrives as the retry limit with that status.
+        (Probe("responses", False, error=RetryLimitError(501)), True),
+        (Probe("responses", False, error=RetryLimitError(503)), False),
         (Probe("responses", True), False),
     ],
 )  # fmt: skip
