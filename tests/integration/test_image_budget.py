@@ -190,3 +190,11 @@ def test_a_png_s_text_chunks_are_not_sent() -> None:
     image, _ = prepared(out.getvalue(), "diagram.png")
     decoded = check(image.data, image.mime, 400, 300)
     assert image.mime == "image/png" and "Author" not in decoded.info
+
+
+def test_a_progressive_jpeg_with_restarts_and_nothing_else_is_kept_byte_for_byte() -> None:
+    # Its scans are walked to the end of the image: nothing in between or after but pixels.
+    data = encode(noise(64, 48).resize((800, 600)), "JPEG", quality=85, progressive=True,
+                  restart_marker_blocks=1)
+    image, renderer = prepared(data)
+    assert image.data == data and renderer.renders == 1  # the thumbnail only

@@ -324,9 +324,11 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     raise ValueError("unknown WebP chunk")
 
 
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Each marker segment before the image data: ``(marker, payload)``; raises ValueError
-    on a damaged or truncated header."""
+def _jpeg_segments(data: bytes, *, whole: bool = False) -> Iterator[tuple[int, bytes]]:
+    """Each marker segment of a JPEG: ``(marker, payload)``, up to its first scan (``whole``:
+    every segment between and after the scans too, ending with EOI ``(0xD9, b"")`` and
+    then ``(-1, rest)`` if anything follows it). Raises ValueError on a damaged or
+    truncated file."""
     at = 2
     while at + 4 <= len(data):
         if data[at] != 0xFF:
@@ -335,6 +337,11 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
         if marker == 0xFF:  # fill byte
             at += 1
             continue
+        if marker == 0xD9:  # end of image
+            yield marker, b""
+            if at + 2 < len(data):
+                yield -1, data[at + 2 :]
+            return
         if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
             at += 2
             continue
@@ -342,10 +349,29 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
         if length < 2:
             raise ValueError("bad segment length")
         yield marker, data[at + 4 : at + 2 + length]
-        if marker == 0xDA:  # start of scan: the image data follows
-            return
         at += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            if not whole:
+                return
+            at = _scan_end(data, at)
+    if whole and at + 2 == len(data) and data[at:] == b"\xff\xd9":
+        yield 0xD9, b""
+        return
     raise ValueError("truncated")
+
+
+def _scan_end(data: bytes, at: int) -> int:
+    """Where the entropy-coded data from ``at`` ends: the next marker that is not a stuffed
+    byte (``FF 00``), a restart (``FF D0``-``FF D7``) or fill; the end of ``data`` if none."""
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0 or at + 1 >= len(data):
+            return len(data)
+        follower = data[at + 1]
+        if follower == 0x00 or 0xD0 <= follower <= 0xD7 or follower == 0xFF:
+            at += 1 if follower == 0xFF else 2
+            continue
+        return at
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
@@ -358,39 +384,42 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     raise ValueError("no frame header")
 
 
-# What a file may carry about its author, camera and place besides its pixels. Kept:
-# JPEG's JFIF (APP0), ICC colour profile (APP2) and Adobe colour transform (APP14), and
-# PNG's colour and pixel chunks; they change how the pixels look.
+# What a file may carry besides its pixels is told apart from what draws them, which is
+# kept: JPEG's JFIF (APP0), ICC colour profile (APP2) and Adobe colour transform (APP14)
+# segments, and PNG's pixel, colour and animation chunks. Anything else (EXIF with the
+# camera and GPS, XMP, IPTC, comments, text chunks, private or provenance chunks, bytes
+# after the image's end such as a phone's appended video) counts as more.
 _JPEG_KEPT_APPS = {0xE0: b"JFIF", 0xE2: b"ICC_PROFILE", 0xEE: b"Adobe"}
-_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
+_PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
+             b"cICP", b"mDCv", b"cLLi", b"pHYs", b"bKGD", b"acTL", b"fcTL", b"fdAT"}
 
 
 def carries_metadata(data: bytes, mime: str) -> bool:
-    """Whether a JPEG or PNG carries more than its pixels (EXIF with the camera and GPS,
-    XMP, IPTC, comments, text chunks); True for a header this cannot walk."""
+    """Whether a JPEG or PNG carries more than what draws its pixels (see above); True for
+    a file this cannot walk to its end."""
     try:
         if mime == "image/jpeg":
-            for marker, payload in _jpeg_segments(data):
-                if marker == 0xDA:
-                    return False
-                if marker == 0xFE:  # a comment
-                    return True
-                if 0xE0 <= marker <= 0xEF:
-                    kept = _JPEG_KEPT_APPS.get(marker)
-                    if kept is None or not payload.startswith(kept):
-                        return True
-            return True  # no image data found: not a file to pass on as it is
+            return any(_jpeg_extra(marker, payload) for marker, payload in _jpeg_segments(data, whole=True))
         if mime == "image/png":
             at = 8
             while at + 8 <= len(data):
-                (length,) = struct.unpack(">I", data[at : at + 4])
+                length = int.from_bytes(data[at : at + 4], "big")
                 kind = data[at + 4 : at + 8]
-                if kind in _PNG_METADATA:
+                if kind not in _PNG_KEPT:
                     return True
-                if kind == b"IEND":
-                    return False
                 at += 12 + length
+                if kind == b"IEND":
+                    return at != len(data)  # anything after the end is more
             return True
     except (struct.error, ValueError):
         return True
     return True
+
+
+def _jpeg_extra(marker: int, payload: bytes) -> bool:
+    if marker == -1 or marker == 0xFE:  # after the end of the image; a comment
+        return True
+    if 0xE0 <= marker <= 0xEF:
+        kept = _JPEG_KEPT_APPS.get(marker)
+        return kept is None or not payload.startswith(kept)
+    return False

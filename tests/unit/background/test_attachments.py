@@ -210,9 +210,36 @@ def test_what_a_png_carries_besides_its_pixels(chunk: bytes, carries: bool) -> N
     assert carries_metadata(png(640, 480, chunk + png_chunk(b"IDAT", b"\x00" * 30)), "image/png") is carries
 
 
+SCAN = segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+
+
+@pytest.mark.parametrize(("body", "after", "carries"), [
+    (b"\x12\xff\x00\x34\xff\xd3\x56" * 10, b"", False),  # stuffed bytes and restarts are image data
+    (b"\x01" * 10 + segment(0xC4, b"\x00" * 17) + SCAN + b"\x02" * 10, b"", False),  # a second scan
+    (b"\x01" * 10 + segment(0xFE, b"edited by") + SCAN + b"\x02" * 10, b"", True),  # a comment between
+    (b"\x01" * 100, b"Exif\x00\x00GPS", True),  # bytes after the end: a phone's trailer, a video
+])
+def test_a_jpeg_is_walked_to_its_end(body: bytes, after: bytes, carries: bool) -> None:
+    assert carries_metadata(jpeg(640, 480, body) + after, "image/jpeg") is carries
+
+
+@pytest.mark.parametrize(("chunk", "carries"), [
+    (png_chunk(b"acTL", b"\x00\x00\x00\x02\x00\x00\x00\x00"), False),  # an animation draws pixels
+    (png_chunk(b"caBX", b"jumb" + b"\x00" * 20), True),  # provenance: who and where
+    (png_chunk(b"prIv", b"anything"), True),  # a private chunk
+])
+def test_a_png_keeps_only_the_chunks_that_draw_it(chunk: bytes, carries: bool) -> None:
+    assert carries_metadata(png(640, 480, chunk + png_chunk(b"IDAT", b"\x00" * 30)), "image/png") is carries
+
+
+def test_bytes_after_a_png_s_end_count_as_more() -> None:
+    assert carries_metadata(png(640, 480) + b"Exif\x00\x00", "image/png")
+
+
 def test_a_header_that_cannot_be_walked_counts_as_carrying_more() -> None:
     photo = jpeg(640, 480, b"\x01" * 100)
     assert carries_metadata(photo[:30], "image/jpeg")  # cut before its image data
+    assert carries_metadata(photo[:-2], "image/jpeg")  # no end of image
     assert carries_metadata(photo[:2] + b"\x00" + photo[3:], "image/jpeg")  # not a marker
     assert carries_metadata(png(640, 480)[:-12], "image/png")  # no IEND
 
