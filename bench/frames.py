@@ -283,8 +283,11 @@ def measure(browsers: dict[str, Browser], runs: int) -> dict[str, dict[str, list
     for shape, b in browsers.items():  # the first open after launch, unmeasured
         b.ping()
         open_panel(b, OPEN_PATH[shape], timeout_s=60)
+    order = list(browsers.items())
     for i in range(runs + 1):  # round 0 is a warm-up, dropped
-        for shape, b in browsers.items():  # alternated, so a busy spell on the machine hits all three
+        # Alternated, so a busy spell on the machine hits all three; each round starts with
+        # the next shape, so no shape always opens first (or right after another).
+        for shape, b in order[i % len(order):] + order[:i % len(order)]:
             b.stop_worker()
             stopped = open_panel(b, OPEN_PATH[shape])
             b.ping()
@@ -305,13 +308,14 @@ def activation(browsers: dict[str, Browser]) -> dict[str, dict[str, Any]]:
     time.sleep(6)  # untouched: past any activation the open could have given
     out = {}
     for shape, page in pages.items():
-        clicked = time.time() * 1000
         page.mouse.click(60, 30)
         time.sleep(0.5)
         logs = {f.url.rsplit("/", 1)[-1]: f.evaluate("() => window.__activation ?? null")
                 for f in page.frames}
         target = next((name for name, log in logs.items() if log and log["clicked"]), None)
         relay = logs[RELAY_FRAME[shape]]
+        # The click's time on the clicked frame's own clock (epoch ms, like the relay's samples).
+        clicked = logs[target]["clicked"] if target is not None else float("inf")
         before = [active for t, active in relay["changes"] if t < clicked]
         out[shape] = {"clicked_frame": target, "relay_frame": RELAY_FRAME[shape],
                       "relay_active_before": bool(before and before[-1]),

@@ -44,7 +44,11 @@ class LimitStore:
         self._pending = LimitsRecord(at=self._clock_ms(), limits=limits)
         if not self._writing:
             self._writing = True
-            self._spawn(self._write())
+            try:
+                self._spawn(self._write())
+            except BaseException:
+                self._writing = False  # no writer started: the next snapshot starts one
+                raise
 
     async def _write(self) -> None:
         # One writer: two writes in flight could land out of order and leave an older

@@ -79,3 +79,22 @@ def test_a_failed_write_is_reported_and_the_next_is_stored(capsys: pytest.Captur
     limits.note({"n": 2})
     run_sync(spawned[1])
     assert stored(store) == 2
+
+
+def test_a_writer_that_could_not_start_does_not_stop_the_next() -> None:
+    limits, store, spawned = make()
+    failing = True
+
+    def spawn(coro: Coroutine[Any, Any, None]) -> None:
+        if failing:
+            coro.close()
+            raise RuntimeError("no event loop")
+        spawned.append(coro)
+
+    limits._spawn = spawn
+    with pytest.raises(RuntimeError):
+        limits.note({"n": 1})
+    failing = False
+    limits.note({"n": 2})
+    run_sync(spawned[0])
+    assert stored(store) == 2
