@@ -292,13 +292,12 @@ class Turn:
                 raise missing from None
             raise
 
-    async def _keep_wire(self) -> None:
+    async def _keep_wire(self, found_on: Settings, wire: WireApi) -> None:
         """The reply began on a guessed server: keep the wire API it came on for that server."""
-        found_on, self._guess = self._guess, None
-        if found_on is None or self.deps.keep_wire is None:
+        if self.deps.keep_wire is None:
             return
         try:
-            await self.deps.keep_wire(found_on, provider_info(self.settings, None).wire_api)
+            await self.deps.keep_wire(found_on, wire)
         except Exception as exc:  # storage full, say: the reply goes on; the next turn finds it again
             print(f"background: could not keep the wire API found: {exc}")
 
@@ -361,8 +360,9 @@ class Turn:
     async def _on_event(self, event: object) -> None:
         if not self._began and not isinstance(event, RateLimits | Reconnecting):
             self._began = True
-            if self._guess is not None:
-                await self._keep_wire()
+            if self._guess is not None:  # kept behind the stream: the first words do not wait on it
+                found_on, self._guess = self._guess, None
+                self.deps.spawn(self._keep_wire(found_on, provider_info(self.settings, None).wire_api))
         pump = self.pump
         if isinstance(event, Created):
             # The server took the request and is working on it: the panel says "Thinking"

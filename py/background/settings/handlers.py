@@ -150,11 +150,12 @@ class SettingsHandlers:
         await self._remember_wire(settings, outcome.get("wire") if outcome.get("detected") else None)
         return {"type": "settings.test", "id": request.id, **outcome}  # not reply(): it has a "kind"
 
-    async def _remember_wire(self, tested: Settings, wire: object) -> None:
+    async def _remember_wire(self, tested: Settings, detected: object) -> None:
         """A wire API the test detected is kept for the saved provider it was detected on, and
         for those settings if they are saved later."""
-        if wire != "responses" and wire != "chat":
-            return
+        wire: WireApi = "responses" if detected == "responses" else "chat"
+        if detected != wire:
+            return  # nothing detected
         where = (tested.base_url, tested.preset_id)
         self._found.pop(where, None)
         self._found[where] = wire
