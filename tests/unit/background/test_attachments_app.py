@@ -40,6 +40,15 @@ def attach(h: Harness, data: bytes, name: str, conversation_id: str | None = Non
     return h.ask(message)
 
 
+def exported_screenshot(h: Harness, text: str) -> dict[str, Any]:
+    """Send ``text`` with a screenshot attached; that conversation's JSON export, parsed."""
+    shot = attach(h, SCREEN, "screen.png")["attachment"]
+    h.connect(1)
+    h.send(1, {"type": "chat.send", "id": 1, "text": text, "attachments": [shot["id"]]})
+    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
+    return dict(json.loads(h.ask({"type": "conv.export", "id": 2, "conversation_id": cid})["text"]))
+
+
 def last_input(h: Harness) -> list[dict[str, Any]]:
     body = json.loads(h.transport.requests[-1].body or b"{}")
     return body["input"]  # type: ignore[no-any-return]
@@ -347,11 +356,7 @@ def test_an_export_that_could_not_be_imported_again_is_refused_in_a_sentence(
 
 def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None:
     h = Harness()
-    shot = attach(h, SCREEN, "screen.png")["attachment"]
-    h.connect(1)
-    h.send(1, {"type": "chat.send", "id": 1, "text": "x", "attachments": [shot["id"]]})
-    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
-    document = json.loads(h.ask({"type": "conv.export", "id": 2, "conversation_id": cid})["text"])
+    document = exported_screenshot(h, "x")
     document["attachments"][0]["data"] = b64(b"\x00\x01binary")
     result = Harness().ask({"type": "conv.import", "id": 3, "text": json.dumps(document)})
     assert result["imported"] == 1
@@ -365,11 +370,7 @@ def test_an_import_without_the_bytes_or_with_refused_ones_reports_them() -> None
 
 def test_an_imported_message_of_attachments_only_that_lost_them_still_has_content() -> None:
     h = Harness()
-    shot = attach(h, SCREEN, "screen.png")["attachment"]
-    h.connect(1)
-    h.send(1, {"type": "chat.send", "id": 1, "text": "", "attachments": [shot["id"]]})
-    cid = h.sent(1, "chat.accepted")[0]["conversation_id"]
-    document = json.loads(h.ask({"type": "conv.export", "id": 2, "conversation_id": cid})["text"])
+    document = exported_screenshot(h, "")
     document["attachments"][0]["data"] = b64(b"\x00\x01binary")  # refused on the way in
     other = Harness()
     result = other.ask({"type": "conv.import", "id": 3, "text": json.dumps(document)})
