@@ -164,17 +164,18 @@ class AttachmentLibrary:
         if kind == "image":
             image = await prepare_image(data, mime, name, self._renderer, self.budget)
             data, mime, width, height, thumb = image.data, image.mime, image.width, image.height, image.thumb
-        await self._collect()
+        stored = await self._collect()
         conversation_id = conversation_id or DRAFT
         if not sent:  # waiting in a composer: no conversation's bound counts it yet
-            waiting = sum(a.bytes for a in await self.all() if not a.sent)
+            waiting = sum(a.bytes for a in stored if not a.sent)
             if waiting + len(data) > self.limits.pending_bytes:
                 raise AttachmentRefused(
                     "attachment_limit",
                     f"Attachments not sent yet already take {megabytes(waiting)} (SidePy keeps at most "
                     f"{megabytes(self.limits.pending_bytes)}); send or remove some before adding “{name}”.",
                 )
-        self._check_carried(await self.of_conversation(conversation_id), len(data), f"“{name}”")
+        carried = [a for a in stored if a.conversation_id == conversation_id]
+        self._check_carried(carried, len(data), f"“{name}”")
         record = Attachment(
             id=self._new_id(), conversation_id=conversation_id, kind=kind, mime=mime, name=name,
             bytes=len(data), width=width, height=height, source=source, created_at=self._clock_ms(),
@@ -194,13 +195,17 @@ class AttachmentLibrary:
                 f"{what}.",
             )
 
-    async def _collect(self) -> None:
+    async def _collect(self) -> list[Attachment]:
         """Forget pending attachments older than :data:`PENDING_TTL_MS` (the composer
-        that held them is long gone)."""
+        that held them is long gone); the records still stored (one read for the caller)."""
         cutoff = self._clock_ms() - PENDING_TTL_MS
-        stale = [a.id for a in await self.all() if not a.sent and a.created_at < cutoff]
+        stored: list[Attachment] = []
+        stale: list[Attachment] = []
+        for a in await self.all():
+            (stale if not a.sent and a.created_at < cutoff else stored).append(a)
         if stale:
-            await self._store.remove(stale)
+            await self._store.remove([a.id for a in stale])
+        return stored
 
     # -- handing out ---------------------------------------------------------
 
@@ -218,6 +223,15 @@ class AttachmentLibrary:
 
     async def data(self, attachment_id: str) -> bytes | None:
         return await self._store.data(attachment_id)
+
+    async def files(self, refs: Iterable[AttachmentRef]) -> dict[str, bytes]:
+        """The bytes of the attachments ``refs`` name that are still stored, by id (each read once)."""
+        files: dict[str, bytes] = {}
+        for attachment_id in dict.fromkeys(ref.id for ref in refs):
+            data = await self._store.data(attachment_id)
+            if data is not None:
+                files[attachment_id] = data
+        return files
 
     async def record(self, attachment_id: str) -> Attachment | None:
         """One record by id (``None``: not stored, or unreadable)."""

@@ -53,7 +53,7 @@ from ..store.records import (
     message_view,
 )
 from ..store.storage import StorageFullError, StorageProblem
-from .request import context_window, provider_info
+from .request import context_window
 from .scheduler import STORAGE_FULL, Scheduler
 
 __all__ = ["ChatService", "new_id", "user_item"]
@@ -279,7 +279,7 @@ class ChatService:
             return Claim([])
         if self.attachments is None:
             raise AttachmentRefused("attachment_missing", "Attachments are not available here.")
-        wire = provider_info(await self.settings.load(), None).wire_api
+        wire = (await self.settings.load()).wire
         return await self.attachments.claim(conversation_id, attachment_ids,
                                             check=lambda refs: check_sendable(refs, wire))
 

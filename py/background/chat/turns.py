@@ -104,6 +104,8 @@ class TurnDeps:
 
 
 Outcome = Literal["done", "stopped", "error"]
+# What a request carries of the conversation's attachments: their bytes by id, and every ref.
+Attached = tuple[dict[str, bytes], list[AttachmentRef]]
 
 
 class Turn:
@@ -207,13 +209,14 @@ class Turn:
             return "error"
         self._streaming = True
         try:
+            attached = await self._files()
             try:
-                await self._run(auth)
+                await self._run(auth, attached)
             except ModelClientError as error:
                 chat = self._chat_instead(error)
                 if chat is None:
                     raise
-                await self._run_on_chat(auth, chat, error)
+                await self._run_on_chat(auth, attached, chat, error)
         except asyncio.CancelledError:
             _uncancel()
             return "stopped"
@@ -246,11 +249,12 @@ class Turn:
             self._streaming = False
         return "stopped" if self._stop else "done"
 
-    async def _run(self, auth: Auth | str | None) -> None:
-        """Stream the reply on ``self.settings``' wire API into the pump."""
+    async def _run(self, auth: Auth | str | None, attached: Attached) -> None:
+        """Stream the reply on ``self.settings``' wire API into the pump (``attached``:
+        :meth:`_files`)."""
         client = self._client(auth)
-        files, refs = await self._files()
-        wire = provider_info(self.settings, None).wire_api
+        files, refs = attached
+        wire = self.settings.wire
         self._kinds = carried_kinds(refs, files, wire)  # what the server could refuse as images or files
         prompt = build_prompt(self.conversation, self.settings, files, wire)
         async with client.stream_turn(prompt) as events:
@@ -280,12 +284,13 @@ class Turn:
             return None
         return self.settings.model_copy(update={"detected_wire": "chat"})
 
-    async def _run_on_chat(self, auth: Auth | str | None, chat: Settings, missing: ModelClientError) -> None:
+    async def _run_on_chat(self, auth: Auth | str | None, attached: Attached,
+                           chat: Settings, missing: ModelClientError) -> None:
         """The turn again on Chat Completions. If that endpoint is missing too, the server
         speaks neither: the first error stands (with what the first request carried)."""
         guessed, kinds, self.settings = self.settings, self._kinds, chat
         try:
-            await self._run(auth)
+            await self._run(auth, attached)
         except ModelClientError as error:
             if self._missing(error, "chat"):
                 self.settings, self._kinds = guessed, kinds
@@ -312,17 +317,12 @@ class Turn:
             print(f"background: turn {self.id}: no advice: {redact(repr(exc), self._key)}")
             return None
 
-    async def _files(self) -> tuple[dict[str, bytes], list[AttachmentRef]]:
+    async def _files(self) -> Attached:
         """The bytes of every attachment the prompt carries (the whole conversation's: each
         request sends them all), and their refs."""
         sent = [m for m in self.conversation.messages if not (m.streaming or m.queued)]
         refs = [ref for message in sent for ref in message.attachments]
-        files: dict[str, bytes] = {}
-        if self.deps.attachments is not None:
-            for ref in refs:
-                data = files.get(ref.id) or await self.deps.attachments.data(ref.id)
-                if data is not None:
-                    files[ref.id] = data
+        files = await self.deps.attachments.files(refs) if self.deps.attachments is not None else {}
         return files, refs
 
     async def _limits(self, snapshot: RateLimitSnapshot) -> None:
@@ -362,7 +362,7 @@ class Turn:
             self._began = True
             if self._guess is not None:  # kept behind the stream: the first words do not wait on it
                 found_on, self._guess = self._guess, None
-                self.deps.spawn(self._keep_wire(found_on, provider_info(self.settings, None).wire_api))
+                self.deps.spawn(self._keep_wire(found_on, self.settings.wire))
         pump = self.pump
         if isinstance(event, Created):
             # The server took the request and is working on it: the panel says "Thinking"

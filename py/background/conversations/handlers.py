@@ -189,14 +189,9 @@ class ConversationHandlers:
 
     async def _files(self, conversations: list[StoredConversation]) -> dict[str, bytes]:
         """The bytes of the conversations' attachments that are still stored."""
-        files: dict[str, bytes] = {}
         if self.attachments is None:
-            return files
-        for ref in attachment_refs(conversations):
-            data = files.get(ref.id) or await self.attachments.data(ref.id)
-            if data is not None:
-                files[ref.id] = data
-        return files
+            return {}
+        return await self.attachments.files(attachment_refs(conversations))
 
     async def conv_import(self, request: Request) -> Message:
         """``conv.import``: every valid conversation comes in under a free id; nothing is overwritten."""

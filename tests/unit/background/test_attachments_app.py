@@ -19,7 +19,6 @@ from background.attachments.model import AttachmentRefused
 from background.store.conversations import ConversationStore
 from background.store.records import StoredConversation, StoredMessage
 from background.store.storage import MemoryStore, Records
-from modelclient import ModelProviderInfo
 from tests.support.aio import run_sync
 from tests.support.images import png
 from tests.unit.background.kit import Harness
@@ -420,15 +419,10 @@ def test_a_failing_attachment_store_never_fails_the_delete() -> None:
     assert run_sync(store.get("c1")) is None
 
 
-def test_a_pdf_for_a_chat_completions_provider_is_refused_before_anything_is_stored(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The provider's wire API comes from the settings (provider_info); here one on Chat Completions.
-    import background.chat.service as service
-
-    chat_wire = ModelProviderInfo(name="OpenAI", wire_api="chat")
-    monkeypatch.setattr(service, "provider_info", lambda settings, key: chat_wire)
+def test_a_pdf_for_a_chat_completions_provider_is_refused_before_anything_is_stored() -> None:
     h = Harness()
+    h.ask({"type": "settings.set", "id": 9, "patch": {"preset": "custom", "base_url": "http://127.0.0.1:9/v1",
+                                                      "wire_api": "chat"}})  # fmt: skip
     pdf = attach(h, b"%PDF-1.7\n1 0 obj\n", "paper.pdf")["attachment"]
     h.connect(1)
     h.send(1, {"type": "chat.send", "id": 1, "text": "summarize", "attachments": [pdf["id"]]})
