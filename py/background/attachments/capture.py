@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..page.context import unavailable_reason
 from .model import AttachmentRefused
 
 __all__ = [
@@ -72,9 +71,8 @@ class TabCapture(Protocol):
 def explain_capture_failure(error: str, url: str | None = None) -> AttachmentRefused:
     """The refusal for a failed capture (Chrome's error text in ``error``)."""
     text = error.lower()
-    # A page no extension may touch (the browser's own, an extension's, the Web Store: the
-    # same list "Ask about this page" knows), by its address or by Chrome's words.
-    if unavailable_reason(url) is not None or (
+    lowered = (url or "").lower()
+    if lowered.startswith(("chrome:", "chrome-extension:", "edge:", "about:", "devtools:")) or (
         "chrome://" in text or "webstore" in text or "extensions gallery" in text
     ):
         return AttachmentRefused("screenshot_denied", BROWSER_PAGE)
