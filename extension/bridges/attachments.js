@@ -13,12 +13,11 @@ const open = opener("sidepy-attachments", null, (db) => {
   db.createObjectStore("data");
 });
 
-// One transaction over `stores`; resolves with use()'s result once it has committed.
+// One write transaction over `stores`; resolves once it has committed.
 async function run(stores, mode, use) {
   const tx = (await open()).transaction(stores, mode);
-  const result = use(tx);
+  use(tx);
   await committed(tx);
-  return result instanceof IDBRequest ? result.result : result;
 }
 
 export const attachments = {

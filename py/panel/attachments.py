@@ -158,8 +158,7 @@ class Attachments:
         remember(view)
         chip.update({"id": view.get("id"), "kind": view.get("kind") or chip["kind"],
                      "name": view.get("name") or chip["name"], "bytes": view.get("bytes"),
-                     "thumb": view.get("thumb"), "busy": False, "width": view.get("width"),
-                     "height": view.get("height")})
+                     "thumb": view.get("thumb"), "busy": False})
         self.rev.touch("composer")
 
     def refused(self, entry, msg):
@@ -243,13 +242,6 @@ class Attachments:
             if chip.get("id") and chip["id"] not in known:
                 self.chips.append(dict(chip))
         self.rev.touch("composer")
-
-    def clear(self):
-        """Another conversation opened: its composer starts empty (the drafts stay stored
-        in the worker until they are collected)."""
-        if self.chips:
-            self.chips = []
-            self.rev.touch("composer")
 
 
 def badge(view):

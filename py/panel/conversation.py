@@ -129,7 +129,7 @@ def user_from_view(view):
 
 # What the relay keeps (``ui.shown``) for a new chat the user opened; the worker's
 # conversation ids are "c" and 20 hex digits.
-NEW_CHAT = "new"
+SHOWN_NEW_CHAT = "new"
 
 
 class Conversation:
@@ -163,9 +163,9 @@ class Conversation:
     # ------------------------------------------------------------------ queries
 
     def shown(self):
-        """What the relay keeps to show again after a reload: the id, or NEW_CHAT for a new
-        chat the user opened, or None (the worker's latest conversation will do)."""
-        return self.id or (NEW_CHAT if self.fresh else None)
+        """What the relay keeps to show again after a reload: the id, or SHOWN_NEW_CHAT for
+        a new chat the user opened, or None (the worker's latest conversation will do)."""
+        return self.id or (SHOWN_NEW_CHAT if self.fresh else None)
 
     @property
     def busy(self):

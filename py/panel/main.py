@@ -63,6 +63,8 @@ def post_file(msg):
 def forget_files():
     """A file is kept until its chip is no longer waiting (it may have to be posted again
     if the worker restarts before it answers)."""
+    if not files:
+        return  # the usual case: this runs after every message, each streamed delta's too
     waiting = set(chip["local"] for chip in state.attachments.chips if chip["busy"])
     for local in list(files):
         if local not in waiting:
@@ -229,9 +231,9 @@ def take_draft(draft):
     composer.focus()
     if draft.get("send") is not True:
         return
-    files = draft.get("files")
-    if isinstance(files, int) and files > 0:
-        draft_files[0] = files  # sent once the worker has taken them (send_when_attached)
+    count = draft.get("files")
+    if isinstance(count, int) and count > 0:
+        draft_files[0] = count  # sent once the worker has taken them (send_when_attached)
     else:
         do_send()  # the user pressed Enter: it goes with the first hello, as anything sent early
 

@@ -55,7 +55,7 @@ from panel.connection import (
     Revisions,
 )
 from panel.conv_list import ConversationList
-from panel.conversation import NEW_CHAT, Conversation
+from panel.conversation import SHOWN_NEW_CHAT, Conversation
 from panel.providers import Providers
 from panel.queue_view import QueueView
 from panel.setup import Setup
@@ -184,7 +184,7 @@ class PanelState:
         ``"new"``: the new chat the user had opened stays (not the latest conversation)."""
         if not cid or self.conv.id is not None or self.conv.messages:
             return
-        if cid == NEW_CHAT:
+        if cid == SHOWN_NEW_CHAT:
             self.conv.fresh = True
             return
         conv = Conversation(cid)

@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ProtocolError
 
 __all__ = [
-    "IMAGE_TYPES",
     "LIMITS",
     "Attachment",
     "AttachmentRef",
@@ -52,9 +51,6 @@ __all__ = [
 
 Kind = Literal["image", "pdf", "text"]
 Source = Literal["screenshot", "paste", "drop", "picker", "import"]
-
-#: The image types the user may hand over (what the Responses API reads, too).
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
 _MIB = 1024 * 1024
 

@@ -224,11 +224,10 @@ async def restore_attachments(
             new = renamed[ref.id]
             if new is not None:
                 kept.append(new)
-        if len(kept) < len(message.attachments):
-            message.attachments = kept
+        lost = len(kept) < len(message.attachments)
+        message.attachments = kept
+        if lost:
             visible_items(message)  # made again: a message of attachments only must not go empty
-        else:
-            message.attachments = kept
 
 
 def visible_items(message: StoredMessage) -> None:

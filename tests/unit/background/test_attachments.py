@@ -154,6 +154,15 @@ def test_fit_stays_within_the_budget_keeps_proportions_and_never_enlarges(w: int
         assert (fw, fh) == (w, h)
 
 
+def test_the_panel_refuses_what_the_worker_refuses() -> None:
+    # The panel checks a file's size and a message's count before reading any bytes; its
+    # numbers are copies of the worker's limits (the panel's Python cannot import these).
+    from panel import attachments as panel
+
+    assert max(LIMITS.image_bytes, LIMITS.pdf_bytes, LIMITS.text_bytes) == panel.MAX_FILE_BYTES
+    assert LIMITS.per_message == panel.MAX_PER_MESSAGE
+
+
 def test_the_documented_budget() -> None:
     # docs/architecture.md states these numbers; a change here is a change there.
     assert (BUDGET.max_side, BUDGET.max_pixels, BUDGET.max_bytes) == (2048, 1_600_000, 1024 * 1024)
